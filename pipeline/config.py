@@ -1,0 +1,154 @@
+"""One typed configuration for every profile (``configs/<profile>.yaml``).
+
+A model is described once, by *where it is served*: ``llama-cpp`` (an embedded
+GGUF that the pipeline serves itself), ``vllm`` (a Hugging Face model the
+pipeline serves with ``vllm serve`` on a GPU) or ``openai`` (an endpoint that
+already runs: a remote OpenAI-compatible server or an HF inference provider).
+All three end up as an OpenAI-compatible URL, so every stage has one code path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import UserError
+from pipeline.models import EMBEDDED_MODELS
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "configs"
+
+Engine = Literal["llama-cpp", "vllm", "openai"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Served(Strict):
+    """How to reach one model."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also a file name
+    engine: Engine
+    model: str  # llama-cpp: embedded key; vllm: HF repo id; openai: model id at the endpoint
+    base_url: str | None = None  # openai only
+    api_key_env: str | None = None  # name of the env var holding the key, never the key
+    context_length: int = Field(default=4096, ge=256)
+    server_args: list[str] = []  # extra arguments for the server we start (e.g. vLLM parallelism)
+    startup_timeout_s: float = Field(default=900, gt=0)
+    concurrent_requests: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _engine_fields(self):
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError("engine 'openai' needs base_url")
+        if self.engine != "openai" and self.base_url:
+            raise ValueError(f"base_url is only for engine 'openai' (the pipeline serves '{self.engine}' itself)")
+        if self.engine == "llama-cpp" and self.model not in EMBEDDED_MODELS:
+            raise ValueError(f"unknown embedded model '{self.model}' (known: {', '.join(EMBEDDED_MODELS)})")
+        return self
+
+
+class Candidate(Served):
+    params_b: float = Field(gt=0)  # billions of parameters, for the table and bubble size
+    max_new_tokens: int = Field(default=128, ge=1)
+
+
+class Judge(Served):
+    prompt: str  # a file in judge_prompts/
+    max_new_tokens: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _prompt_exists(self):
+        if not (ROOT / "judge_prompts" / self.prompt).is_file():
+            raise ValueError(f"judge prompt judge_prompts/{self.prompt} does not exist")
+        return self
+
+    def prompt_text(self) -> str:
+        return (ROOT / "judge_prompts" / self.prompt).read_text(encoding="utf-8")
+
+
+class Generator(Served):
+    json_schema_decoding: bool = True  # ask the server to constrain question JSON to a schema
+    max_new_tokens: int = Field(default=1024, ge=1)
+
+
+class Questions(Strict):
+    target: int = Field(default=30, ge=1)  # questions kept per document
+    min_usable: int = Field(default=20, ge=1)  # fewer usable questions than this is an error
+    chunk_tokens: int = Field(default=256, ge=32)
+    questions_per_chunk: int = Field(default=4, ge=1)
+    multi_hop: bool = True
+    seed: int = 42
+    candidate_context: Literal["chunk", "none"] = "chunk"  # what candidates see besides the question
+
+
+class Energy(Strict):
+    country_iso_code: str = Field(default="FRA", min_length=3, max_length=3)
+
+
+class Config(Strict):
+    profile: str
+    questions: Questions = Questions()
+    generator: Generator
+    candidates: list[Candidate] = Field(min_length=1)
+    judge: Judge
+    energy: Energy = Energy()
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        names = [c.name for c in self.candidates]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"candidate names must be unique: {', '.join(dupes)}")
+        return self
+
+    def candidate(self, name: str) -> Candidate:
+        for c in self.candidates:
+            if c.name == name:
+                return c
+        raise UserError(f"no candidate named '{name}' in profile '{self.profile}'")
+
+    def embedded_models(self) -> list[str]:
+        served = [self.generator, self.judge, *self.candidates]
+        return sorted({m.model for m in served if m.engine == "llama-cpp"})
+
+
+def fingerprint(*parts: BaseModel | str | dict) -> str:
+    """A short stable hash of config pieces: what a stage's output depends on."""
+    blob = json.dumps([p.model_dump(mode="json") if isinstance(p, BaseModel) else p for p in parts],
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid config {source}: {key}: {message}{more}"
+
+
+def load(profile: str | Path = "default") -> Config:
+    """Load ``configs/<profile>.yaml`` (or a path); one clear line naming the bad key on error."""
+    path = Path(profile)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = CONFIG_DIR / f"{profile}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise UserError(f"no profile '{profile}': {path} does not exist (known profiles: {known})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"invalid config {path.name}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"invalid config {path.name}: expected a mapping at the top level")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_describe(exc, path.name)) from None

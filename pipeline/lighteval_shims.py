@@ -1,0 +1,39 @@
+"""Workarounds for Lighteval 0.13.0, kept in this one visible place.
+
+1. Its task ``Registry`` eagerly imports every built-in task module
+   (huggingface/lighteval#1004), and two of them reach the network at import
+   (``tiny_benchmarks`` downloads a pickle; ``mt_bench`` builds a judge that
+   queries the Hub), so no task loads offline. We register only the project's
+   own task module, which is what the Registry does with the built-ins removed.
+2. ``LiteLLMClient`` switches on LiteLLM's disk cache at import and sends
+   ``caching=True``: a rerun would be answered from the cache with no model
+   work, and its energy figure would be meaningless. We switch the cache off,
+   and give Lighteval's own sample cache a per-run directory.
+3. Its details logger calls ``xxhash.xxh64(str)``, which xxhash 4 rejects: that
+   one is fixed by pinning ``xxhash<4`` in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    import litellm
+    from lighteval.models.endpoints import litellm_model  # noqa: F401  (its import sets the cache)
+    from lighteval.tasks.registry import Registry
+
+    def only_custom_tasks(custom_tasks: str | ModuleType | None = None, load_multilingual: bool = False):
+        if custom_tasks is None:
+            return {}
+        module = Registry.create_custom_tasks_module(custom_tasks)
+        return Registry._extract_configs(module)
+
+    Registry.load_all_task_configs = staticmethod(only_custom_tasks)
+    litellm.cache = None
+    _installed = True
