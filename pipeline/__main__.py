@@ -58,6 +58,9 @@ def locate(args) -> None:
         "REPORT_DIR": Path("reports") / report,
         "CANDIDATES": " ".join(c.name for c in cfg.candidates),
         "EMBEDDED": " ".join(f"models/{m}/model.gguf" for m in cfg.embedded_models()),
+        # Changes whenever a key file or the run folder is (re)created, so that Make re-reads
+        # its makefiles: it caches directory listings and would miss files made after its start.
+        "KEYS_STAMP": (run_dir / "keys").stat().st_mtime_ns,
     }
     _write_if_changed(Path(args.out), "".join(f"{k} := {v}\n" for k, v in lines.items()))
 

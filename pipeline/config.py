@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +22,7 @@ from pipeline.errors import UserError
 from pipeline.models import EMBEDDED_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = Path(os.environ.get("EVAL_CONFIG_DIR", ROOT / "configs"))  # tests point this elsewhere
 
 Engine = Literal["llama-cpp", "vllm", "openai"]
 
@@ -76,6 +77,16 @@ class Judge(Served):
 class Generator(Served):
     json_schema_decoding: bool = True  # ask the server to constrain question JSON to a schema
     max_new_tokens: int = Field(default=1024, ge=1)
+    summarization_prompt: str | None = None  # a file in generator_prompts/; None: YourBench's own
+    summary_max_tokens: int = Field(default=1024, ge=16)
+
+    @model_validator(mode="after")
+    def _generator_checks(self):
+        if self.json_schema_decoding and self.engine == "openai":
+            raise ValueError("json_schema_decoding needs a server the pipeline starts (llama-cpp or vllm)")
+        if self.summarization_prompt and not (ROOT / "generator_prompts" / self.summarization_prompt).is_file():
+            raise ValueError(f"generator_prompts/{self.summarization_prompt} does not exist")
+        return self
 
 
 class Questions(Strict):

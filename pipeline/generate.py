@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline.config import Config, Generator
+from pipeline.config import ROOT, Config, Generator
 from pipeline.document import SUPPORTED_SUFFIXES
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, tool_env
@@ -49,7 +49,7 @@ def question_schema(count: int) -> dict:
             "question": {"type": "string"},
             "answer": {"type": "string"},
             "estimated_difficulty": {"type": "integer", "minimum": 1, "maximum": 10},
-            "citations": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+            "citations": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1},
         },
         "required": ["question_type", "question", "answer", "estimated_difficulty", "citations"],
     }
@@ -67,18 +67,22 @@ def yourbench_config(cfg: Config, endpoint: Endpoint, work: Path) -> dict:
     gen, q = cfg.generator, cfg.questions
     model = {"base_url": endpoint.base_url, "api_key": f"${KEY_ENV}",
              "max_concurrent_requests": gen.concurrent_requests}
-    models = [{**model, "model_name": endpoint.model, "extra_parameters": {"max_tokens": gen.max_new_tokens}}]
+    decoding = {"max_tokens": gen.max_new_tokens, "temperature": 0.0, "seed": q.seed}  # reproducible questions
+    models = [{**model, "model_name": endpoint.model,
+               "extra_parameters": {**decoding, "max_tokens": gen.summary_max_tokens}}]
     question_model = endpoint.model
     if gen.json_schema_decoding:
         question_model = f"{endpoint.model}-json"
         models.append({**model, "model_name": question_model, "extra_parameters": {
-            "max_tokens": gen.max_new_tokens, "response_format": _response_format(gen, q.questions_per_chunk)}})
+            **decoding, "response_format": _response_format(gen, q.questions_per_chunk)}})
     instructions = (f"Write exactly {q.questions_per_chunk} questions. Each answer must be short "
-                    "(one sentence) and stated in the text.")
+                    "(one sentence) and stated in the text; cite one short quote from the text.")
     stages = {
         "ingestion": {"source_documents_dir": str(work / "raw"), "output_dir": str(work / "processed"),
                       "supported_file_extensions": list(SUPPORTED_SUFFIXES)},
-        "summarization": {"max_tokens": max(1024, gen.context_length // 2), "token_overlap": 64},
+        "summarization": {"max_tokens": max(1024, gen.context_length // 2), "token_overlap": 64,
+                          **({"summarization_user_prompt": str(ROOT / "generator_prompts" / gen.summarization_prompt)}
+                             if gen.summarization_prompt else {})},
         "chunking": {"l_max_tokens": q.chunk_tokens, "token_overlap": 0, "h_min": 2, "h_max": 2},
         "single_hop_question_generation": {"additional_instructions": instructions},
         "prepare_lighteval": {},
@@ -138,6 +142,7 @@ def _generation_stats(dataset_dir: Path) -> dict:
 
 def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
     """Generate ``run_dir/questions.parquet`` from ``doc``."""
+    run_dir = run_dir.resolve()  # YourBench runs in its own working directory
     work = run_dir / "yourbench"
     shutil.rmtree(work, ignore_errors=True)
     (work / "raw").mkdir(parents=True)

@@ -128,7 +128,9 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
         for row in answers.to_dict("records"):
             if (row["question_id"], _answer_hash(row["prediction"])) not in done:
                 todo.append(row)
-    return todo
+    # Grouped by question, the prompts of consecutive calls share everything up to the answer,
+    # which llama.cpp and vLLM reuse from their prefix cache.
+    return sorted(todo, key=lambda row: (row["question_id"], row["candidate"]))
 
 
 def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:

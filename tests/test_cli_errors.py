@@ -1,0 +1,37 @@
+"""`make report` with bad input: one clear line, non-zero exit, nothing that looks finished."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_report(doc: str, **env):
+    return subprocess.run(["make", "--no-print-directory", "report", f"DOC={doc}"], cwd=ROOT,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("does-not-exist.pdf", None, "no such file"),
+    ("noise.pdf", bytes(range(256)) * 64, "not a readable PDF"),
+    ("slides.pptx", b"PK\x03\x04", "unsupported file type"),
+    ("empty.md", b"", "empty"),
+])
+def test_bad_document(tmp_path, name, content, expected):
+    doc = tmp_path / name
+    if content is not None:
+        doc.write_bytes(content)
+    done = make_report(str(doc))
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0] and name in errors[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_invalid_profile_names_it():
+    done = make_report("samples/sample-report.pdf", PROFILE="no-such-profile")
+    assert done.returncode != 0
+    assert "no profile 'no-such-profile'" in done.stderr

@@ -1,0 +1,85 @@
+"""The typed config: both profiles load, the paper profile is the published setup, bad keys are named."""
+
+import pytest
+import yaml
+
+from pipeline import config
+from pipeline.errors import UserError
+from pipeline.serving import server_command
+
+PAPER_CANDIDATES = {
+    "Qwen3-235B-A22B", "phi-4", "Qwen2.5-72B-Instruct", "Qwen3-32B", "DeepSeek-R1-Distill-Qwen-32B",
+    "Llama-3.3-70B-Instruct", "Phi-3-mini-4k-instruct", "c4ai-command-r-plus-08-2024", "Llama-3.1-8B-Instruct",
+}
+
+
+def test_default_profile_is_offline_and_embedded():
+    cfg = config.load("default")
+    served = [cfg.generator, cfg.judge, *cfg.candidates]
+    assert all(m.engine == "llama-cpp" for m in served)
+    assert len(cfg.candidates) == 3
+    assert len({c.params_b for c in cfg.candidates}) == 3  # three different sizes
+    assert cfg.questions.min_usable >= 20
+    assert "{answer}" in cfg.judge.prompt_text()
+
+
+def test_paper_profile_is_the_published_setup():
+    cfg = config.load("paper")
+    assert {c.model.split("/")[-1] for c in cfg.candidates} == PAPER_CANDIDATES
+    assert cfg.judge.model == "Qwen/QwQ-32B"
+    assert cfg.questions.target == 60
+    for prompt in ("{question}", "{gold}", "{chunk}", "{answer}", "<final_answer>"):
+        assert prompt in cfg.judge.prompt_text()
+
+
+@pytest.mark.parametrize("profile", ["default", "paper"])
+def test_every_model_resolves_to_a_backend(profile):
+    cfg = config.load(profile)
+    for model in [cfg.generator, cfg.judge, *cfg.candidates]:
+        if model.engine == "openai":
+            assert model.base_url.startswith("http") and model.api_key_env
+        else:
+            cmd = server_command(model, port=8000)
+            assert model.name in cmd  # served under the name the pipeline asks for
+            if model.engine == "vllm":
+                assert cmd[:3] == ["vllm", "serve", model.model]
+
+
+def _write(tmp_path, data) -> str:
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _default_dict():
+    return yaml.safe_load((config.CONFIG_DIR / "default.yaml").read_text())
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda d: d["candidates"][1].update(engine="tgi"), "candidates.1.engine"),
+    (lambda d: d["judge"].update(prompt="missing.txt"), "judge"),
+    (lambda d: d["questions"].update(target=0), "questions.target"),
+    (lambda d: d.update(candidtes=[]), "candidtes"),
+    (lambda d: d.pop("judge"), "judge"),
+    (lambda d: d["generator"].update(engine="openai"), "generator"),
+    (lambda d: d["candidates"].append(dict(d["candidates"][0])), "candidate names must be unique"),
+])
+def test_invalid_config_names_the_bad_key(tmp_path, mutate, key):
+    data = _default_dict()
+    mutate(data)
+    with pytest.raises(UserError) as err:
+        config.load(_write(tmp_path, data))
+    message = str(err.value)
+    assert key in message and "\n" not in message
+
+
+def test_unknown_profile_lists_known_ones():
+    with pytest.raises(UserError, match="known profiles: .*default.*paper"):
+        config.load("nope")
+
+
+def test_fingerprint_changes_with_config():
+    cfg = config.load("default")
+    a = config.fingerprint(cfg.candidates[0])
+    b = config.fingerprint(cfg.candidates[0].model_copy(update={"max_new_tokens": 7}))
+    assert a != b and a == config.fingerprint(cfg.candidates[0])

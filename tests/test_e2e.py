@@ -1,0 +1,79 @@
+"""The real chain, end to end: YourBench -> Lighteval -> judge -> CodeCarbon -> report.
+
+Runs ``make report`` exactly as a user does, on a tiny document with the
+embedded default models (a smaller question count and two candidates; see
+tests/fixtures/configs/e2e-test.yaml). Takes a few minutes on 2 CPU cores.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.report import aggregate
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+DOC = FIXTURES / "tiny-report.md"
+REPORT = ROOT / "reports" / "tiny-report-e2e-test"
+
+pytestmark = pytest.mark.e2e
+
+
+def make(*args, **env):
+    full_env = {**os.environ, "EVAL_CONFIG_DIR": str(FIXTURES / "configs"), **env}
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=3000)
+
+
+@pytest.fixture(scope="module")
+def first_run():
+    shutil.rmtree(ROOT / "runs" / "e2e-test", ignore_errors=True)
+    shutil.rmtree(REPORT, ignore_errors=True)
+    done = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_every_stage_ran(first_run):
+    for stage in ("generate", "answer", "judge", "report"):
+        assert f"pipeline {stage}" in first_run.stdout
+
+
+def test_questions_dataset(first_run):
+    run_dir = next((ROOT / "runs" / "e2e-test").iterdir())
+    questions = pd.read_parquet(run_dir / "questions.parquet")
+    assert 3 <= len(questions) <= 4
+    for column in ("question", "gold", "citations", "kind", "estimated_difficulty", "chunk_text",
+                   "document_summary", "question_category"):
+        assert column in questions and questions[column].notna().all()
+    assert (questions["question"].str.len() > 10).all()
+
+
+def test_report_table_is_recomputable_from_details(first_run):
+    results = pd.read_csv(REPORT / "results.csv")
+    details = pd.read_parquet(REPORT / "details.parquet")
+    assert list(results["model"]) == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
+    assert len(details) == 2 * results["questions"].iloc[0]
+    assert results["accuracy"].between(0, 1).all()
+    assert (results["energy_wh"] > 0).all() and (results["duration_s"] > 0).all()
+    assert (details["input_tokens"] > 0).all() and (details["latency_s"] > 0).all()
+    assert details["raw_judge_output"].notna().all()
+    recomputed = aggregate(details)
+    for column in ("accuracy", "energy_wh", "duration_s", "co2_g", "questions", "unparsed"):
+        assert recomputed[column].tolist() == pytest.approx(results[column].tolist(), nan_ok=True)
+    assert (REPORT / "bubble.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = (REPORT / "results.md").read_text()
+    assert "Estimated Energy (Wh)" in markdown and "Judge energy" in markdown
+
+
+def test_rerun_with_nothing_changed_does_nothing(first_run):
+    before = (REPORT / "results.csv").stat().st_mtime_ns
+    again = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    assert again.returncode == 0, again.stderr
+    assert "pipeline generate" not in again.stdout and "pipeline answer" not in again.stdout
+    assert "pipeline judge" not in again.stdout and "pipeline report" not in again.stdout
+    assert (REPORT / "results.csv").stat().st_mtime_ns == before
