@@ -8,7 +8,11 @@
 #   judge     one judge for all answers: judgements.parquet
 #   report    reports/<doc>/results.{csv,md}, bubble.png, details.parquet
 #
-# make report [DOC=file.pdf] [PROFILE=default|paper]      make test      make bench
+#   push      reports/<doc>/hub uploaded to the Hugging Face Hub
+#   compare   reports/_compare: every finished report side by side
+#
+# make report [DOC=file.pdf] [PROFILE=default|paper]    make compare
+# make push DOC=file.pdf REPO=org/name [PRIVATE=1]      make test    make bench
 
 PROFILE ?= default
 DOC ?= samples/sample-report.pdf
@@ -20,7 +24,7 @@ PIPE = $(PY) -m pipeline $(1) --profile $(PROFILE)
 SETUP := .venv/.installed
 
 .DEFAULT_GOAL := report
-.PHONY: report setup test test-fast bench clean-runs FORCE
+.PHONY: report push compare setup test test-fast bench FORCE
 .DELETE_ON_ERROR:
 
 setup: $(SETUP)
@@ -36,7 +40,7 @@ models/%/model.gguf: | $(SETUP)
 # --- one document ----------------------------------------------------------
 # The include below is (re)made first; it checks DOC and defines RUN, SOURCE,
 # REPORT_DIR, CANDIDATES and EMBEDDED for this document and profile.
-ifneq ($(filter report,$(or $(MAKECMDGOALS),report)),)
+ifneq ($(filter report push,$(or $(MAKECMDGOALS),report)),)
 LOCATE := .make/$(PROFILE)-$(shell printf '%s' "$(DOC)" | cksum | cut -d' ' -f1).mk
 include $(LOCATE)
 endif
@@ -59,11 +63,26 @@ $(RUN)/judgements.parquet: $(foreach c,$(CANDIDATES),$(RUN)/answers/$(c).parquet
 $(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key
 	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document "$(notdir $(DOC))"
 
+# Upload the report's Hub dataset folder (reports/<doc>/hub): token from HF_TOKEN or `hf auth login`.
+push: $(REPORT_DIR)/results.csv
+	$(call PIPE,push) --report-dir $(REPORT_DIR) --repo "$(REPO)" $(if $(PRIVATE),--private)
+
+# --- across documents ----------------------------------------------------------
+compare: reports/_compare/combined.md
+
+reports/_compare/combined.md: $(filter-out reports/_compare/%,$(wildcard reports/*/results.csv)) | $(SETUP)
+	$(PY) -m pipeline compare
+
 # --- checks ------------------------------------------------------------------
 test: $(SETUP)
+	$(PY) -m pipeline models
 	$(PY) -m pytest -q
 
 test-fast: $(SETUP)
 	$(PY) -m pytest -q -m "not e2e"
+
+bench: $(SETUP)
+	$(PY) -m pipeline models
+	$(PY) bench/run.py $(PROFILE)
 
 FORCE:

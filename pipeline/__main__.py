@@ -73,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p = sub.add_parser("models", help="materialise embedded models")
     p.add_argument("keys", nargs="*")
+    p = sub.add_parser("push", help="upload a report's Hub dataset folder")
+    p.add_argument("--report-dir", required=True, type=Path)
+    p.add_argument("--repo", default="")
+    p.add_argument("--private", action="store_true")
+    p = sub.add_parser("compare", help="cross-document view of every finished report")
+    p.add_argument("--reports", default=ROOT / "reports", type=Path)
+    p.add_argument("--out", default=ROOT / "reports" / "_compare", type=Path)
     for name in ("generate", "answer", "judge", "report"):
         p = sub.add_parser(name)
         p.add_argument("--run-dir", required=True, type=Path)
@@ -93,6 +100,20 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline import models
 
             models.run(args.keys or list(models.EMBEDDED_MODELS))
+            return 0
+        if args.command == "push":
+            from pipeline import hub
+
+            if not args.repo:
+                raise UserError("say where to push: make push DOC=<file> REPO=<org/name> [PRIVATE=1]")
+            if not (args.report_dir / "hub" / "README.md").is_file():
+                raise UserError(f"no finished report in {args.report_dir}; run make report first")
+            print(f"pushed: {hub.push(args.report_dir / 'hub', args.repo, private=args.private)}")
+            return 0
+        if args.command == "compare":
+            from pipeline import compare
+
+            print(f"compare: {compare.run(args.reports, args.out)}")
             return 0
         from pipeline import config
 

@@ -32,7 +32,9 @@ ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "i
 
 
 def answers_fingerprint(cfg: Config, candidate: Candidate) -> str:
-    return fingerprint(candidate, cfg.questions.candidate_context, cfg.questions.seed)
+    """What the answers depend on (not the size or device count, which only label them)."""
+    settings = candidate.model_dump(mode="json", exclude={"params_b", "devices", "startup_timeout_s"})
+    return fingerprint(settings, cfg.questions.candidate_context, cfg.questions.seed)
 
 
 def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None:
@@ -165,6 +167,7 @@ def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
                 f1 = _run_lighteval(pending, cfg, candidate, endpoint, work, recorder)
         session["questions_answered"] = len(recorder.seen)
         session["local_server"] = endpoint.local
+        session["peak_rss_mb"] = endpoint.peak_rss_mb
         append_jsonl(sessions_path, session)
         shutil.rmtree(work / "cache", ignore_errors=True)
 

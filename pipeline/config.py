@@ -58,11 +58,13 @@ class Served(Strict):
 class Candidate(Served):
     params_b: float = Field(gt=0)  # billions of parameters, for the table and bubble size
     max_new_tokens: int = Field(default=128, ge=1)
+    devices: int = Field(default=1, ge=1)  # GPUs (or CPU packages) it runs on, for the TDP estimate
 
 
 class Judge(Served):
     prompt: str  # a file in judge_prompts/
     max_new_tokens: int = Field(default=16, ge=1)
+    calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
 
     @model_validator(mode="after")
     def _prompt_exists(self):
@@ -101,6 +103,14 @@ class Questions(Strict):
 
 class Energy(Strict):
     country_iso_code: str = Field(default="FRA", min_length=3, max_length=3)
+    # The study's estimate: TDP x devices x duration. Set it to the TDP of the hardware you run on.
+    tdp_watts: float = Field(default=45.0, gt=0)
+    tdp_hardware: str = "CPU package (assumed)"
+
+
+class Report(Strict):
+    projection_volume: int = Field(default=1_000_000, ge=1)  # queries, for the "at scale" table
+    significance_alpha: float = Field(default=0.05, gt=0, lt=1)
 
 
 class Config(Strict):
@@ -110,6 +120,7 @@ class Config(Strict):
     candidates: list[Candidate] = Field(min_length=1)
     judge: Judge
     energy: Energy = Energy()
+    report: Report = Report()
 
     @model_validator(mode="after")
     def _unique_names(self):

@@ -33,10 +33,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.config import Config, fingerprint
+from pipeline.config import ROOT, Config, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 
+CALIBRATION_SET = ROOT / "judge_prompts" / "calibration.jsonl"  # hand-labelled answers, see its cases
 VERDICT = re.compile(r"<final_answer>\s*([01])\s*</final_answer>", re.IGNORECASE)
 THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 
@@ -71,7 +72,8 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
 
 
 def judge_fingerprint(cfg: Config) -> str:
-    return fingerprint(cfg.judge, cfg.judge.prompt_text())
+    settings = cfg.judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s"})
+    return fingerprint(settings, cfg.judge.prompt_text())
 
 
 def _answer_hash(prediction: str) -> str:
@@ -133,18 +135,85 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
     return sorted(todo, key=lambda row: (row["question_id"], row["candidate"]))
 
 
+def _fail_on_errors(out_dir: Path, cfg: Config, key: str, attempted: int, run_dir: Path) -> None:
+    """Calls that failed outright stop the stage (finished judgements are kept for the rerun)."""
+    errors = []
+    for candidate in cfg.candidates:
+        latest = {}
+        for record in read_jsonl(out_dir / f"{candidate.name}.jsonl"):
+            if record.get("judge_fingerprint") == key:
+                latest[(record["question_id"], record["answer_hash"])] = record
+        errors += [r for r in latest.values() if r["status"] == "error"]
+    if errors:
+        where = f"; server log: {run_dir / 'logs' / f'{cfg.judge.name}.server.log'}" if cfg.judge.engine != "openai" \
+            else f" at {cfg.judge.base_url}"
+        raise UserError(f"judge {cfg.judge.name}: {len(errors)} of {attempted} calls failed "
+                        f"({errors[-1]['raw_judge_output'][7:120]}){where}; finished judgements are kept, "
+                        "rerun to retry the rest")
+
+
+def calibration_path(run_dir: Path, key: str) -> Path:
+    """Calibration verdicts depend on the judge only: shared by every document of a profile."""
+    return run_dir.parent / "judge-calibration" / f"{key}.jsonl"
+
+
+def _calibration_todo(cfg: Config, path: Path) -> list[dict]:
+    if not cfg.judge.calibrate:
+        return []
+    done = {r["id"] for r in read_jsonl(path) if r.get("status") != "error"}
+    return [{"id": item["id"], "correct": item["correct"], "case": item["case"], "question": item["question"],
+             "gold": item["gold"], "chunk_text": item["chunk"], "prediction": item["answer"]}
+            for item in read_jsonl(CALIBRATION_SET) if item["id"] not in done]
+
+
+def calibration_summary(run_dir: Path, cfg: Config) -> dict | None:
+    """The judge's agreement with the hand-labelled calibration set, or None when not run."""
+    from pipeline.stats import judge_calibration_accuracy
+
+    latest = {r["id"]: r for r in read_jsonl(calibration_path(run_dir, judge_fingerprint(cfg)))}
+    if not latest:
+        return None
+    records = list(latest.values())
+    return judge_calibration_accuracy([bool(r["correct"]) for r in records],
+                                      [None if r["verdict"] is None else bool(r["verdict"]) for r in records])
+
+
+def _grade_all(client, model: str, cfg: Config, items: list[dict], write, desc: str) -> None:
+    with ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
+        grade = lambda item: (item, _grade(client, model, cfg, item))  # noqa: E731
+        try:
+            for item, result in tqdm(pool.map(grade, items), total=len(items), desc=desc, unit="answer"):
+                write(item, result)
+        except BaseException:  # a refused token, Ctrl-C: do not send the queued calls
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
     """Judge every (candidate, question) not judged yet; write ``judgements.parquet``."""
     questions = pd.read_parquet(questions_path)[["question_id", "question", "gold", "chunk_text"]]
     out_dir = run_dir / "judgements"
     key = judge_fingerprint(cfg)
     todo = _pending(cfg, questions, run_dir / "answers", out_dir, key)
-    print(f"judge: {len(todo)} answers to grade with {cfg.judge.name}", flush=True)
-    if todo:
+    calibration = calibration_path(run_dir, key)
+    calibration_todo = _calibration_todo(cfg, calibration)
+    print(f"judge: {len(todo)} answers to grade with {cfg.judge.name}"
+          + (f", plus {len(calibration_todo)} calibration items" if calibration_todo else ""), flush=True)
+    if todo or calibration_todo:
         from openai import OpenAI
 
         from pipeline.energy import EnergyMeter
         from pipeline.serving import serve
+
+        def write_answer(item, result):
+            append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
+                "question_id": item["question_id"], "candidate": item["candidate"],
+                "answer_hash": _answer_hash(item["prediction"]), "judge": cfg.judge.name,
+                "judge_fingerprint": key, **result})
+
+        def write_calibration(item, result):
+            append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
+                                       "judge_fingerprint": key, **result})
 
         meter = EnergyMeter(cfg.energy)
         session = {"judge_fingerprint": key, "started": datetime.now(timezone.utc).isoformat()}
@@ -152,16 +221,14 @@ def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
             with meter.phase("load") as session["load"]:
                 endpoint = stack.enter_context(serve(cfg.judge, run_dir / "logs"))
             client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
-            with meter.phase("judge") as session["judge"], \
-                    ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
-                grade = lambda item: (item, _grade(client, endpoint.model, cfg, item))  # noqa: E731
-                for item, result in tqdm(pool.map(grade, todo), total=len(todo), desc="judge", unit="answer"):
-                    append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
-                        "question_id": item["question_id"], "candidate": item["candidate"],
-                        "answer_hash": _answer_hash(item["prediction"]), "judge": cfg.judge.name,
-                        "judge_fingerprint": key, **result})
+            with meter.phase("judge") as session["judge"]:
+                _grade_all(client, endpoint.model, cfg, todo, write_answer, "judge")
+            if calibration_todo:
+                with meter.phase("calibration") as session["calibration"]:
+                    _grade_all(client, endpoint.model, cfg, calibration_todo, write_calibration, "calibration")
         session["answers_judged"] = len(todo)
         append_jsonl(out_dir / "judge.sessions.jsonl", session)
+        _fail_on_errors(out_dir, cfg, key, len(todo), run_dir)
 
     rows = []
     for candidate in cfg.candidates:

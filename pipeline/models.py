@@ -26,7 +26,9 @@ from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("EVAL_MODELS_DIR", ROOT / "models"))
-WHEEL_CACHE = Path(os.environ.get("EVAL_WHEEL_CACHE", ROOT / ".cache" / "wheels"))
+# Outside the checkout, so that a fresh clone (or CI) does not download the weights again.
+WHEEL_CACHE = Path(os.environ.get("EVAL_WHEEL_CACHE",
+                                  Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "energy-eval" / "wheels"))
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""Stage 4: the decision table, the bubble plot and the per-question details.
+"""Stage 4: the decision table, the plots, the per-question details and the page.
 
-Everything in ``results.csv`` is an aggregate of ``details.parquet`` (one row per
-model x question): accuracy is the mean verdict over judged answers; duration,
-energy and CO2 are sums of each question's share of its candidate's measured
-answering phase, shared in proportion to the question's latency. Model loading
-and the judge's own energy are reported on their own lines, not mixed in.
+Every number is an aggregate of ``details.parquet`` (one row per model x
+question): accuracy is the mean verdict over judged answers (95% Wilson
+interval); duration, energy and CO2 are sums of each question's share of its
+candidate's measured answering phase (shared in proportion to latency); the
+TDP estimate is TDP x devices x that duration; serving figures come from the
+per-question latencies and tokens; peak memory is the server's, copied onto
+each row from the run record. Model loading and the judge's own energy are
+reported on their own lines, not mixed in.
 """
 
 from __future__ import annotations
@@ -18,21 +21,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from pipeline import stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
-                 "energy_wh": "Estimated Energy (Wh)", "co2_g": "CO2 (g)", "questions": "Questions",
-                 "unparsed": "Unparsed judgements"}
+                 "ci": "95% CI (Wilson)", "energy_wh": "Estimated Energy (Wh)", "co2_g": "CO2 (g)",
+                 "questions": "Questions", "unparsed": "Unparsed judgements"}
 
 
 def _phase_totals(sessions: list[dict], phase: str) -> dict:
     records = [s[phase] for s in sessions if phase in s]
+    last = records[-1] if records else {}
     return {"energy_wh": sum(r["energy_wh"] for r in records), "duration_s": sum(r["duration_s"] for r in records),
             "co2_kg": sum(r["co2_kg"] for r in records),
-            "energy_method": records[-1]["energy_method"] if records else "not measured",
-            "hardware": " + ".join(filter(None, [records[-1].get("cpu_model"), records[-1].get("gpu_model")]))
-            if records else ""}
+            "energy_method": last.get("energy_method", "not measured"),
+            "hardware": " + ".join(filter(None, [last.get("cpu_model"), last.get("gpu_model")]))}
 
 
 def _sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
@@ -46,14 +50,19 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     frames = []
     for candidate in cfg.candidates:
         answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
-        totals = _phase_totals(_sessions(run_dir, candidate.name, answers["fingerprint"].iloc[0]), "answer")
+        sessions = _sessions(run_dir, candidate.name, answers["fingerprint"].iloc[0])
+        totals = _phase_totals(sessions, "answer")
         share = answers["latency_s"] / answers["latency_s"].sum() if answers["latency_s"].sum() > 0 \
             else 1.0 / len(answers)
+        peaks = [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
         answers = answers.assign(
             params_b=candidate.params_b,
+            devices=candidate.devices,
             energy_wh=share * totals["energy_wh"],
             duration_s=share * totals["duration_s"],
             co2_kg=share * totals["co2_kg"],
+            tdp_energy_wh=share * totals["duration_s"] * cfg.energy.tdp_watts * candidate.devices / 3600.0,
+            peak_memory_mb=max(peaks) if peaks else float("nan"),
             energy_method=totals["energy_method"],
             hardware=totals["hardware"],
         )
@@ -61,6 +70,7 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     details = pd.concat(frames, ignore_index=True)
     keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text"]
     details = details.merge(questions[keep], on="question_id", how="left")
+    details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
     verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge"]]
     details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
     details["status"] = details["status"].fillna("missing")
@@ -76,45 +86,65 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, group in details.groupby("candidate", sort=False):
         judged = group[group["status"] == "judged"]
+        correct = int(judged["verdict"].sum())
+        low, high = stats.wilson_interval(correct, len(judged))
         rows.append({
             "model": name,
             "params_b": group["params_b"].iloc[0],
             "duration_s": group["duration_s"].sum(),
             "accuracy": judged["verdict"].mean() if len(judged) else float("nan"),
+            "accuracy_ci_low": low,
+            "accuracy_ci_high": high,
             "energy_wh": group["energy_wh"].sum(),
             "co2_g": group["co2_kg"].sum() * 1000.0,
+            "tdp_energy_wh": group["tdp_energy_wh"].sum() if "tdp_energy_wh" in group else float("nan"),
             "questions": len(group),
             "judged": len(judged),
-            "correct": int(judged["verdict"].sum()),
+            "correct": correct,
             "unparsed": int((group["status"] != "judged").sum()),
             "input_tokens": group["input_tokens"].sum(),
             "output_tokens": group["output_tokens"].sum(),
+            "peak_memory_mb": group["peak_memory_mb"].iloc[0] if "peak_memory_mb" in group else float("nan"),
             "energy_method": group["energy_method"].iloc[0],
             "hardware": group["hardware"].iloc[0],
         })
-    return pd.DataFrame(rows)
+    results = pd.DataFrame(rows)
+    serving = stats.serving_figures(details).rename(columns={"candidate": "model"})
+    results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s",
+                                     "energy_per_query_wh", "accuracy_per_wh"]], on="model", how="left")
+    results["on_frontier"] = stats.pareto_frontier(results)
+    results["per"], _ = stats.performance_efficiency_ratio(results)
+    return results
 
 
 def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy (y) vs energy in Wh (x, log); bubble area proportional to parameter count."""
+    """Accuracy (y, 95% CI bars) vs energy in Wh (x, log); bubble area ∝ parameters; frontier marked."""
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    largest = results["params_b"].max()
-    sizes = 2500 * results["params_b"] / largest
+    sizes = 2500 * results["params_b"] / results["params_b"].max()
     energy = results["energy_wh"].clip(lower=1e-6)
-    ax.scatter(energy, results["accuracy"], s=sizes, alpha=0.45, c=range(len(results)), cmap="viridis",
-               edgecolors="black", linewidths=0.8)
-    for x, y, name, params in zip(energy, results["accuracy"], results["model"], results["params_b"]):
+    accuracy = results["accuracy"]
+    if "accuracy_ci_low" in results:
+        ax.errorbar(energy, accuracy, yerr=[accuracy - results["accuracy_ci_low"],
+                                            results["accuracy_ci_high"] - accuracy],
+                    fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
+    ax.scatter(energy, accuracy, s=sizes, alpha=0.45, c=range(len(results)), cmap="viridis",
+               edgecolors="black", linewidths=0.8, zorder=2)
+    if "on_frontier" in results and results["on_frontier"].any():
+        front = results[results["on_frontier"]].sort_values("energy_wh")
+        ax.plot(front["energy_wh"].clip(lower=1e-6), front["accuracy"], color="crimson", linestyle="--",
+                marker="o", markersize=4, label="efficiency frontier", zorder=3)
+        ax.legend(loc="lower right", fontsize=8)
+    for x, y, name, params in zip(energy, accuracy, results["model"], results["params_b"]):
         ax.annotate(f"{name}\n({format_params(params)})", (x, y), textcoords="offset points", xytext=(0, 12),
                     ha="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("Energy for answering (Wh, log scale)")
-    ax.set_ylabel("Accuracy (judged correct)")
+    ax.set_ylabel("Accuracy (judged correct, 95% CI)")
     ax.set_ylim(-0.05, 1.1)
-    lo, hi = energy.min(), energy.max()
-    ax.set_xlim(lo / 2, hi * 2)
+    ax.set_xlim(energy.min() / 2, energy.max() * 2)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.text(0.99, 0.01, "bubble area ∝ parameter count", transform=ax.transAxes, ha="right", va="bottom",
+    ax.text(0.01, 0.01, "bubble area ∝ parameter count", transform=ax.transAxes, ha="left", va="bottom",
             fontsize=7, color="gray")
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
@@ -123,62 +153,198 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
     tmp.replace(path)
 
 
-def table_markdown(results: pd.DataFrame) -> str:
-    shown = results.assign(
-        params=results["params_b"].map(format_params),
-        duration_s=results["duration_s"].map("{:.1f}".format),
-        accuracy=results["accuracy"].map(lambda a: "n/a" if pd.isna(a) else f"{a:.1%}"),
-        energy_wh=results["energy_wh"].map("{:.4g}".format),
-        co2_g=results["co2_g"].map("{:.4g}".format),
-    )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
-    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
+def _markdown(df: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([header, rule, *lines])
 
 
-def _notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> list[str]:
+def _pct(value) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.1%}"
+
+
+def _num(value, fmt="{:.4g}") -> str:
+    return "n/a" if pd.isna(value) else fmt.format(value)
+
+
+def main_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The study's table (plus CI, CO2, counts), formatted for reading."""
+    return results.assign(
+        params=results["params_b"].map(format_params),
+        duration_s=results["duration_s"].map("{:.1f}".format),
+        accuracy=results["accuracy"].map(_pct),
+        ci=[f"{_pct(lo)}–{_pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
+        energy_wh=results["energy_wh"].map(_num),
+        co2_g=results["co2_g"].map(_num),
+    )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+
+
+def table_markdown(results: pd.DataFrame) -> str:
+    return _markdown(main_table(results))
+
+
+def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Model": results["model"],
+        "Frontier": results["on_frontier"].map({True: "yes", False: ""}),
+        "Accuracy per Wh": results["accuracy_per_wh"].map(_num),
+        "Energy per query (Wh)": results["energy_per_query_wh"].map(_num),
+        "TDP estimate (Wh)": results["tdp_energy_wh"].map(_num),
+        "Tokens/s": results["tokens_per_s"].map("{:.1f}".format),
+        "Latency p50 (s)": results["latency_p50_s"].map("{:.2f}".format),
+        "Latency p95 (s)": results["latency_p95_s"].map("{:.2f}".format),
+        "Peak memory (MB)": results["peak_memory_mb"].map(lambda v: _num(v, "{:.0f}")),
+        "PER": results["per"].map(lambda v: _num(v, "{:.3f}")),
+    })
+
+
+def significance_summary(details: pd.DataFrame, results: pd.DataFrame, alpha: float) -> tuple[str, pd.DataFrame]:
+    """Pairwise exact McNemar tests, and the one comparison a reader asks first."""
+    pairs = stats.pairwise_significance(details, alpha=alpha)
+    ranked = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
+    if len(ranked) < 2:
+        return "Only one model was judged: nothing to compare.", pairs
+    best = ranked.iloc[0]
+    frontier = results[results["on_frontier"] & (results["model"] != best["model"])]
+    other = frontier.sort_values("energy_wh").iloc[0] if len(frontier) else ranked.iloc[1]
+    pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == other["model"]))
+                 | ((pairs["model_a"] == other["model"]) & (pairs["model_b"] == best["model"]))].iloc[0]
+    verdict = "is" if pair["significant"] else "is not"
+    text = (f"The most accurate model, {best['model']} ({_pct(best['accuracy'])}), {verdict} significantly "
+            f"better than the most efficient other frontier model, {other['model']} ({_pct(other['accuracy'])}), "
+            f"at {pair['n_paired']} paired questions (exact McNemar p = {pair['p_value']:.3g}, alpha = {alpha}). "
+            f"{int(pairs['significant'].sum())} of {len(pairs)} pairwise differences are significant.")
+    return text, pairs
+
+
+def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
+    """Best model and the most efficient frontier model, side by side, at ``volume`` queries."""
+    best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
+    frontier = results[results["on_frontier"]].sort_values("energy_wh")
+    chosen = list(dict.fromkeys(list(best["model"][:1]) + list(frontier["model"][:1])))
+    projected = stats.project(results[results["model"].isin(chosen)], volume)
+    return pd.DataFrame({
+        "Model": projected["model"],
+        "Role": ["most accurate" if m == chosen[0] else "most efficient on frontier" for m in projected["model"]],
+        f"Energy for {volume:,} queries (kWh)": projected["energy_kwh"].map(_num),
+        "CO2 (kg)": projected["co2_kg"].map(_num),
+        "Time at measured speed (h)": projected["hours"].map(_num),
+    })
+
+
+def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
+    table = stats.accuracy_breakdown(details, by)
+    table["accuracy"] = [f"{_pct(a)} ({n})" for a, n in zip(table["accuracy"], table["count"])]
+    return table.pivot(index=by, columns="candidate", values="accuracy").reset_index().fillna("")
+
+
+def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
+               calibration: dict | None) -> list[str]:
     generation = json.loads((run_dir / "generation.json").read_text())
-    by_kind = generation["by_kind"]
-    failed = sum(k["calls_without_parseable_questions"] for k in by_kind.values())
-    calls = sum(k["calls"] for k in by_kind.values())
-    judge = _phase_totals(read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl"), "judge")
+    failed = sum(k["calls_without_parseable_questions"] for k in generation["by_kind"].values())
+    calls = sum(k["calls"] for k in generation["by_kind"].values())
+    judge_sessions = read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl")
+    judge = _phase_totals(judge_sessions, "judge")
     loads = []
     for candidate in cfg.candidates:
         key = details.loc[details["candidate"] == candidate.name, "fingerprint"].iloc[0]
         load = _phase_totals(_sessions(run_dir, candidate.name, key), "load")
         loads.append(f"{candidate.name} {load['energy_wh']:.4g} Wh / {load['duration_s']:.1f} s")
     kinds = details.drop_duplicates("question_id")["kind"].value_counts().to_dict()
+    unparsed = int(results["unparsed"].sum())
+    judge_line = (f"- Judge: {cfg.judge.name} with prompt `judge_prompts/{cfg.judge.prompt}`. Accuracy = correct / "
+                  f"judged; {unparsed} of {len(details)} judgements ({unparsed / len(details):.1%}) had no verdict "
+                  "and are listed as unparsed, not scored.")
+    if calibration:
+        judge_line += (f" On the {calibration['items']}-item calibration set (`judge_prompts/calibration.jsonl`) "
+                       f"the judge agreed with the labels {calibration['agree']} times "
+                       f"({_pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
     return [
         f"- Questions: {generation['usable']} used ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
         f"generated by {generation['generator']} with YourBench; {failed} of {calls} generation calls "
         "gave no parseable questions.",
-        f"- Judge: {cfg.judge.name} with prompt `judge_prompts/{cfg.judge.prompt}`. Accuracy = correct / judged; "
-        f"{int(results['unparsed'].sum())} judgements without a verdict are listed as unparsed, not scored.",
+        judge_line,
         f"- Energy: {results['energy_method'].iloc[0]}, CodeCarbon, whole machine, answering phase only "
-        f"({results['hardware'].iloc[0] or 'hardware unknown'}).",
+        f"({results['hardware'].iloc[0] or 'hardware unknown'}). The study-style estimate uses "
+        f"{cfg.energy.tdp_watts:g} W per device ({cfg.energy.tdp_hardware}) x devices x duration.",
         f"- Model loading (not in the table): {'; '.join(loads)}.",
         f"- Judge energy (not in the table): {judge['energy_wh']:.4g} Wh over {judge['duration_s']:.1f} s, "
         f"{judge['energy_method']}.",
     ]
 
 
+def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
+    """The ``run`` record: who did what, with which versions, when, on what."""
+    import platform
+    from datetime import datetime, timezone
+
+    from pipeline.config import fingerprint
+    from pipeline.hub import library_versions
+
+    sessions = [s for c in cfg.candidates for s in read_jsonl(run_dir / "answers" / f"{c.name}.sessions.jsonl")]
+    sessions += read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl")
+    return {
+        "profile": cfg.profile,
+        "config_hash": fingerprint(cfg),
+        "generator": f"{cfg.generator.name} ({cfg.generator.engine}: {cfg.generator.model})",
+        "candidates": [f"{c.name} ({c.engine}: {c.model}, {format_params(c.params_b)})" for c in cfg.candidates],
+        "judge": f"{cfg.judge.name} ({cfg.judge.engine}: {cfg.judge.model})",
+        "judge_prompt": f"judge_prompts/{cfg.judge.prompt}",
+        "library_versions": library_versions(),
+        "started": min((s["started"] for s in sessions), default=None),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.system()} {platform.machine()}, {results['hardware'].iloc[0] or 'unknown hardware'}",
+        "energy_method": results["energy_method"].iloc[0],
+    }
+
+
 def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
+    from pipeline import html_report, hub, judge
+
     details = build_details(run_dir, cfg)
     results = aggregate(details)
+    _, per_bounds = stats.performance_efficiency_ratio(results)
+    significance, pairs = significance_summary(details, results, cfg.report.significance_alpha)
+    calibration = judge.calibration_summary(run_dir, cfg)
+    notes = _run_notes(run_dir, cfg, results, details, calibration)
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(details, report_dir / "details.parquet")
     bubble_plot(results, report_dir / "bubble.png", f"{document}: accuracy vs energy ({cfg.profile} profile)")
-    markdown = "\n".join([
-        f"# Which model for `{document}`?", "",
-        f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, "
-        f"{len(results)} candidate models.", "",
-        table_markdown(results), "",
-        *_notes(run_dir, cfg, results, details), "",
-        "![accuracy vs energy](bubble.png)", "",
-        "Per-question predictions, verdicts and raw judge outputs: `details.parquet`.", "",
-    ])
-    atomic_write_text(report_dir / "results.md", markdown)
+    bounds = "; ".join(f"{metric} [{b['min']:.4g}, {b['max']:.4g}] ({'higher' if b['higher_is_better'] else 'lower'}"
+                       " is better)" for metric, b in per_bounds.items())
+    per_note = ("PER (Performance-Efficiency Ratio) = geometric mean of min-max-normalised accuracy, tokens/s, "
+                f"peak memory and p50 latency over the models compared here; bounds: {bounds}. It depends on "
+                "which models are compared: adding or removing one changes every PER.")
+    sections = [
+        ("Results", main_table(results)),
+        ("Efficiency", efficiency_table(results)),
+        ("Efficiency notes", "- " + per_note + "\n- Frontier: models no other model beats on both accuracy "
+                             "and energy. TDP estimate: the study's TDP x devices x duration."),
+        ("Is the difference real?", significance),
+        ("Pairwise comparisons", pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format))),
+        (f"At scale ({cfg.report.projection_volume:,} queries)",
+         projection_table(results, cfg.report.projection_volume)),
+        ("Accuracy by question kind", breakdown_table(details, "kind")),
+        ("Accuracy by question type", breakdown_table(details, "question_category")),
+        ("Accuracy by difficulty", breakdown_table(details, "difficulty_band")),
+        ("How these numbers were made", "\n".join(notes)),
+    ]
+    title = f"Which model for `{document}`?"
+    intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
+    parts = [f"# {title}", "", intro, ""]
+    for heading, content in sections:
+        parts += [f"## {heading}", "", _markdown(content) if isinstance(content, pd.DataFrame) else content, ""]
+    parts += ["![accuracy vs energy](bubble.png)", "",
+              "Per-question predictions, verdicts and raw judge outputs: `details.parquet`; the same page: "
+              "`report.html`.", ""]
+    atomic_write_text(report_dir / "results.md", "\n".join(parts))
+    html_report.render(report_dir / "report.html", title.replace("`", ""), [intro, *notes], sections,
+                       [("Accuracy vs energy (bubble area ∝ parameters; dashed: efficiency frontier)",
+                         report_dir / "bubble.png")],
+                       links=[("details.parquet", "details.parquet"), ("results.csv", "results.csv"),
+                              ("results.md", "results.md")])
+    hub.build_dataset(run_dir, report_dir, cfg, document, run_info(run_dir, cfg, results))
     csv = report_dir / "results.csv"
     atomic_write_text(csv, results.to_csv(index=False))  # written last: Make's target for the report
     print(f"report: {report_dir / 'results.md'}", flush=True)

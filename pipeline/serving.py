@@ -27,12 +27,34 @@ from pipeline.models import gguf_path, EMBEDDED_MODELS
 LOCAL_API_KEY = "sk-local-no-auth"  # llama.cpp / vLLM servers we start accept any key
 
 
-@dataclass(frozen=True)
+@dataclass
 class Endpoint:
     base_url: str  # ends in /v1
     model: str  # the model id to send in requests
     api_key: str = field(repr=False)
     local: bool  # True when we run the server on this machine (energy is then measured here)
+    peak_rss_mb: float | None = None  # the local server's peak resident memory, set when it stops
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size (VmHWM) of a live process, from /proc (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _die_with_parent() -> None:
+    """In the server process: get SIGTERM when the pipeline dies, even by kill -9 (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _free_port() -> int:
@@ -109,7 +131,8 @@ def serve(model: Served, log_dir: Path, attempts: int = 2):
             log.write(f"\n=== start attempt {attempt}: {model.engine} {model.model}\n".encode())
             log.flush()
             proc = subprocess.Popen(server_command(model, port), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
         url = f"http://127.0.0.1:{port}/v1"
         try:
             _wait_ready(proc, url, model.startup_timeout_s, log_path, model.name)
@@ -119,8 +142,10 @@ def serve(model: Served, log_dir: Path, attempts: int = 2):
                 raise
             time.sleep(2 * attempt)
             continue
+        endpoint = Endpoint(base_url=url, model=model.name, api_key=LOCAL_API_KEY, local=True)
         try:
-            yield Endpoint(base_url=url, model=model.name, api_key=LOCAL_API_KEY, local=True)
+            yield endpoint
         finally:
+            endpoint.peak_rss_mb = _peak_rss_mb(proc.pid)
             _stop(proc)
         return

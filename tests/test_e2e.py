@@ -77,3 +77,39 @@ def test_rerun_with_nothing_changed_does_nothing(first_run):
     assert "pipeline generate" not in again.stdout and "pipeline answer" not in again.stdout
     assert "pipeline judge" not in again.stdout and "pipeline report" not in again.stdout
     assert (REPORT / "results.csv").stat().st_mtime_ns == before
+
+
+def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
+    """kill -9 while a candidate answers; the rerun sends only the missing questions and ends identical."""
+    import signal
+    import time
+
+    from pipeline.io import read_jsonl
+
+    run_dir = next((ROOT / "runs" / "e2e-test").iterdir())
+    name = "SmolLM2-135M-Instruct"
+    answers = run_dir / "answers"
+    reference = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
+    for suffix in (".parquet", ".jsonl", ".sessions.jsonl"):
+        (answers / f"{name}{suffix}").unlink()
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline", "answer", "--profile", "e2e-test",
+               "--run-dir", str(run_dir), "--candidate", name]
+    env = {**os.environ, "EVAL_CONFIG_DIR": str(FIXTURES / "configs")}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = answers / f"{name}.jsonl"
+    deadline = time.monotonic() + 600
+    while not read_jsonl(records) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    answered_before_kill = len(read_jsonl(records))
+    assert 1 <= answered_before_kill < len(reference), "the kill should land mid-run"
+    assert not (answers / f"{name}.parquet").exists()
+
+    resumed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"{len(reference) - answered_before_kill} of {len(reference)} questions to answer" in resumed.stdout
+    ids = [r["question_id"] for r in read_jsonl(records)]
+    assert len(ids) == len(set(ids)) == len(reference)  # nothing lost, nothing twice
+    after = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
+    assert after.sort_index().tolist() == reference.sort_index().tolist()

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.report import aggregate, bubble_plot, format_params, table_markdown
+from pipeline.report import (aggregate, breakdown_table, bubble_plot, efficiency_table, format_params,
+                             projection_table, significance_summary, table_markdown)
 
 
 def tiny_details() -> pd.DataFrame:
@@ -18,7 +19,10 @@ def tiny_details() -> pd.DataFrame:
                 "duration_s": 1.5 if model == "small" else 6.0,
                 "energy_wh": 0.01 if model == "small" else 0.2,
                 "co2_kg": 1e-6, "input_tokens": 100, "output_tokens": 20,
-                "energy_method": "estimated", "hardware": "cpu",
+                "latency_s": 1.5 if model == "small" else 6.0,
+                "tdp_energy_wh": 0.02 if model == "small" else 0.3, "peak_memory_mb": 300.0 if model == "small" else 9000.0,
+                "energy_method": "estimated", "hardware": "cpu", "kind": "single_hop" if i < 2 else "multi_hop",
+                "question_category": "factual", "difficulty_band": "easy (1-3)",
             })
     return pd.DataFrame(rows)
 
@@ -54,3 +58,29 @@ def test_bubble_plot_is_written(tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_efficiency_and_uncertainty_columns():
+    results = aggregate(tiny_details()).set_index("model")
+    assert results.loc["small", "accuracy_ci_low"] == pytest.approx(0.2077, abs=1e-3)  # Wilson, 2 of 3
+    assert results.loc["small", "accuracy_ci_high"] == pytest.approx(0.9385, abs=1e-3)
+    assert results.loc["small", "tokens_per_s"] == pytest.approx(80 / 6.0)
+    assert results.loc["small", "tdp_energy_wh"] == pytest.approx(0.08)
+    assert results["on_frontier"].all()  # small is cheaper, big is more accurate
+    assert results.loc["big", "accuracy_per_wh"] == pytest.approx(0.75 / 0.8)
+    efficiency = efficiency_table(results.reset_index())
+    assert list(efficiency["Frontier"]) == ["yes", "yes"]
+
+
+def test_significance_projection_and_breakdown_tables():
+    details = tiny_details()
+    results = aggregate(details)
+    text, pairs = significance_summary(details, results, 0.05)
+    assert "big" in text and "is not significantly" in text and len(pairs) == 1
+    projected = projection_table(results, 1000)
+    assert list(projected["Role"]) == ["most efficient on frontier", "most accurate"] or \
+        set(projected["Role"]) == {"most accurate", "most efficient on frontier"}
+    energy_col = [c for c in projected.columns if c.startswith("Energy for 1,000")][0]
+    assert projected.set_index("Model").loc["big", energy_col] == "0.2"  # 0.8 Wh / 4 q * 1000 q = 200 Wh
+    by_kind = breakdown_table(details, "kind").set_index("kind")
+    assert by_kind.loc["single_hop", "small"] == "50.0% (2)"

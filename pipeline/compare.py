@@ -1,0 +1,174 @@
+"""Across documents: every finished report's ``results.csv`` side by side.
+
+Writes, under ``out_dir``:
+
+- ``per_document.md``: one table per document (Model, # Params, Duration (s),
+  Accuracy, Estimated Energy (Wh)), as in the per-document report;
+- ``combined.csv`` / ``combined.md``: one row per model, with its accuracy and
+  answering energy on each document and its average over the documents where it
+  appears (a plain mean of the per-document values, each document weighing the same);
+- ``compare.png``: accuracy per model, grouped by document.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from pipeline.errors import UserError
+from pipeline.io import _tmp_beside, atomic_write_text
+
+REQUIRED = ("model", "params_b", "duration_s", "accuracy", "energy_wh")
+AVERAGE = "average"
+
+
+def _format_params(billions: float) -> str:
+    if pd.isna(billions):
+        return "n/a"
+    return f"{billions * 1000:.0f}M" if billions < 1 else f"{billions:g}B"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.1%}"
+
+
+def _wh(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.4g}"
+
+
+def _markdown(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def load_reports(reports_root: Path, out_dir: Path | None = None) -> dict[str, pd.DataFrame]:
+    """``{document: results}`` for every ``reports_root/<document>/results.csv``, documents sorted."""
+    reports_root = Path(reports_root)
+    skip = Path(out_dir).resolve() if out_dir is not None else None
+    reports = {}
+    if not reports_root.is_dir():
+        return reports
+    for folder in sorted(p for p in reports_root.iterdir() if p.is_dir()):
+        if folder.name.startswith(".") or (skip is not None and folder.resolve() == skip):
+            continue
+        csv = folder / "results.csv"
+        if not csv.is_file():
+            continue
+        try:
+            results = pd.read_csv(csv)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {csv}: {exc.__class__.__name__}") from None
+        missing = [c for c in REQUIRED if c not in results.columns]
+        if missing:
+            raise UserError(f"{csv} lacks column(s) {', '.join(missing)}: rebuild that report")
+        if len(results):
+            reports[folder.name] = results
+    return reports
+
+
+def combine(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per model (first-seen order): ``accuracy:<doc>``, ``energy_wh:<doc>`` for each document,
+    ``accuracy:average``, ``energy_wh:average`` (means over the documents where the model appears, NaN skipped)
+    and ``documents`` (how many documents the model appears in)."""
+    documents = list(reports)
+    models: dict[str, dict] = {}
+    for document, results in reports.items():
+        for row in results.itertuples(index=False):
+            entry = models.setdefault(str(row.model), {"model": str(row.model), "params_b": row.params_b})
+            entry[f"accuracy:{document}"] = float(row.accuracy)
+            entry[f"energy_wh:{document}"] = float(row.energy_wh)
+    columns = ["model", "params_b"]
+    for document in documents:
+        columns += [f"accuracy:{document}", f"energy_wh:{document}"]
+    table = pd.DataFrame(list(models.values())).reindex(columns=columns)
+    accuracy = table[[f"accuracy:{d}" for d in documents]]
+    energy = table[[f"energy_wh:{d}" for d in documents]]
+    table[f"accuracy:{AVERAGE}"] = accuracy.mean(axis=1, skipna=True)
+    table[f"energy_wh:{AVERAGE}"] = energy.mean(axis=1, skipna=True)
+    table["documents"] = energy.notna().sum(axis=1).astype(int)
+    return table
+
+
+def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
+    parts = ["# Results per document", ""]
+    for document, results in reports.items():
+        rows = [[str(r.model), _format_params(r.params_b), f"{float(r.duration_s):.1f}", _pct(r.accuracy),
+                 _wh(r.energy_wh)] for r in results.itertuples(index=False)]
+        parts += [f"## {document}", "",
+                  _markdown(["Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)"], rows), ""]
+    return "\n".join(parts)
+
+
+def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
+    columns = ["Model", "# Params"]
+    for document in documents:
+        columns += [f"Accuracy ({document})", f"Energy Wh ({document})"]
+    columns += ["Average accuracy", "Average energy (Wh)", "Documents"]
+    rows = []
+    for _, r in table.iterrows():
+        row = [str(r["model"]), _format_params(r["params_b"])]
+        for document in documents:
+            present = not pd.isna(r[f"energy_wh:{document}"])
+            row += [_pct(r[f"accuracy:{document}"]) if present else "–",
+                    _wh(r[f"energy_wh:{document}"]) if present else "–"]
+        row += [_pct(r[f"accuracy:{AVERAGE}"]), _wh(r[f"energy_wh:{AVERAGE}"]), str(int(r["documents"]))]
+        rows.append(row)
+    return "\n".join([
+        "# Models across documents", "",
+        (f"{len(table)} models, {len(documents)} documents. Averages are plain means over the documents "
+        "where the model appears (each document weighs the same); \"–\": not evaluated on that document."), "",
+        _markdown(columns, rows), "",
+        "![accuracy per model and document](compare.png)", "",
+    ])
+
+
+def bar_chart(table: pd.DataFrame, documents: list[str], path: Path) -> None:
+    """Grouped bars: one group per model, one bar per document, height = accuracy."""
+    n_models, n_docs = len(table), len(documents)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_models * max(1, n_docs) / 2 + 3), 5), dpi=120)
+    width = 0.8 / max(1, n_docs)
+    for i, document in enumerate(documents):
+        heights = table[f"accuracy:{document}"].fillna(0.0)
+        positions = [m + (i - (n_docs - 1) / 2) * width for m in range(n_models)]
+        ax.bar(positions, heights, width=width, label=document)
+    ax.set_xticks(range(n_models))
+    ax.set_xticklabels([f"{m}\n({_format_params(p)})" for m, p in zip(table["model"], table["params_b"])],
+                       fontsize=8, rotation=0 if n_models <= 4 else 30, ha="center" if n_models <= 4 else "right")
+    ax.set_ylabel("Accuracy (judged correct)")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Accuracy per model and document", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, title="document", title_fontsize=8, ncols=max(1, math.ceil(n_docs / 6)))
+    fig.tight_layout()
+    tmp = _tmp_beside(path)
+    try:
+        fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+    tmp.replace(path)
+
+
+def run(reports_root: Path, out_dir: Path) -> Path:
+    """Compare every finished report under ``reports_root``; return ``out_dir/combined.md``."""
+    reports_root, out_dir = Path(reports_root), Path(out_dir)
+    reports = load_reports(reports_root, out_dir)
+    if not reports:
+        raise UserError(f"no finished report under {reports_root} (no <document>/results.csv): "
+                        "run the evaluation on at least one document first")
+    documents = list(reports)
+    table = combine(reports)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "per_document.md", per_document_markdown(reports))
+    atomic_write_text(out_dir / "combined.csv", table.to_csv(index=False))
+    bar_chart(table, documents, out_dir / "compare.png")
+    combined = out_dir / "combined.md"
+    atomic_write_text(combined, combined_markdown(table, documents))
+    print(f"comparison: {combined} ({len(documents)} documents, {len(table)} models)", flush=True)
+    return combined

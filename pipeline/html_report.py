@@ -1,0 +1,235 @@
+"""One self-contained HTML page for a run: summary, tables, text, embedded plots, links to sibling files.
+
+The page opens offline from a file: CSS is inline, images are ``data:`` URIs, there is no
+JavaScript and nothing is fetched from anywhere. Every piece of caller text is HTML-escaped;
+DataFrames go through ``DataFrame.to_html(escape=True)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import itertools
+import math
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pandas as pd
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_RESERVED_IDS = ("contents", "summary", "figures", "files")
+
+CSS = """
+:root {
+  --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --accent: #0b5cad;
+  --border: #d0d7de; --head: #eef2f6; --zebra: #f6f8fa; --hover: #e8f0fb; --code: #eff1f3;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body {
+  margin: 0 auto; padding: 1.5rem clamp(0.75rem, 3vw, 2.5rem) 3rem;
+  max-width: 1200px; color: var(--fg); background: var(--bg);
+  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+}
+h1 { font-size: 1.75rem; margin: 0 0 0.75rem; line-height: 1.25; }
+h2 { font-size: 1.3rem; margin: 2.25rem 0 0.75rem; padding-bottom: 0.3rem; border-bottom: 1px solid var(--border); }
+a { color: var(--accent); }
+code {
+  font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  font-size: 0.9em; background: var(--code); padding: 0.1em 0.35em; border-radius: 4px;
+  overflow-wrap: anywhere;
+}
+ul.summary { padding-left: 1.25rem; margin: 0 0 1rem; }
+ul.summary li { margin: 0.15rem 0; }
+nav.toc {
+  background: var(--zebra); border: 1px solid var(--border); border-radius: 6px;
+  padding: 0.6rem 1rem; margin: 1rem 0 0.5rem; display: inline-block; max-width: 100%;
+}
+nav.toc strong { display: block; margin-bottom: 0.25rem; }
+nav.toc ol { margin: 0; padding-left: 1.25rem; }
+section p { margin: 0.5rem 0; max-width: 75ch; }
+.table-wrap {
+  overflow: auto; max-height: 80vh; max-width: 100%;
+  border: 1px solid var(--border); border-radius: 6px; margin: 0.5rem 0 1rem;
+}
+table.report-table { border-collapse: separate; border-spacing: 0; width: 100%; font-size: 0.92rem; }
+table.report-table th, table.report-table td {
+  padding: 0.4rem 0.7rem; border-bottom: 1px solid var(--border); vertical-align: top;
+}
+table.report-table td { font-variant-numeric: tabular-nums; }
+table.report-table thead th {
+  position: sticky; top: 0; z-index: 1; background: var(--head);
+  text-align: left; white-space: nowrap; border-bottom: 2px solid var(--border);
+}
+table.report-table tbody tr:nth-child(even) td { background: var(--zebra); }
+table.report-table tbody tr:hover td { background: var(--hover); }
+table.report-table tbody tr:last-child td { border-bottom: none; }
+figure { margin: 1.25rem 0; }
+figure img {
+  display: block; max-width: 100%; height: auto;
+  border: 1px solid var(--border); border-radius: 6px; background: #fff;
+}
+figcaption { color: var(--muted); font-size: 0.92rem; margin-top: 0.4rem; }
+ul.files .missing { color: var(--muted); }
+.empty { color: var(--muted); font-style: italic; }
+@media print {
+  .table-wrap { max-height: none; overflow: visible; }
+  nav.toc { display: none; }
+}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape HTML, then turn `code` spans into <code> (the backtick is not escaped, the content is)."""
+    escaped = html.escape(str(text), quote=True)
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped)
+
+
+def _slug(text: str, used: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "section"
+    if base[0].isdigit():
+        base = f"s-{base}"
+    slug, n = base, 2
+    while slug in used:
+        slug, n = f"{base}-{n}", n + 1
+    used.add(slug)
+    return slug
+
+
+def format_float(x: float) -> str:
+    """Four significant digits, without scientific notation for ordinary magnitudes."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    x = float(x)
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"
+    magnitude = abs(x)
+    if 1e4 <= magnitude < 1e15:  # .4g would say 1.235e+04
+        return f"{round(x, 3 - math.floor(math.log10(magnitude))):.0f}"
+    return f"{x:.4g}"
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty and len(df.columns) == 0:
+        return '<p class="empty">(no data)</p>'
+    table = df.to_html(index=False, escape=True, classes="report-table", border=0, na_rep="—",
+                       float_format=format_float, justify="left")
+    return f'<div class="table-wrap">\n{table}\n</div>'
+
+
+def _text(content: str) -> str:
+    """Blank-line-separated blocks; within a block, runs of "- " lines become a list, other runs a paragraph."""
+    parts = []
+    for block in re.split(r"\n[ \t]*\n", content.strip()):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        for is_list, run in itertools.groupby(lines, key=lambda line: line.startswith("- ")):
+            run = list(run)
+            if is_list:
+                parts.append("<ul>\n" + "\n".join(f"<li>{_inline(item[2:].strip())}</li>" for item in run)
+                             + "\n</ul>")
+            else:
+                parts.append("<p>" + "<br>\n".join(_inline(line) for line in run) + "</p>")
+    return "\n".join(parts) if parts else '<p class="empty">(empty)</p>'
+
+
+def _image(caption: str, png: Path) -> str:
+    data = Path(png).read_bytes()
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError(f"{png} is not a PNG file")
+    b64 = base64.b64encode(data).decode("ascii")
+    cap = _inline(caption)
+    alt = html.escape(str(caption), quote=True)
+    return (f'<figure>\n<img src="data:image/png;base64,{b64}" alt="{alt}" loading="eager">\n'
+            f"<figcaption>{cap}</figcaption>\n</figure>")
+
+
+def _link(label: str, href: str, page_dir: Path) -> str:
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or href.startswith(("/", "\\")) or not href.strip():
+        raise ValueError(f"link {href!r} must be a relative path next to the page")
+    target = page_dir / parts.path if parts.path else None
+    text = html.escape(str(label))
+    if target is not None and not target.exists():
+        return f'<li><span class="missing">{text} ({html.escape(parts.path)}: not found)</span></li>'
+    safe_href = html.escape(quote(href, safe="/#?&=%.-_~+"), quote=True)
+    return f'<li><a href="{safe_href}">{text}</a></li>'
+
+
+def render(path: Path, title: str, summary_lines: list[str], sections: list[tuple[str, object]],
+           images: list[tuple[str, Path]], links: list[tuple[str, str]] = ()) -> Path:
+    """Write one self-contained HTML page at ``path`` (atomically) and return ``path``.
+
+    ``sections`` are (heading, DataFrame | str); ``images`` are (caption, PNG path), embedded as
+    base64; ``links`` are (label, href relative to the page's folder); a link whose file is
+    missing is listed as plain text, not as a dead link.
+    """
+    path = Path(path)
+    used: set[str] = set(_RESERVED_IDS)
+    toc: list[tuple[str, str]] = []
+    body: list[str] = []
+
+    for heading, content in sections:
+        sid = _slug(heading, used)
+        toc.append((sid, str(heading)))
+        if isinstance(content, pd.DataFrame):
+            inner = _table(content)
+        elif isinstance(content, str):
+            inner = _text(content)
+        else:
+            raise TypeError(f"section {heading!r}: expected a DataFrame or str, got {type(content).__name__}")
+        body.append(f'<section id="{sid}">\n<h2>{_inline(heading)}</h2>\n{inner}\n</section>')
+
+    if images:
+        toc.append(("figures", "Figures"))
+        figures = "\n".join(_image(caption, png) for caption, png in images)
+        body.append(f'<section id="figures">\n<h2>Figures</h2>\n{figures}\n</section>')
+
+    if links:
+        toc.append(("files", "Files"))
+        items = "\n".join(_link(label, href, path.parent) for label, href in links)
+        body.append(f'<section id="files">\n<h2>Files</h2>\n<ul class="files">\n{items}\n</ul>\n</section>')
+
+    summary = ""
+    if summary_lines:
+        summary = ('<ul class="summary" id="summary">\n'
+                   + "\n".join(f"<li>{_inline(line)}</li>" for line in summary_lines) + "\n</ul>")
+    nav = ""
+    if toc:
+        nav = ('<nav class="toc" id="contents" aria-label="Contents">\n<strong>Contents</strong>\n<ol>\n'
+               + "\n".join(f'<li><a href="#{sid}">{_inline(name)}</a></li>' for sid, name in toc)
+               + "\n</ol>\n</nav>")
+
+    page = "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(str(title))}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{_inline(title)}</h1>",
+        summary,
+        nav,
+        *body,
+        "</main>",
+        "</body>",
+        "</html>",
+        "",
+    ])
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.html")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,77 @@
+"""pipeline.compare: results.csv of several documents side by side."""
+
+import pandas as pd
+import pytest
+
+from pipeline import compare
+from pipeline.errors import UserError
+
+COLUMNS = ["model", "params_b", "duration_s", "accuracy", "energy_wh", "co2_g", "questions", "judged", "correct",
+           "unparsed", "input_tokens", "output_tokens", "energy_method", "hardware"]
+
+
+def _report(root, document, rows):
+    folder = root / document
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame([
+        {"model": m, "params_b": p, "duration_s": d, "accuracy": a, "energy_wh": e, "co2_g": e * 0.05,
+         "questions": 4, "judged": 4, "correct": round(a * 4), "unparsed": 0, "input_tokens": 100,
+         "output_tokens": 20, "energy_method": "RAPL", "hardware": "test cpu"}
+        for m, p, d, a, e in rows
+    ], columns=COLUMNS)
+    frame.to_csv(folder / "results.csv", index=False)
+
+
+@pytest.fixture
+def reports(tmp_path):
+    root = tmp_path / "reports"
+    _report(root, "alpha", [("small", 0.135, 10.0, 0.25, 0.2), ("big", 1.5, 30.0, 0.75, 1.0)])
+    _report(root, "beta", [("small", 0.135, 12.0, 0.5, 0.4), ("other", 0.5, 20.0, 1.0, 0.6)])
+    (root / "unfinished").mkdir()  # no results.csv: skipped
+    return root
+
+
+def test_combined_table(reports):
+    out = reports / "_compare"
+    path = compare.run(reports, out)
+    assert path == out / "combined.md"
+    table = pd.read_csv(out / "combined.csv").set_index("model")
+    assert list(table.index) == ["small", "big", "other"]
+    # model x document cells
+    assert table.loc["small", "accuracy:alpha"] == pytest.approx(0.25)
+    assert table.loc["small", "accuracy:beta"] == pytest.approx(0.5)
+    assert table.loc["big", "energy_wh:alpha"] == pytest.approx(1.0)
+    assert pd.isna(table.loc["big", "accuracy:beta"])
+    assert pd.isna(table.loc["other", "energy_wh:alpha"])
+    # averages over the documents where the model appears: (0.25 + 0.5) / 2, (0.2 + 0.4) / 2
+    assert table.loc["small", "accuracy:average"] == pytest.approx(0.375)
+    assert table.loc["small", "energy_wh:average"] == pytest.approx(0.3)
+    assert table.loc["small", "documents"] == 2
+    assert table.loc["big", "accuracy:average"] == pytest.approx(0.75)
+    assert table.loc["other", "energy_wh:average"] == pytest.approx(0.6)
+    assert table.loc["other", "documents"] == 1
+
+    md = (out / "combined.md").read_text()
+    assert "| small | 135M | 25.0% | 0.2 | 50.0% | 0.4 | 37.5% | 0.3 | 2 |" in md
+    per_doc = (out / "per_document.md").read_text()
+    assert "## alpha" in per_doc and "## beta" in per_doc and "unfinished" not in per_doc
+    assert "| Model | # Params | Duration (s) | Accuracy | Estimated Energy (Wh) |" in per_doc
+    assert "| big | 1.5B | 30.0 | 75.0% | 1 |" in per_doc
+
+    png = (out / "compare.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+    # a second run skips its own output folder and leaves no temp files behind
+    compare.run(reports, out)
+    assert sorted(p.name for p in out.iterdir()) == ["combined.csv", "combined.md", "compare.png",
+                                                     "per_document.md"]
+
+
+def test_no_reports(tmp_path):
+    root = tmp_path / "reports"
+    (root / "doc").mkdir(parents=True)
+    with pytest.raises(UserError, match="no finished report"):
+        compare.run(root, root / "_compare")
+    with pytest.raises(UserError):
+        compare.run(tmp_path / "absent", tmp_path / "out")
+    assert not (root / "_compare").exists()

@@ -1,0 +1,339 @@
+"""Tests for pipeline.stats. Expected values are computed by hand (see the comments)."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from pipeline.stats import (
+    accuracy_breakdown,
+    cohen_kappa,
+    difficulty_band,
+    judge_calibration_accuracy,
+    mcnemar_exact,
+    pairwise_significance,
+    pareto_frontier,
+    percent_agreement,
+    performance_efficiency_ratio,
+    project,
+    serving_figures,
+    wilson_interval,
+)
+
+
+# --------------------------------------------------------------------------- Wilson
+
+
+def test_wilson_8_of_10():
+    # p = 0.8, z^2 = 3.84146, denom = 1 + 0.384146 = 1.384146
+    # centre = (0.8 + 0.192073) / 1.384146 = 0.716738
+    # half = 1.959964 / 1.384146 * sqrt(0.016 + 0.0096037) = 1.416002 * 0.160012 = 0.226578
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4)
+    assert hi == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_wilson_0_of_10_stays_in_range():
+    # p = 0: centre = 0.192073 / 1.384146 = 0.138767, half = 1.416002 * sqrt(0.0096037) = 0.138767
+    lo, hi = wilson_interval(0, 10)
+    assert lo == pytest.approx(0.0, abs=1e-12)
+    assert hi == pytest.approx(0.2775, abs=1e-4)
+
+
+def test_wilson_other_z():
+    # z = 1 (about 68 %), 5/10: denom = 1.1, centre = (0.5 + 0.05) / 1.1 = 0.5,
+    # half = 1 / 1.1 * sqrt(0.025 + 0.0025) = 0.909091 * 0.165831 = 0.150756
+    lo, hi = wilson_interval(5, 10, z=1.0)
+    assert lo == pytest.approx(0.349244, abs=1e-6)
+    assert hi == pytest.approx(0.650756, abs=1e-6)
+
+
+def test_wilson_empty():
+    lo, hi = wilson_interval(0, 0)
+    assert math.isnan(lo) and math.isnan(hi)
+
+
+# --------------------------------------------------------------------------- McNemar
+
+
+@pytest.mark.parametrize("b, c, expected", [
+    (1, 6, 0.125),          # n = 7: 2 * (C(7,0) + C(7,1)) / 128 = 2 * 8 / 128
+    (6, 1, 0.125),          # symmetric
+    (0, 5, 0.0625),         # 2 * 1 / 32
+    (2, 10, 0.0385742188),  # n = 12: 2 * (1 + 12 + 66) / 4096 = 158 / 4096
+    (3, 3, 1.0),            # 2 * 42 / 64 > 1 -> capped at 1
+    (0, 0, 1.0),            # no discordant pairs
+])
+def test_mcnemar_exact(b, c, expected):
+    assert mcnemar_exact(b, c) == pytest.approx(expected, abs=1e-9)
+
+
+def test_mcnemar_exact_large_n_does_not_overflow():
+    # b = c = 600 -> perfectly balanced -> p capped at 1.0
+    assert mcnemar_exact(600, 600) == pytest.approx(1.0)
+    assert mcnemar_exact(0, 1200) == pytest.approx(0.0, abs=1e-300)
+
+
+# --------------------------------------------------------------------------- pairwise
+
+
+def _row(candidate, qid, verdict, status="judged", **extra):
+    return {"candidate": candidate, "question_id": qid, "verdict": verdict, "status": status, **extra}
+
+
+def _pairwise_details():
+    rows = []
+    # q1: both right; q2-q7: A only; q8: B only; q9: both wrong; q10: B unparsed (excluded)
+    a = {"q1": 1.0, "q2": 1.0, "q3": 1.0, "q4": 1.0, "q5": 1.0, "q6": 1.0, "q7": 1.0,
+         "q8": 0.0, "q9": 0.0, "q10": 1.0}
+    b = {"q1": 1.0, "q2": 0.0, "q3": 0.0, "q4": 0.0, "q5": 0.0, "q6": 0.0, "q7": 0.0,
+         "q8": 1.0, "q9": 0.0}
+    for q, v in a.items():
+        rows.append(_row("A", q, v))
+    for q, v in b.items():
+        rows.append(_row("B", q, v))
+    rows.append(_row("B", "q10", float("nan"), status="unparsed"))
+    # C agrees with A on q1-q3 only (judged), no discordant pairs
+    for q in ["q1", "q2", "q3"]:
+        rows.append(_row("C", q, 1.0))
+    return pd.DataFrame(rows)
+
+
+def test_pairwise_significance_counts_and_p():
+    out = pairwise_significance(_pairwise_details())
+    assert list(out.columns) == ["model_a", "model_b", "n_paired", "accuracy_a", "accuracy_b",
+                                 "a_only_correct", "b_only_correct", "p_value", "significant"]
+    assert list(zip(out["model_a"], out["model_b"])) == [("A", "B"), ("A", "C"), ("B", "C")]
+    ab = out.iloc[0]
+    assert ab["n_paired"] == 9
+    assert ab["accuracy_a"] == pytest.approx(7 / 9)
+    assert ab["accuracy_b"] == pytest.approx(2 / 9)
+    assert ab["a_only_correct"] == 6
+    assert ab["b_only_correct"] == 1
+    assert ab["p_value"] == pytest.approx(0.125)
+    assert not ab["significant"]
+    ac = out.iloc[1]
+    assert ac["n_paired"] == 3
+    assert (ac["a_only_correct"], ac["b_only_correct"]) == (0, 0)
+    assert ac["p_value"] == 1.0
+    bc = out.iloc[2]
+    # B on q1-q3: right, wrong, wrong; C all right -> b = 0, c = 2, p = 2 * 1/4 = 0.5
+    assert (bc["a_only_correct"], bc["b_only_correct"]) == (0, 2)
+    assert bc["p_value"] == pytest.approx(0.5)
+
+
+def test_pairwise_significance_alpha():
+    out = pairwise_significance(_pairwise_details(), alpha=0.2)
+    assert bool(out.iloc[0]["significant"]) is True   # 0.125 < 0.2
+    assert bool(out.iloc[2]["significant"]) is False  # 0.5
+
+
+# --------------------------------------------------------------------------- Pareto
+
+
+def test_pareto_three_models():
+    # A cheap and weak, B costlier and best, C costliest and worse than B -> C dominated by B
+    results = pd.DataFrame({"model": ["A", "B", "C"], "energy_wh": [1.0, 2.0, 3.0],
+                            "accuracy": [0.5, 0.8, 0.7]}, index=[10, 11, 12])
+    front = pareto_frontier(results)
+    assert front.dtype == bool
+    assert list(front.index) == [10, 11, 12]
+    assert front.tolist() == [True, True, False]
+
+
+def test_pareto_weak_dominance_ties_and_nan():
+    results = pd.DataFrame({
+        "model": ["A", "A2", "B", "D", "E", "N"],
+        "energy_wh": [1.0, 1.0, 2.0, 2.0, 0.5, 0.1],
+        "accuracy": [0.5, 0.5, 0.8, 0.6, 0.5, float("nan")],
+    })
+    # A and A2 identical -> but E (0.5 Wh, 0.5) has less energy and equal accuracy -> dominates both.
+    # D: same energy as B, lower accuracy -> dominated. N: NaN accuracy -> never on the frontier.
+    assert pareto_frontier(results).tolist() == [False, False, True, False, True, False]
+    # Identical points do not dominate each other.
+    twins = pd.DataFrame({"energy_wh": [1.0, 1.0], "accuracy": [0.5, 0.5]})
+    assert pareto_frontier(twins).tolist() == [True, True]
+
+
+def test_pareto_custom_columns():
+    results = pd.DataFrame({"co2_g": [5.0, 1.0], "score": [0.9, 0.9]})
+    assert pareto_frontier(results, x="co2_g", y="score").tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- PER
+
+
+def test_per_three_models():
+    results = pd.DataFrame({
+        "model": ["A", "B", "C"],
+        "accuracy": [0.9, 0.6, 0.7],
+        "tokens_per_s": [20.0, 60.0, 40.0],
+        "peak_memory_mb": [8000.0, 2000.0, 4000.0],
+        "latency_p50_s": [2.0, 0.5, 1.0],
+    }, index=["a", "b", "c"])
+    # Normalised factors (lower-is-better inverted, floor 0.01):
+    #   accuracy  [.6, .9]:   A 1,    B 0->.01, C 1/3
+    #   tok/s     [20, 60]:   A 0->.01, B 1,    C 0.5
+    #   memory    [2000,8000] A 1-1=0->.01, B 1, C 1-2000/6000 = 2/3
+    #   latency   [.5, 2]:    A 0->.01, B 1,    C 1-0.5/1.5 = 2/3
+    # PER A = (1 * .01^3)^(1/4) = 0.0316228
+    # PER B = (.01 * 1 * 1 * 1)^(1/4) = 0.3162278
+    # PER C = (1/3 * 1/2 * 2/3 * 2/3)^(1/4) = (2/27)^(1/4) = 0.5216949
+    per, bounds = performance_efficiency_ratio(results)
+    assert list(per.index) == ["a", "b", "c"]
+    assert per["a"] == pytest.approx(0.0316228, abs=1e-6)
+    assert per["b"] == pytest.approx(0.3162278, abs=1e-6)
+    assert per["c"] == pytest.approx(0.5216949, abs=1e-6)
+    assert bounds == {
+        "accuracy": {"min": 0.6, "max": 0.9, "higher_is_better": True},
+        "tokens_per_s": {"min": 20.0, "max": 60.0, "higher_is_better": True},
+        "peak_memory_mb": {"min": 2000.0, "max": 8000.0, "higher_is_better": False},
+        "latency_p50_s": {"min": 0.5, "max": 2.0, "higher_is_better": False},
+    }
+
+
+def test_per_constant_metric_and_missing_row():
+    results = pd.DataFrame({
+        "accuracy": [0.8, 0.8, 0.5],
+        "tokens_per_s": [10.0, 30.0, 99.0],
+        "peak_memory_mb": [1000.0, 1000.0, float("nan")],
+        "latency_p50_s": [1.0, 3.0, 0.1],
+    })
+    # Row 2 lacks memory -> NaN PER and excluded from the bounds.
+    # Over rows 0-1: accuracy and memory are constant -> 1.0 for both.
+    #   row 0: tok/s 0->.01, latency 1 -> PER = (1 * .01 * 1 * 1)^(1/4) = 0.3162278
+    #   row 1: tok/s 1, latency 0->.01   -> PER = 0.3162278
+    per, bounds = performance_efficiency_ratio(results)
+    assert per[0] == pytest.approx(0.3162278, abs=1e-6)
+    assert per[1] == pytest.approx(0.3162278, abs=1e-6)
+    assert math.isnan(per[2])
+    assert bounds["tokens_per_s"]["max"] == 30.0
+    assert bounds["latency_p50_s"]["min"] == 1.0
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def test_serving_figures():
+    details = pd.DataFrame([
+        _row("m1", "q1", 1.0, latency_s=1.0, output_tokens=10, energy_wh=0.5),
+        _row("m1", "q2", 1.0, latency_s=2.0, output_tokens=20, energy_wh=0.5),
+        _row("m1", "q3", 0.0, latency_s=3.0, output_tokens=30, energy_wh=0.5),
+        _row("m1", "q4", float("nan"), status="unparsed", latency_s=4.0, output_tokens=40, energy_wh=0.5),
+        _row("m2", "q1", 1.0, latency_s=5.0, output_tokens=5, energy_wh=0.0),
+    ])
+    out = serving_figures(details).set_index("candidate")
+    m1 = out.loc["m1"]
+    assert m1["tokens_per_s"] == pytest.approx(10.0)      # 100 tokens / 10 s
+    assert m1["latency_p50_s"] == pytest.approx(2.5)      # median of 1, 2, 3, 4
+    assert m1["latency_p95_s"] == pytest.approx(3.85)     # 1 + 0.95 * 3 (linear)
+    assert m1["energy_per_query_wh"] == pytest.approx(0.5)  # 2.0 Wh / 4 rows
+    assert m1["accuracy"] == pytest.approx(2 / 3)         # judged rows only
+    assert m1["accuracy_per_wh"] == pytest.approx(1 / 3)  # (2/3) / 2.0 Wh
+    m2 = out.loc["m2"]
+    assert m2["tokens_per_s"] == pytest.approx(1.0)
+    assert m2["latency_p95_s"] == pytest.approx(5.0)
+    assert math.isnan(m2["accuracy_per_wh"])              # zero energy
+
+
+# --------------------------------------------------------------------------- projection
+
+
+def test_project_one_million_queries():
+    results = pd.DataFrame({"model": ["m1", "m2"], "questions": [50, 0], "energy_wh": [10.0, 1.0],
+                            "co2_g": [4.0, 1.0], "duration_s": [100.0, 1.0]})
+    out = project(results)
+    # m1 per query: 0.2 Wh, 0.08 g, 2 s; x 1e6 -> 200 kWh, 80 kg, 2e6 s = 555.56 h
+    assert out.loc[0, "model"] == "m1"
+    assert out.loc[0, "energy_kwh"] == pytest.approx(200.0)
+    assert out.loc[0, "co2_kg"] == pytest.approx(80.0)
+    assert out.loc[0, "hours"] == pytest.approx(555.5556, abs=1e-4)
+    assert math.isnan(out.loc[1, "energy_kwh"])  # no questions -> no projection
+
+
+def test_project_custom_volume():
+    results = pd.DataFrame({"model": ["m1"], "questions": [4], "energy_wh": [2.0],
+                            "co2_g": [1.0], "duration_s": [36.0]})
+    out = project(results, volume=1000)
+    # per query 0.5 Wh, 0.25 g, 9 s; x 1000 -> 0.5 kWh, 0.25 kg, 2.5 h
+    assert out.loc[0, "energy_kwh"] == pytest.approx(0.5)
+    assert out.loc[0, "co2_kg"] == pytest.approx(0.25)
+    assert out.loc[0, "hours"] == pytest.approx(2.5)
+
+
+# --------------------------------------------------------------------------- breakdowns
+
+
+@pytest.mark.parametrize("d, band", [
+    (1, "easy (1-3)"), (3, "easy (1-3)"), (4, "medium (4-7)"), (7, "medium (4-7)"),
+    (8, "hard (8-10)"), (10, "hard (8-10)"), (0, "unknown"), (11, "unknown"),
+    (float("nan"), "unknown"), (None, "unknown"),
+])
+def test_difficulty_band(d, band):
+    assert difficulty_band(d) == band
+
+
+def test_accuracy_breakdown():
+    details = pd.DataFrame([
+        _row("m1", "q1", 1.0, kind="single_hop", estimated_difficulty=2),
+        _row("m1", "q2", 0.0, kind="single_hop", estimated_difficulty=5),
+        _row("m1", "q3", 1.0, kind="multi_hop", estimated_difficulty=9),
+        _row("m1", "q4", float("nan"), status="unparsed", kind="multi_hop", estimated_difficulty=9),
+        _row("m0", "q1", 0.0, kind="single_hop", estimated_difficulty=2),
+        # only status "judged" counts, even if a verdict is present
+        _row("m0", "q2", 1.0, status="error", kind="single_hop", estimated_difficulty=2),
+    ])
+    out = accuracy_breakdown(details, "kind")
+    assert list(out.columns) == ["candidate", "kind", "accuracy", "count"]
+    # m1 appears first; groups sorted
+    assert out.values.tolist() == [
+        ["m1", "multi_hop", 1.0, 1],
+        ["m1", "single_hop", 0.5, 2],
+        ["m0", "single_hop", 0.0, 1],
+    ]
+    bands = accuracy_breakdown(details, "difficulty_band")
+    assert bands.values.tolist() == [
+        ["m1", "easy (1-3)", 1.0, 1],
+        ["m1", "hard (8-10)", 1.0, 1],
+        ["m1", "medium (4-7)", 0.0, 1],
+        ["m0", "easy (1-3)", 0.0, 1],
+    ]
+
+
+# --------------------------------------------------------------------------- judge agreement
+
+
+def test_kappa_and_agreement_hand_example():
+    a = [1, 1, 1, 1, 0, 0, 0, 0, 1, 0]
+    b = [1, 1, 1, 0, 0, 0, 1, 0, 1, 1]
+    # agree 7/10; P(a=1) = .5, P(b=1) = .6; p_e = .5*.6 + .5*.4 = .5; kappa = (.7 - .5) / .5 = .4
+    assert percent_agreement(a, b) == pytest.approx(0.7)
+    assert cohen_kappa(a, b) == pytest.approx(0.4)
+
+
+def test_kappa_unbalanced():
+    a = [1, 1, 1, 1, 1, 1, 1, 0]
+    b = [1, 1, 1, 1, 1, 1, 0, 0]
+    # p_o = 7/8; p_e = 7/8*6/8 + 1/8*2/8 = 44/64 = .6875; kappa = (.875 - .6875) / .3125 = .6
+    assert cohen_kappa(a, b) == pytest.approx(0.6)
+    assert cohen_kappa([True, False], [1, 0]) == pytest.approx(1.0)
+
+
+def test_kappa_degenerate():
+    assert cohen_kappa([1, 1, 1], [1, 1, 1]) == 1.0   # p_e = 1, p_o = 1
+    assert cohen_kappa([1, 0, 1, 0], [1, 0, 1, 0]) == pytest.approx(1.0)
+    assert cohen_kappa([1, 0], [0, 1]) == pytest.approx(-1.0)  # p_o = 0, p_e = .5
+    with pytest.raises(ValueError):
+        cohen_kappa([1, 0], [1])
+
+
+def test_judge_calibration_accuracy():
+    labels = [True, True, False, False, True]
+    verdicts = [True, False, False, None, 1]
+    # parsed: 4, agree: items 0, 2, 4 -> 3/4
+    assert judge_calibration_accuracy(labels, verdicts) == {
+        "items": 5, "agree": 3, "accuracy": 0.75, "unparsed": 1}
+    empty = judge_calibration_accuracy([True], [None])
+    assert empty["items"] == 1 and empty["unparsed"] == 1 and empty["agree"] == 0
+    assert math.isnan(empty["accuracy"])
+
