@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     args = parser.parse_args(argv)
 
+    from pipeline.io import use_tool_env
+
+    use_tool_env()  # before LiteLLM / huggingface_hub are imported
     try:
         if args.command == "locate":
             locate(args)

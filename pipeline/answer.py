@@ -11,6 +11,7 @@ missing questions. ``answers/<candidate>.parquet`` is written at the end.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 import threading
 import time
@@ -23,7 +24,7 @@ import pandas as pd
 from pipeline.config import Candidate, Config, fingerprint
 from pipeline.energy import EnergyMeter
 from pipeline.errors import UserError
-from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl, tool_env
+from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 from pipeline.judge import strip_reasoning
 from pipeline.serving import Endpoint, serve
 
@@ -38,6 +39,7 @@ def answers_fingerprint(cfg: Config, candidate: Candidate) -> str:
 
 
 def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None:
+    # The task builds its prompt from these columns with the same function as _prompts().
     """A local dataset folder that ``datasets.load_dataset(folder, 'questions')`` reads."""
     rows = pending[["question_id", "question", "gold"]].copy()
     rows["context"] = pending["chunk_text"] if cfg.questions.candidate_context == "chunk" else ""
@@ -45,6 +47,18 @@ def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None
     rows.to_parquet(folder / "data" / "test.parquet", index=False)
     (folder / "README.md").write_text(
         "---\nconfigs:\n- config_name: questions\n  data_files:\n  - split: test\n    path: data/test.parquet\n---\n")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _prompts(questions: pd.DataFrame, cfg: Config) -> dict[str, str]:
+    """The exact prompt of every question (what the task sends), mapped to its question id."""
+    from tasks.document_qa import prompt_text
+
+    context = questions["chunk_text"] if cfg.questions.candidate_context == "chunk" else [""] * len(questions)
+    return {prompt_text(q, c): qid for q, c, qid in zip(questions["question"], context, questions["question_id"])}
 
 
 class _Recorder:
@@ -71,7 +85,8 @@ class _Recorder:
             return
         usage = getattr(response, "usage", None)
         raw = response.choices[0].message.content or ""
-        row = {**self.base, "question_id": question_id, "raw_prediction": raw,
+        row = {**self.base, "question_id": question_id, "prompt_hash": _hash(messages[-1]["content"]),
+               "raw_prediction": raw,
                "prediction": strip_reasoning(raw),
                "input_tokens": getattr(usage, "prompt_tokens", None),
                "output_tokens": getattr(usage, "completion_tokens", None),
@@ -85,9 +100,6 @@ class _Recorder:
 def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, endpoint: Endpoint,
                    work: Path, recorder: _Recorder) -> dict[str, float]:
     """Run Lighteval on ``pending``; returns Lighteval's token-F1 per question id."""
-    import os
-
-    os.environ.update({k: v for k, v in tool_env().items() if k not in os.environ})
     from pipeline import lighteval_shims
 
     lighteval_shims.install()
@@ -128,7 +140,8 @@ def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, end
     f1 = {}
     for details in pipeline.get_details().values():
         for detail in details:
-            f1[detail.doc.id] = detail.metric.get("f1", None) if isinstance(detail.metric, dict) else None
+            question_id = recorder.prompts.get(detail.doc.query)  # Lighteval renumbers doc.id
+            f1[question_id] = detail.metric.get("f1") if isinstance(detail.metric, dict) else None
     return f1
 
 
@@ -140,21 +153,21 @@ def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
     records_path = out_dir / f"{name}.jsonl"
     sessions_path = out_dir / f"{name}.sessions.jsonl"
     key = answers_fingerprint(cfg, candidate)
-    records = [r for r in read_jsonl(records_path) if r.get("fingerprint") == key]
-    if len(records) != len(read_jsonl(records_path)):  # configuration changed: start over
-        records_path.unlink(missing_ok=True)
-        sessions_path.unlink(missing_ok=True)
-        records = []
-    answered = {r["question_id"] for r in records}
+    if any(r.get("fingerprint") != key for r in read_jsonl(records_path)):  # configuration changed: start over
+        for path in (records_path, sessions_path, out_dir / f"{name}.f1.jsonl"):
+            path.unlink(missing_ok=True)
+    prompts = _prompts(questions, cfg)
+    current = {(qid, _hash(prompt)) for prompt, qid in prompts.items()}
+
+    def valid_records() -> list[dict]:  # answers to the questions as they are asked now
+        return [r for r in read_jsonl(records_path) if (r["question_id"], r.get("prompt_hash")) in current]
+
+    answered = {r["question_id"] for r in valid_records()}
     pending = questions[~questions["question_id"].isin(answered)]
     print(f"answer: {name}: {len(pending)} of {len(questions)} questions to answer", flush=True)
 
-    f1: dict[str, float] = {}
     if len(pending):
-        from tasks.document_qa import prompt_text
-
-        context = pending["chunk_text"] if cfg.questions.candidate_context == "chunk" else [""] * len(pending)
-        prompts = {prompt_text(q, c): qid for q, c, qid in zip(pending["question"], context, pending["question_id"])}
+        prompts = {prompt: qid for prompt, qid in prompts.items() if qid in set(pending["question_id"])}
         recorder = _Recorder(prompts, records_path, {"candidate": name, "fingerprint": key})
         work = out_dir / f".{name}.work"
         shutil.rmtree(work, ignore_errors=True)
@@ -165,18 +178,21 @@ def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
                 endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
             with meter.phase("answer") as session["answer"]:
                 f1 = _run_lighteval(pending, cfg, candidate, endpoint, work, recorder)
+        for question_id, value in f1.items():
+            append_jsonl(out_dir / f"{name}.f1.jsonl", {"question_id": question_id, "f1": value, "fingerprint": key})
         session["questions_answered"] = len(recorder.seen)
         session["local_server"] = endpoint.local
         session["peak_rss_mb"] = endpoint.peak_rss_mb
         append_jsonl(sessions_path, session)
         shutil.rmtree(work / "cache", ignore_errors=True)
 
-    records = [r for r in read_jsonl(records_path) if r.get("fingerprint") == key]
+    records = valid_records()
     missing = set(questions["question_id"]) - {r["question_id"] for r in records}
     if missing:
         raise UserError(f"{name} returned no answer for {len(missing)} questions; "
                         f"rerun to retry them (log: {run_dir / 'logs' / f'{name}.server.log'})")
     answers = pd.DataFrame(records).drop_duplicates("question_id", keep="first")
+    f1 = {r["question_id"]: r["f1"] for r in read_jsonl(out_dir / f"{name}.f1.jsonl") if r.get("fingerprint") == key}
     answers["lexical_f1"] = answers["question_id"].map(f1)
     answers = answers[answers["question_id"].isin(questions["question_id"])]
     out = out_dir / f"{name}.parquet"

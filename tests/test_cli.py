@@ -1,4 +1,4 @@
-"""`make report` with bad input: one clear line, non-zero exit, nothing that looks finished."""
+"""The `make` entry points: bad input gives one clear line; a profile is chosen by one variable."""
 
 import os
 import subprocess
@@ -35,3 +35,15 @@ def test_invalid_profile_names_it():
     done = make_report("samples/sample-report.pdf", PROFILE="no-such-profile")
     assert done.returncode != 0
     assert "no profile 'no-such-profile'" in done.stderr
+
+
+def test_paper_profile_is_selected_by_one_variable():
+    """A dry run shows the whole study plan for PROFILE=paper: 9 candidates, QwQ-32B judge."""
+    done = subprocess.run(["make", "--no-print-directory", "-n", "report", "PROFILE=paper"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    commands = [line for line in done.stdout.splitlines() if "-m pipeline" in line]
+    assert all("--profile paper" in line for line in commands)
+    assert sum(" answer " in line for line in commands) == 9
+    assert any(" generate " in line for line in commands) and any(" judge " in line for line in commands)
+    assert any("reports/sample-report-paper" in line for line in commands)
