@@ -98,9 +98,8 @@ def _ask(client, model: str, prompt: str, max_tokens: int) -> tuple[str, dict]:
     }
 
 
-def _grade(client, model: str, cfg: Config, item: dict) -> dict:
-    prompt = render_prompt(cfg.judge.prompt_text(), item["question"], item["gold"], item["chunk_text"],
-                           item["prediction"])
+def _grade(client, model: str, cfg: Config, template: str, item: dict) -> dict:
+    prompt = render_prompt(template, item["question"], item["gold"], item["chunk_text"], item["prediction"])
     raw, stats = "", {}
     for _attempt in range(2):  # one retry when the reply holds no verdict
         try:
@@ -179,8 +178,9 @@ def calibration_summary(run_dir: Path, cfg: Config) -> dict | None:
 
 
 def _grade_all(client, model: str, cfg: Config, items: list[dict], write, desc: str) -> None:
+    template = cfg.judge.prompt_text()  # read once: the fingerprint was taken of this text
     with ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
-        grade = lambda item: (item, _grade(client, model, cfg, item))  # noqa: E731
+        grade = lambda item: (item, _grade(client, model, cfg, template, item))  # noqa: E731
         try:
             for item, result in tqdm(pool.map(grade, items), total=len(items), desc=desc, unit="answer"):
                 write(item, result)

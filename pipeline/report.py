@@ -126,8 +126,9 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
     energy = results["energy_wh"].clip(lower=1e-6)
     accuracy = results["accuracy"]
     if "accuracy_ci_low" in results:
-        ax.errorbar(energy, accuracy, yerr=[accuracy - results["accuracy_ci_low"],
-                                            results["accuracy_ci_high"] - accuracy],
+        below = (accuracy - results["accuracy_ci_low"]).clip(lower=0).fillna(0)
+        above = (results["accuracy_ci_high"] - accuracy).clip(lower=0).fillna(0)
+        ax.errorbar(energy, accuracy, yerr=[below, above],
                     fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
     ax.scatter(energy, accuracy, s=sizes, alpha=0.45, c=range(len(results)), cmap="viridis",
                edgecolors="black", linewidths=0.8, zorder=2)
@@ -224,11 +225,14 @@ def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
     """Best model and the most efficient frontier model, side by side, at ``volume`` queries."""
     best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
     frontier = results[results["on_frontier"]].sort_values("energy_wh")
-    chosen = list(dict.fromkeys(list(best["model"][:1]) + list(frontier["model"][:1])))
-    projected = stats.project(results[results["model"].isin(chosen)], volume)
+    most_accurate, most_efficient = best["model"].iloc[0], frontier["model"].iloc[0]
+    roles = {most_accurate: "most accurate", most_efficient: "most efficient on the frontier"}
+    if most_accurate == most_efficient:
+        roles = {most_accurate: "most accurate and most efficient"}
+    projected = stats.project(results[results["model"].isin(roles)], volume)
     return pd.DataFrame({
         "Model": projected["model"],
-        "Role": ["most accurate" if m == chosen[0] else "most efficient on frontier" for m in projected["model"]],
+        "Role": projected["model"].map(roles),
         f"Energy for {volume:,} queries (kWh)": projected["energy_kwh"].map(num),
         "CO2 (kg)": projected["co2_kg"].map(num),
         "Time at measured speed (h)": projected["hours"].map(num),
@@ -238,7 +242,8 @@ def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
 def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
     table = stats.accuracy_breakdown(details, by)
     table["accuracy"] = [f"{pct(a)} ({n})" for a, n in zip(table["accuracy"], table["count"])]
-    return table.pivot(index=by, columns="candidate", values="accuracy").reset_index().fillna("")
+    wide = table.pivot(index=by, columns="candidate", values="accuracy")
+    return wide[list(dict.fromkeys(details["candidate"]))].reset_index().fillna("")
 
 
 def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
@@ -324,7 +329,9 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Efficiency notes", "- " + per_note + "\n- Frontier: models no other model beats on both accuracy "
                              "and energy. TDP estimate: the study's TDP x devices x duration."),
         ("Is the difference real?", significance),
-        ("Pairwise comparisons", pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format))),
+        ("Pairwise comparisons", pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format),
+                                              accuracy_a=pairs["accuracy_a"].map(pct),
+                                              accuracy_b=pairs["accuracy_b"].map(pct))),
         (f"At scale ({cfg.report.projection_volume:,} queries)",
          projection_table(results, cfg.report.projection_volume)),
         ("Accuracy by question kind", breakdown_table(details, "kind")),
@@ -341,7 +348,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
               "Per-question predictions, verdicts and raw judge outputs: `details.parquet`; the same page: "
               "`report.html`.", ""]
     atomic_write_text(report_dir / "results.md", "\n".join(parts))
-    html_report.render(report_dir / "report.html", title.replace("`", ""), [intro, *notes], sections,
+    html_report.render(report_dir / "report.html", title.replace("`", ""),
+                       [intro, *(note.removeprefix("- ") for note in notes)], sections,
                        [("Accuracy vs energy (bubble area ∝ parameters; dashed: efficiency frontier)",
                          report_dir / "bubble.png")],
                        links=[("details.parquet", "details.parquet"), ("results.csv", "results.csv"),
