@@ -38,7 +38,8 @@ from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 
 CALIBRATION_SET = ROOT / "judge_prompts" / "calibration.jsonl"  # hand-labelled answers, see its cases
-VERDICT = re.compile(r"<final_answer>\s*([01])\s*</final_answer>", re.IGNORECASE)
+# A reply cut off by max_tokens right after the digit ("...<final_answer>1") still counts.
+VERDICT = re.compile(r"<final_answer>\s*([01])\s*(?:</final_answer>|$)", re.IGNORECASE)
 THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 
 

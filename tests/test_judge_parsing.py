@@ -42,3 +42,8 @@ def test_strip_reasoning_keeps_the_answer():
 def test_render_prompt_fills_every_field_and_keeps_braces():
     template = "{chunk}|{question}|{gold}|{answer}|{not_a_field}"
     assert render_prompt(template, "Q", "G", "C", "A {x}") == "C|Q|G|A {x}|{not_a_field}"
+
+
+def test_verdict_cut_off_by_max_tokens_still_counts():
+    assert parse_verdict("The answer to this question is:\n\nVerdict, as <final_answer>0") == 0
+    assert parse_verdict("<final_answer>1 and more text") is None
