@@ -48,11 +48,11 @@ def _peak_rss_mb(pid: int) -> float | None:
 
 
 def _die_with_parent() -> None:
-    """In the server process: get SIGTERM when the pipeline dies, even by kill -9 (Linux)."""
+    """In the server process: be killed when the pipeline dies, even by kill -9 (Linux)."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 

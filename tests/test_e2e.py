@@ -13,12 +13,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.document import content_hash
 from pipeline.report import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = ROOT / "reports" / "tiny-report-e2e-test"
+RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +46,7 @@ def test_every_stage_ran(first_run):
 
 
 def test_questions_dataset(first_run):
-    run_dir = next((ROOT / "runs" / "e2e-test").iterdir())
+    run_dir = RUN_DIR
     questions = pd.read_parquet(run_dir / "questions.parquet")
     assert 3 <= len(questions) <= 4
     for column in ("question", "gold", "citations", "kind", "estimated_difficulty", "chunk_text",
@@ -79,6 +81,68 @@ def test_rerun_with_nothing_changed_does_nothing(first_run):
     assert (REPORT / "results.csv").stat().st_mtime_ns == before
 
 
+def _stages(output: str) -> list[str]:
+    """The pipeline commands Make ran (or, with -n, would run), e.g. ['answer SmolLM2-135M-Instruct', 'judge']."""
+    stages = []
+    for line in output.splitlines():
+        words = line.split()
+        if "-m" in words and "pipeline" in words and "locate" not in words:
+            stage = words[words.index("pipeline") + 1]
+            stages.append(f"{stage} {words[words.index('--candidate') + 1]}" if stage == "answer" else stage)
+    return stages
+
+
+def _config_dir(tmp_path, edit) -> Path:
+    """A copy of the e2e profile (same name, same runs folder) with one change."""
+    import yaml
+
+    data = yaml.safe_load((FIXTURES / "configs" / "e2e-test.yaml").read_text())
+    edit(data)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "e2e-test.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path / "configs"
+
+
+def test_same_file_under_a_new_name_reuses_the_work(first_run, tmp_path):
+    copy = tmp_path / "renamed copy.md"
+    shutil.copyfile(DOC, copy)
+    done = make("report", f"DOC={copy}", "PROFILE=e2e-test")
+    assert done.returncode == 0, done.stderr
+    assert _stages(done.stdout) == ["report"]
+    assert (ROOT / "reports" / "renamed-copy-e2e-test" / "results.csv").is_file()
+    shutil.rmtree(ROOT / "reports" / "renamed-copy-e2e-test")
+
+
+def test_an_edited_file_is_a_new_run(first_run, tmp_path):
+    edited = tmp_path / "tiny-report.md"
+    edited.write_text(DOC.read_text() + "\nThe town also planted 900 trees.\n")
+    plan = make("-n", "report", f"DOC={edited}", "PROFILE=e2e-test")
+    assert plan.returncode == 0, plan.stderr
+    assert _stages(plan.stdout) == ["generate", "answer SmolLM2-135M-Instruct", "answer gemma-3-270m",
+                                    "judge", "report"]
+
+
+def test_changing_the_judge_prompt_reruns_only_judging_and_the_report(first_run, tmp_path):
+    prompt = tmp_path / "stricter.txt"
+    prompt.write_text((ROOT / "judge_prompts" / "small_binary.txt").read_text() + "\nBe strict.\n")
+    configs = _config_dir(tmp_path, lambda d: d["judge"].update(prompt=str(prompt)))
+    plan = make("-n", "report", f"DOC={DOC}", "PROFILE=e2e-test", EVAL_CONFIG_DIR=str(configs))
+    assert plan.returncode == 0, plan.stderr
+    assert _stages(plan.stdout) == ["judge", "report"]
+
+
+def test_adding_a_candidate_runs_only_that_candidate(first_run, tmp_path):
+    extra = {"name": "SmolLM2-second-copy", "engine": "llama-cpp", "model": "smollm2-135m-instruct",
+             "params_b": 0.135, "max_new_tokens": 32}
+    configs = _config_dir(tmp_path, lambda d: d["candidates"].append(extra))
+    done = make("report", f"DOC={DOC}", "PROFILE=e2e-test", EVAL_CONFIG_DIR=str(configs))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _stages(done.stdout) == ["answer SmolLM2-second-copy", "judge", "report"]
+    questions = pd.read_csv(REPORT / "results.csv")["questions"].iloc[0]
+    assert f"judge: {questions} answers to grade" in done.stdout  # only the new candidate's answers
+    assert list(pd.read_csv(REPORT / "results.csv")["model"])[-1] == "SmolLM2-second-copy"
+
+
 def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
     """kill -9 while a candidate answers; the rerun sends only the missing questions and ends identical."""
     import signal
@@ -86,7 +150,7 @@ def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
 
     from pipeline.io import read_jsonl
 
-    run_dir = next((ROOT / "runs" / "e2e-test").iterdir())
+    run_dir = RUN_DIR
     name = "SmolLM2-135M-Instruct"
     answers = run_dir / "answers"
     reference = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
