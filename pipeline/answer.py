@@ -15,6 +15,7 @@ import hashlib
 import shutil
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -111,9 +112,12 @@ def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, end
 
     from tasks.document_qa import task_config
 
-    _lighteval_dataset(pending, cfg, work / "dataset")
+    # A new folder name each session: `datasets` caches local folders by path and would otherwise
+    # hand Lighteval the questions of an earlier session.
+    dataset_dir = work / f"dataset-{uuid.uuid4().hex[:8]}"
+    _lighteval_dataset(pending, cfg, dataset_dir)
     tasks_module = ModuleType("document_qa_run")
-    tasks_module.TASKS_TABLE = [task_config(str(work / "dataset"), candidate.max_new_tokens)]
+    tasks_module.TASKS_TABLE = [task_config(str(dataset_dir), candidate.max_new_tokens)]
     model_config = LiteLLMModelConfig(
         model_name=f"openai/{endpoint.model}", base_url=endpoint.base_url, api_key=endpoint.api_key,
         concurrent_requests=candidate.concurrent_requests, max_model_length=candidate.context_length,
