@@ -17,6 +17,9 @@
 PROFILE ?= default
 DOC ?= samples/sample-report.pdf
 
+# DOC single-quoted for the shell, whatever quotes or spaces its name holds.
+QDOC = '$(subst ','\'',$(DOC))'
+
 PYTHON3 ?= python3
 UV := UV_PYTHON_DOWNLOADS=never $(PYTHON3) -m uv
 PY := .venv/bin/python
@@ -41,13 +44,13 @@ models/%/model.gguf: | $(SETUP)
 # The include below is (re)made first; it checks DOC and defines RUN, SOURCE,
 # REPORT_DIR, CANDIDATES and EMBEDDED for this document and profile.
 ifneq ($(filter report push,$(or $(MAKECMDGOALS),report)),)
-LOCATE := .make/$(PROFILE)-$(shell printf '%s' "$(DOC)" | cksum | cut -d' ' -f1).mk
+LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC) | cksum | cut -d' ' -f1).mk
 include $(LOCATE)
 endif
 
 $(LOCATE): $(SETUP) FORCE
 	@mkdir -p .make
-	@$(call PIPE,locate) --doc "$(DOC)" --out $@
+	@$(call PIPE,locate) --doc $(QDOC) --out $@
 
 report: $(REPORT_DIR)/results.csv
 
@@ -61,7 +64,7 @@ $(RUN)/judgements.parquet: $(foreach c,$(CANDIDATES),$(RUN)/answers/$(c).parquet
 	$(call PIPE,judge) --run-dir $(RUN)
 
 $(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key
-	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document "$(notdir $(DOC))"
+	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document $(QDOC)
 
 # Upload the report's Hub dataset folder (reports/<doc>/hub): token from HF_TOKEN or `hf auth login`.
 push: $(REPORT_DIR)/results.csv

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             from pipeline import report
 
-            report.run(args.run_dir, args.report_dir, cfg, args.document)
+            report.run(args.run_dir, args.report_dir, cfg, Path(args.document).name)
     except UserError as exc:
         if os.environ.get("VERBOSE"):
             traceback.print_exc()

@@ -47,3 +47,17 @@ def test_paper_profile_is_selected_by_one_variable():
     assert sum(" answer " in line for line in commands) == 9
     assert any(" generate " in line for line in commands) and any(" judge " in line for line in commands)
     assert any("reports/sample-report-paper" in line for line in commands)
+
+
+def test_file_names_with_spaces_quotes_and_accents(tmp_path):
+    """The plan for such a file is made (dry run) and the report keeps the real name."""
+    doc = tmp_path / "L'été \"final\" report (v2).md"
+    doc.write_text("# Réservoir\n\nLe réservoir contient 40 millions de mètres cubes.\n", encoding="utf-8")
+    fixtures = Path(__file__).parent / "fixtures" / "configs"
+    done = subprocess.run(["make", "--no-print-directory", "-n", "report", f"DOC={doc}", "PROFILE=e2e-test"],
+                          cwd=ROOT, env={**os.environ, "EVAL_CONFIG_DIR": str(fixtures)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report_line = next(line for line in done.stdout.splitlines() if " report " in line)
+    assert "reports/l-t-final-report-v2-e2e-test" in report_line
+    assert "--document '" in report_line and "final" in report_line

@@ -66,3 +66,14 @@ def test_runs_are_keyed_by_content_not_name(tmp_path):
     assert document.content_hash(a) != document.content_hash(b)
     assert document.slug(a) == "report-2024-final-t"
     assert document.slug(tmp_path / "‘’.pdf") == "document"
+
+
+def test_huge_pdf_is_refused_with_the_limit(tmp_path):
+    import pymupdf
+
+    pdf = pymupdf.open()
+    for _ in range(document.MAX_PDF_PAGES + 1):
+        pdf.new_page().insert_text((72, 72), "page")
+    pdf.save(tmp_path / "huge.pdf")
+    with pytest.raises(UserError, match=f"more than the {document.MAX_PDF_PAGES}"):
+        document.check(tmp_path / "huge.pdf")
