@@ -33,7 +33,7 @@ from pipeline.config import ROOT, Config, Generator
 from pipeline.document import SUPPORTED_SUFFIXES
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, tool_env
-from pipeline.serving import Endpoint, serve
+from pipeline.serving import Endpoint, die_with_parent, serve
 
 QUESTION_TYPES = ["factual", "analytical", "conceptual", "application-based", "clarification",
                   "counterfactual", "true-false", "edge-case", "open-ended", "false-premise"]
@@ -156,7 +156,8 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
         print(f"generate: YourBench with {cfg.generator.name} (log: {log_path})", flush=True)
         with log_path.open("w") as log:
             done = subprocess.run([sys.executable, "-m", "yourbench", "run", "--no-banner", str(config_path)],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
+                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work,
+                                  preexec_fn=die_with_parent)
     if done.returncode != 0:
         raise UserError(f"YourBench failed (exit {done.returncode}); see {log_path}")
     if not (work / "processed" / "document.md").is_file() or not (work / "processed" / "document.md").read_text().strip():

@@ -47,7 +47,7 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the server process: be killed when the pipeline dies, even by kill -9 (Linux)."""
     try:
         import ctypes
@@ -132,7 +132,7 @@ def serve(model: Served, log_dir: Path, attempts: int = 2):
             log.flush()
             proc = subprocess.Popen(server_command(model, port), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=_die_with_parent)
+                                    preexec_fn=die_with_parent)
         url = f"http://127.0.0.1:{port}/v1"
         try:
             _wait_ready(proc, url, model.startup_timeout_s, log_path, model.name)
