@@ -28,7 +28,8 @@ def _keys(cfg) -> dict[str, str]:
         keys[f"answer-{candidate.name}"] = answers_fingerprint(cfg, candidate)
     names = [c.name for c in cfg.candidates]
     keys["judge"] = fingerprint(judge_fingerprint(cfg), names)
-    keys["report"] = fingerprint(cfg.profile, names)
+    keys["report"] = fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy,
+                                 cfg.report)
     return keys
 
 
