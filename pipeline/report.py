@@ -211,11 +211,12 @@ def significance_summary(details: pd.DataFrame, results: pd.DataFrame, alpha: fl
     best = ranked.iloc[0]
     frontier = results[results["on_frontier"] & (results["model"] != best["model"])]
     other = frontier.sort_values("energy_wh").iloc[0] if len(frontier) else ranked.iloc[1]
+    role = "the most efficient other frontier model" if len(frontier) else "the runner-up (it dominates the rest)"
     pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == other["model"]))
                  | ((pairs["model_a"] == other["model"]) & (pairs["model_b"] == best["model"]))].iloc[0]
     verdict = "is" if pair["significant"] else "is not"
     text = (f"The most accurate model, {best['model']} ({pct(best['accuracy'])}), {verdict} significantly "
-            f"better than the most efficient other frontier model, {other['model']} ({pct(other['accuracy'])}), "
+            f"better than {role}, {other['model']} ({pct(other['accuracy'])}), "
             f"at {pair['n_paired']} paired questions (exact McNemar p = {pair['p_value']:.3g}, alpha = {alpha}). "
             f"{int(pairs['significant'].sum())} of {len(pairs)} pairwise differences are significant.")
     return text, pairs
