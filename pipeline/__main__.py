@@ -23,7 +23,8 @@ def _keys(cfg) -> dict[str, str]:
     from pipeline.config import fingerprint
     from pipeline.judge import judge_fingerprint
 
-    keys = {"generate": fingerprint(cfg.generator, cfg.questions.model_dump(exclude={"candidate_context"}))}
+    keys = {"generate": fingerprint(cfg.generator,
+                                    cfg.questions.model_dump(exclude={"candidate_context", "min_usable"}))}
     for candidate in cfg.candidates:
         keys[f"answer-{candidate.name}"] = answers_fingerprint(cfg, candidate)
     names = [c.name for c in cfg.candidates]
