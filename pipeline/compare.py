@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from pipeline.errors import UserError
-from pipeline.io import _tmp_beside, atomic_write_text
+from pipeline.io import atomic_save_figure, atomic_write_text
 from pipeline.report import format_params, num, pct
 
 REQUIRED = ("model", "params_b", "duration_s", "accuracy", "energy_wh")
@@ -134,12 +134,7 @@ def bar_chart(table: pd.DataFrame, documents: list[str], path: Path) -> None:
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, title="document", title_fontsize=8, ncols=max(1, math.ceil(n_docs / 6)))
     fig.tight_layout()
-    tmp = _tmp_beside(path)
-    try:
-        fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-    tmp.replace(path)
+    atomic_save_figure(fig, path)
 
 
 def run(reports_root: Path, out_dir: Path) -> Path:

@@ -33,6 +33,18 @@ def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def atomic_save_figure(fig, path: Path) -> None:
+    """Save a matplotlib figure as PNG through a temporary file, then close it."""
+    tmp = _tmp_beside(path)
+    try:
+        fig.savefig(tmp, format="png")
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    tmp.replace(path)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Records appended one line at a time; a torn last line (from a kill) is ignored."""
     if not path.exists():

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 
 from pipeline import stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
-from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
+from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
                  "ci": "95% CI (Wilson)", "energy_wh": "Estimated Energy (Wh)", "co2_g": "CO2 (g)",
@@ -150,10 +150,7 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
     ax.text(0.01, 0.01, "bubble area ∝ parameter count", transform=ax.transAxes, ha="left", va="bottom",
             fontsize=7, color="gray")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    atomic_save_figure(fig, path)
 
 
 def _markdown(df: pd.DataFrame) -> str:
