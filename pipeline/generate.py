@@ -17,8 +17,6 @@ Output: ``questions.parquet`` (one row per kept question) and
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import random
 import shutil
 import subprocess
