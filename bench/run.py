@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline import config  # noqa: E402
-from pipeline.serving import serve  # noqa: E402
+from pipeline.serving import machine_lock, serve  # noqa: E402
 
 PROMPTS = [
     "In two sentences, why does a lake level fall in a dry summer?",
@@ -35,7 +35,7 @@ MAX_TOKENS = 96
 
 def bench_model(model, log_dir: Path) -> dict:
     rows = []
-    with serve(model, log_dir) as endpoint:
+    with machine_lock(model), serve(model, log_dir) as endpoint:  # alone on the machine, or timings lie
         for prompt in PROMPTS:
             started = time.perf_counter()
             response = requests.post(f"{endpoint.base_url}/chat/completions", timeout=600,
@@ -51,13 +51,14 @@ def bench_model(model, log_dir: Path) -> dict:
         "model": model.name, "engine": model.engine, "requests": len(rows),
         "tokens_per_s": sum(r["completion_tokens"] for r in rows) / sum(latency),
         "latency_mean_s": statistics.mean(latency), "latency_max_s": max(latency),
-        "peak_rss_mb": endpoint.peak_rss_mb,
+        "peak_rss_mb": endpoint.peak_rss_mb, "peak_gpu_mb": endpoint.peak_gpu_mb,
     }
 
 
 def main(profile: str = "default") -> Path:
     cfg = config.load(profile)
-    models = {m.name: m for m in [cfg.generator, *cfg.candidates, cfg.judge] if m.engine != "openai"}
+    served = [cfg.generator, *cfg.candidates, cfg.judge, *filter(None, [cfg.second_judge])]
+    models = {m.name: m for m in served if m.engine != "openai"}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     results = {"profile": profile, "time": stamp, "machine": platform.processor() or platform.machine(),
                "max_tokens": MAX_TOKENS, "models": []}

@@ -21,14 +21,14 @@ def _keys(cfg) -> dict[str, str]:
     """What each stage's output depends on; the Makefile compares these files' times."""
     from pipeline.answer import answers_fingerprint
     from pipeline.config import fingerprint
-    from pipeline.judge import judge_fingerprint
+    from pipeline.judge import passes
 
     keys = {"generate": fingerprint(cfg.generator,
                                     cfg.questions.model_dump(exclude={"candidate_context", "min_usable"}))}
     for candidate in cfg.candidates:
         keys[f"answer-{candidate.name}"] = answers_fingerprint(cfg, candidate)
     names = [c.name for c in cfg.candidates]
-    keys["judge"] = fingerprint(judge_fingerprint(cfg), names)
+    keys["judge"] = fingerprint(*[p.key for p in passes(cfg)], names)
     keys["report"] = fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy,
                                  cfg.report)
     return keys

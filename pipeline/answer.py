@@ -27,7 +27,7 @@ from pipeline.energy import EnergyMeter
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 from pipeline.judge import strip_reasoning
-from pipeline.serving import Endpoint, serve
+from pipeline.serving import Endpoint, machine_lock, serve
 
 ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "input_tokens",
                   "output_tokens", "latency_s", "lexical_f1", "fingerprint"]
@@ -78,6 +78,12 @@ class _Recorder:
         self.prompts, self.path, self.base = prompts, path, base
         self.lock = threading.Lock()
         self.seen: set[str] = set()
+
+    def wait(self, expected: int, timeout_s: float) -> None:
+        """LiteLLM runs success callbacks on a background thread: give the last ones time to land."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.seen) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def record(self, kwargs, response, start_time, end_time) -> None:
         messages = kwargs.get("messages") or []
@@ -135,11 +141,11 @@ def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, end
     try:
         pipeline.evaluate()
         pipeline.save_and_push_results()
+        recorder.wait(len(pending), timeout_s=30)
+    except BaseException:
+        recorder.wait(len(pending), timeout_s=2)
+        raise
     finally:
-        # LiteLLM runs success callbacks on a background thread: give the last ones time to land.
-        deadline = time.monotonic() + 30
-        while len(recorder.seen) < len(pending) and time.monotonic() < deadline:
-            time.sleep(0.2)
         litellm.callbacks = []
     f1 = {}
     for details in pipeline.get_details().values():
@@ -176,18 +182,25 @@ def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
         work = out_dir / f".{name}.work"
         shutil.rmtree(work, ignore_errors=True)
         meter = EnergyMeter(cfg.energy)
-        session = {"fingerprint": key, "started": datetime.now(timezone.utc).isoformat()}
-        with contextlib.ExitStack() as stack:
-            with meter.phase("load") as session["load"]:
-                endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
-            with meter.phase("answer") as session["answer"]:
-                f1 = _run_lighteval(pending, cfg, candidate, endpoint, work, recorder)
+        session = {"fingerprint": key, "outcome": "interrupted"}
+        endpoint = None
+        try:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(machine_lock(candidate))
+                session["started"] = datetime.now(timezone.utc).isoformat()
+                with meter.phase("load") as session["load"]:
+                    endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
+                with meter.phase("answer") as session["answer"]:
+                    f1 = _run_lighteval(pending, cfg, candidate, endpoint, work, recorder)
+            session["outcome"] = "finished"
+        finally:  # an interrupted session's energy counts too: its answers are kept
+            session["questions_answered"] = len(recorder.seen)
+            if endpoint is not None:
+                session.update(local_server=endpoint.local, peak_rss_mb=endpoint.peak_rss_mb,
+                               peak_gpu_mb=endpoint.peak_gpu_mb)
+            append_jsonl(sessions_path, session)
         for question_id, value in f1.items():
             append_jsonl(out_dir / f"{name}.f1.jsonl", {"question_id": question_id, "f1": value, "fingerprint": key})
-        session["questions_answered"] = len(recorder.seen)
-        session["local_server"] = endpoint.local
-        session["peak_rss_mb"] = endpoint.peak_rss_mb
-        append_jsonl(sessions_path, session)
         shutil.rmtree(work / "cache", ignore_errors=True)
 
     records = valid_records()

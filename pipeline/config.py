@@ -91,6 +91,12 @@ class Generator(Served):
         return self
 
 
+class SelfConsistency(Strict):
+    """Grade every answer twice more with the judge, sampling at ``temperature``, and compare the two."""
+
+    temperature: float = Field(default=0.7, gt=0, le=2)
+
+
 class Questions(Strict):
     target: int = Field(default=30, ge=1)  # questions kept per document
     min_usable: int = Field(default=20, ge=1)  # fewer usable questions than this is an error
@@ -119,6 +125,9 @@ class Config(Strict):
     generator: Generator
     candidates: list[Candidate] = Field(min_length=1)
     judge: Judge
+    # Optional reliability checks; they are reported beside the ranking and never change a verdict.
+    second_judge: Judge | None = None  # grades every answer too: agreement and disagreements with the judge
+    self_consistency: SelfConsistency | None = None
     energy: Energy = Energy()
     report: Report = Report()
 
@@ -128,6 +137,8 @@ class Config(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"candidate names must be unique: {', '.join(dupes)}")
+        if self.second_judge and self.second_judge.name == self.judge.name:
+            raise ValueError("second_judge needs a name of its own (it is a different judge)")
         return self
 
     def candidate(self, name: str) -> Candidate:
@@ -137,7 +148,7 @@ class Config(Strict):
         raise UserError(f"no candidate named '{name}' in profile '{self.profile}'")
 
     def embedded_models(self) -> list[str]:
-        served = [self.generator, self.judge, *self.candidates]
+        served = [self.generator, self.judge, *self.candidates, *filter(None, [self.second_judge])]
         return sorted({m.model for m in served if m.engine == "llama-cpp"})
 
 

@@ -31,7 +31,7 @@ from pipeline.config import ROOT, Config, Generator
 from pipeline.document import SUPPORTED_SUFFIXES
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, tool_env
-from pipeline.serving import Endpoint, die_with_parent, serve
+from pipeline.serving import Endpoint, die_with_parent, machine_lock, serve
 
 QUESTION_TYPES = ["factual", "analytical", "conceptual", "application-based", "clarification",
                   "counterfactual", "true-false", "edge-case", "open-ended", "false-premise"]
@@ -146,7 +146,7 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
     (work / "raw").mkdir(parents=True)
     shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
     started = time.time()
-    with serve(cfg.generator, run_dir / "logs") as endpoint:
+    with machine_lock(cfg.generator), serve(cfg.generator, run_dir / "logs") as endpoint:
         config_path = work / "yourbench.yaml"
         config_path.write_text(yaml.safe_dump(yourbench_config(cfg, endpoint, work), sort_keys=False))
         env = tool_env() | {KEY_ENV: endpoint.api_key, "YOURBENCH_LOG_DIR": str(work / "logs")}
@@ -160,21 +160,33 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
         raise UserError(f"YourBench failed (exit {done.returncode}); see {log_path}")
     if not (work / "processed" / "document.md").is_file() or not (work / "processed" / "document.md").read_text().strip():
         raise UserError(f"YourBench could not extract any text from {doc.name} "
-                        "(a scanned/image-only PDF needs OCR first); see {log_path}")
+                        f"(a scanned/image-only PDF needs OCR first); see {log_path}")
+    return keep_usable(work / "dataset", doc.name, run_dir, cfg, seconds=round(time.time() - started, 1))
+
+
+def keep_usable(dataset_dir: Path, doc_name: str, run_dir: Path, cfg: Config, seconds: float = 0.0) -> Path:
+    """Select the usable questions of YourBench's dataset; refuse (with the counts) below ``min_usable``."""
     from datasets import load_from_disk
 
-    subsets = load_from_disk(str(work / "dataset"))
+    subsets = load_from_disk(str(dataset_dir))
+    log_path = run_dir / "logs" / "yourbench.log"
     if "prepared_lighteval" not in subsets or len(subsets["prepared_lighteval"]) == 0:
-        raise UserError(f"YourBench produced no questions for {doc.name}; see {log_path}")
+        raise UserError(f"YourBench produced no questions for {doc_name}; see {log_path}")
     questions = _select(subsets["prepared_lighteval"].to_pandas(), cfg)
-    stats = {"document": doc.name, "generator": cfg.generator.name, "seconds": round(time.time() - started, 1),
-             "by_kind": _generation_stats(work / "dataset"),
+    by_kind = _generation_stats(dataset_dir)
+    stats = {"document": doc_name, "generator": cfg.generator.name, "seconds": seconds, "by_kind": by_kind,
              "generated": len(subsets["prepared_lighteval"]), "usable": len(questions),
              "target": cfg.questions.target, "min_usable": cfg.questions.min_usable}
     atomic_write_json(run_dir / "generation.json", stats)
     if len(questions) < cfg.questions.min_usable:
-        raise UserError(f"only {len(questions)} usable questions from {doc.name} "
-                        f"(need {cfg.questions.min_usable}); details in {run_dir / 'generation.json'}")
+        failed = sum(k["calls_without_parseable_questions"] for k in by_kind.values())
+        calls = sum(k["calls"] for k in by_kind.values())
+        dropped = stats["generated"] - len(questions)
+        raise UserError(f"only {len(questions)} usable questions from {doc_name} (need "
+                        f"{cfg.questions.min_usable}): {failed} of {calls} generation calls gave no parseable "
+                        f"questions, {dropped} of {stats['generated']} generated were empty or duplicates. "
+                        f"A longer document, a stronger generator or a lower questions.min_usable helps; "
+                        f"details in {run_dir / 'generation.json'}")
     out = run_dir / "questions.parquet"
     atomic_write_parquet(questions, out)
     print(f"generate: {len(questions)} questions kept of {stats['generated']} generated", flush=True)

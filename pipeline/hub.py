@@ -176,6 +176,10 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         (f"- Judge: `{cfg.judge.name}` (`{cfg.judge.model}`, {cfg.judge.engine}) with the prompt file "
         f"`judge_prompts/{cfg.judge.prompt}`; accuracy = correct / judged, answers without a parseable "
         "verdict are counted as unparsed, not scored."),
+        *([f"- Second judge (a check; its verdicts are in `details`, they do not count): `{cfg.second_judge.name}` "
+           f"(`{cfg.second_judge.model}`, {cfg.second_judge.engine})."] if cfg.second_judge else []),
+        *([f"- Self-consistency check: the judge graded every answer twice more at temperature "
+           f"{cfg.self_consistency.temperature:g} (seeds 1 and 2), in `details`."] if cfg.self_consistency else []),
         f"- Energy: {', '.join(methods) or 'not measured'} (CodeCarbon, whole machine, answering phase only"
         + (f"; hardware: {', '.join(hardware)}" if hardware else "") + ").",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",

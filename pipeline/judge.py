@@ -18,6 +18,12 @@ Records are appended to ``judgements/<candidate>.jsonl`` as they complete and
 keyed by (question, answer text, judge config): adding a candidate judges only
 its answers, changing the judge prompt re-judges everything, a rerun with
 nothing changed judges nothing.
+
+Optional reliability checks (``second_judge`` and ``self_consistency`` in the
+config) grade the same answers again: with a second judge model, or with the
+judge sampled twice at temperature > 0 under fixed seeds. Each is a further
+*pass* over the same records (its own fingerprint), reported beside the
+ranking; a check never changes a verdict.
 """
 
 from __future__ import annotations
@@ -27,13 +33,14 @@ import hashlib
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.config import ROOT, Config, fingerprint
+from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 
@@ -72,23 +79,52 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
     return template
 
 
-def judge_fingerprint(cfg: Config) -> str:
-    settings = cfg.judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s"})
-    return fingerprint(settings, cfg.judge.prompt_text())
+def judge_fingerprint(judge: Judge) -> str:
+    settings = judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s"})
+    return fingerprint(settings, judge.prompt_text())
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One grading of every answer: by the judge (the verdicts that count) or by a reliability check."""
+
+    label: str  # "judge", or one of CHECKS
+    judge: Judge
+    temperature: float = 0.0
+    seed: int | None = None
+
+    @property
+    def key(self) -> str:
+        base = judge_fingerprint(self.judge)
+        return base if self.label == "judge" else fingerprint(base, self.label, self.temperature)
+
+
+CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
+
+
+def passes(cfg: Config) -> list[Pass]:
+    """The judge's pass, then the optional checks: self-consistency (two seeded samples), a second judge."""
+    found = [Pass("judge", cfg.judge)]
+    if cfg.self_consistency:
+        found += [Pass(f"self_consistency_{i}", cfg.judge, cfg.self_consistency.temperature, seed=i) for i in (1, 2)]
+    if cfg.second_judge:
+        found.append(Pass("second_judge", cfg.second_judge))
+    return found
 
 
 def _answer_hash(prediction: str) -> str:
     return hashlib.sha256((prediction or "").encode()).hexdigest()[:16]
 
 
-def _ask(client, model: str, prompt: str, max_tokens: int) -> tuple[str, dict]:
+def _ask(client, model: str, prompt: str, judge_pass: Pass) -> tuple[str, dict]:
     import openai
 
     started = time.monotonic()
+    seed = {} if judge_pass.seed is None else {"seed": judge_pass.seed}
     try:
         response = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": prompt}], temperature=0.0,
-            max_tokens=max_tokens)
+            model=model, messages=[{"role": "user", "content": prompt}], temperature=judge_pass.temperature,
+            max_tokens=judge_pass.judge.max_new_tokens, **seed)
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
         raise UserError(f"the judge endpoint refused the API key ({exc.status_code}): check the token") from None
     usage = response.usage
@@ -99,12 +135,12 @@ def _ask(client, model: str, prompt: str, max_tokens: int) -> tuple[str, dict]:
     }
 
 
-def _grade(client, model: str, cfg: Config, template: str, item: dict) -> dict:
+def _grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> dict:
     prompt = render_prompt(template, item["question"], item["gold"], item["chunk_text"], item["prediction"])
     raw, stats = "", {}
     for _attempt in range(2):  # one retry when the reply holds no verdict
         try:
-            raw, stats = _ask(client, model, prompt, cfg.judge.max_new_tokens)
+            raw, stats = _ask(client, model, prompt, judge_pass)
         except UserError:
             raise
         except Exception as exc:  # the client already retried transient errors
@@ -135,19 +171,19 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
     return sorted(todo, key=lambda row: (row["question_id"], row["candidate"]))
 
 
-def _fail_on_errors(out_dir: Path, cfg: Config, key: str, attempted: int, run_dir: Path) -> None:
+def _fail_on_errors(out_dir: Path, cfg: Config, judge: Judge, keys: set[str], attempted: int, run_dir: Path) -> None:
     """Calls that failed outright stop the stage (finished judgements are kept for the rerun)."""
     errors = []
     for candidate in cfg.candidates:
         latest = {}
         for record in read_jsonl(out_dir / f"{candidate.name}.jsonl"):
-            if record.get("judge_fingerprint") == key:
-                latest[(record["question_id"], record["answer_hash"])] = record
+            if record.get("judge_fingerprint") in keys:
+                latest[(record["judge_fingerprint"], record["question_id"], record["answer_hash"])] = record
         errors += [r for r in latest.values() if r["status"] == "error"]
     if errors:
-        where = f"; server log: {run_dir / 'logs' / f'{cfg.judge.name}.server.log'}" if cfg.judge.engine != "openai" \
-            else f" at {cfg.judge.base_url}"
-        raise UserError(f"judge {cfg.judge.name}: {len(errors)} of {attempted} calls failed "
+        where = f"; server log: {run_dir / 'logs' / f'{judge.name}.server.log'}" if judge.engine != "openai" \
+            else f" at {judge.base_url}"
+        raise UserError(f"judge {judge.name}: {len(errors)} of {attempted} calls failed "
                         f"({errors[-1]['raw_judge_output'][7:120]}){where}; finished judgements are kept, "
                         "rerun to retry the rest")
 
@@ -157,8 +193,8 @@ def calibration_path(run_dir: Path, key: str) -> Path:
     return run_dir.parent / "judge-calibration" / f"{key}.jsonl"
 
 
-def _calibration_todo(cfg: Config, path: Path) -> list[dict]:
-    if not cfg.judge.calibrate:
+def _calibration_todo(judge: Judge, path: Path) -> list[dict]:
+    if not judge.calibrate:
         return []
     done = {r["id"] for r in read_jsonl(path) if r.get("status") != "error"}
     return [{"id": item["id"], "correct": item["correct"], "case": item["case"], "question": item["question"],
@@ -166,11 +202,11 @@ def _calibration_todo(cfg: Config, path: Path) -> list[dict]:
             for item in read_jsonl(CALIBRATION_SET) if item["id"] not in done]
 
 
-def calibration_summary(run_dir: Path, cfg: Config) -> dict | None:
+def calibration_summary(run_dir: Path, judge: Judge) -> dict | None:
     """The judge's agreement with the hand-labelled calibration set, or None when not run."""
     from pipeline.stats import judge_calibration_accuracy
 
-    latest = {r["id"]: r for r in read_jsonl(calibration_path(run_dir, judge_fingerprint(cfg)))}
+    latest = {r["id"]: r for r in read_jsonl(calibration_path(run_dir, judge_fingerprint(judge)))}
     if not latest:
         return None
     records = list(latest.values())
@@ -178,10 +214,10 @@ def calibration_summary(run_dir: Path, cfg: Config) -> dict | None:
                                       [None if r["verdict"] is None else bool(r["verdict"]) for r in records])
 
 
-def _grade_all(client, model: str, cfg: Config, items: list[dict], write, desc: str) -> None:
-    template = cfg.judge.prompt_text()  # read once: the fingerprint was taken of this text
-    with ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
-        grade = lambda item: (item, _grade(client, model, cfg, template, item))  # noqa: E731
+def _grade_all(client, model: str, judge_pass: Pass, items: list[dict], write, desc: str) -> None:
+    template = judge_pass.judge.prompt_text()  # read once: the fingerprint was taken of this text
+    with ThreadPoolExecutor(judge_pass.judge.concurrent_requests) as pool:
+        grade = lambda item: (item, _grade(client, model, judge_pass, template, item))  # noqa: E731
         try:
             for item, result in tqdm(pool.map(grade, items), total=len(items), desc=desc, unit="answer"):
                 write(item, result)
@@ -190,56 +226,96 @@ def _grade_all(client, model: str, cfg: Config, items: list[dict], write, desc: 
             raise
 
 
-def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
-    """Judge every (candidate, question) not judged yet; write ``judgements.parquet``."""
-    questions = pd.read_parquet(questions_path)[["question_id", "question", "gold", "chunk_text"]]
+def _run_judge(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, run_dir: Path, cfg: Config) -> None:
+    """Serve ``judge`` once and grade what its passes (and its calibration) still lack."""
+    from pipeline.serving import machine_lock
+
+    with machine_lock(judge):  # taken first: another document's run may be calibrating this judge now
+        _grade_pending(judge, its_passes, questions, run_dir, cfg)
+
+
+def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, run_dir: Path,
+                   cfg: Config) -> None:
     out_dir = run_dir / "judgements"
-    key = judge_fingerprint(cfg)
-    todo = _pending(cfg, questions, run_dir / "answers", out_dir, key)
-    calibration = calibration_path(run_dir, key)
-    calibration_todo = _calibration_todo(cfg, calibration)
-    print(f"judge: {len(todo)} answers to grade with {cfg.judge.name}"
-          + (f", plus {len(calibration_todo)} calibration items" if calibration_todo else ""), flush=True)
-    if todo or calibration_todo:
-        from openai import OpenAI
+    todo = {p.label: _pending(cfg, questions, run_dir / "answers", out_dir, p.key) for p in its_passes}
+    calibration = calibration_path(run_dir, judge_fingerprint(judge))
+    calibration_todo = _calibration_todo(judge, calibration)
+    for p in its_passes:
+        print(f"judge: {len(todo[p.label])} answers to grade with {judge.name}"
+              + ("" if p.label == "judge" else f" ({p.label.replace('_', ' ')})"), flush=True)
+    if calibration_todo:
+        print(f"judge: {len(calibration_todo)} calibration items for {judge.name}", flush=True)
+    if not (any(todo.values()) or calibration_todo):
+        return
+    from openai import OpenAI
 
-        from pipeline.energy import EnergyMeter
-        from pipeline.serving import serve
+    from pipeline.energy import EnergyMeter
+    from pipeline.serving import serve
 
-        def write_answer(item, result):
-            append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
-                "question_id": item["question_id"], "candidate": item["candidate"],
-                "answer_hash": _answer_hash(item["prediction"]), "judge": cfg.judge.name,
-                "judge_fingerprint": key, **result})
+    def answer_writer(p: Pass):
+        return lambda item, result: append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
+            "question_id": item["question_id"], "candidate": item["candidate"],
+            "answer_hash": _answer_hash(item["prediction"]), "judge": judge.name, "pass": p.label,
+            "judge_fingerprint": p.key, **result})
 
-        def write_calibration(item, result):
-            append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
-                                       "judge_fingerprint": key, **result})
+    def write_calibration(item, result):
+        append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
+                                   "judge_fingerprint": judge_fingerprint(judge), **result})
 
-        meter = EnergyMeter(cfg.energy)
-        session = {"judge_fingerprint": key, "started": datetime.now(timezone.utc).isoformat()}
+    meter = EnergyMeter(cfg.energy)
+    session = {"judge_name": judge.name, "judge_fingerprint": judge_fingerprint(judge),
+               "started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
+    try:
         with contextlib.ExitStack() as stack:
             with meter.phase("load") as session["load"]:
-                endpoint = stack.enter_context(serve(cfg.judge, run_dir / "logs"))
+                endpoint = stack.enter_context(serve(judge, run_dir / "logs"))
             client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
-            with meter.phase("judge") as session["judge"]:
-                _grade_all(client, endpoint.model, cfg, todo, write_answer, "judge")
+            for p in its_passes:
+                with meter.phase(p.label) as session[p.label]:
+                    _grade_all(client, endpoint.model, p, todo[p.label], answer_writer(p), p.label)
             if calibration_todo:
                 with meter.phase("calibration") as session["calibration"]:
-                    _grade_all(client, endpoint.model, cfg, calibration_todo, write_calibration, "calibration")
-        session["answers_judged"] = len(todo)
+                    _grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo, write_calibration,
+                               "calibration")
+        session["outcome"] = "finished"
+    finally:  # an interrupted session's energy counts too: its judgements are kept
+        session["answers_judged"] = sum(len(t) for t in todo.values())
         append_jsonl(out_dir / "judge.sessions.jsonl", session)
-        _fail_on_errors(out_dir, cfg, key, len(todo), run_dir)
+    _fail_on_errors(out_dir, cfg, judge, {p.key for p in its_passes}, session["answers_judged"], run_dir)
 
+
+def _latest(run_dir: Path, cfg: Config, key: str) -> pd.DataFrame:
+    """The latest record of one pass for every current answer (a later "judged" replaces an "unparsed")."""
     rows = []
     for candidate in cfg.candidates:
         answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
         current = {(qid, _answer_hash(p)) for qid, p in zip(answers["question_id"], answers["prediction"])}
         latest = {}
-        for record in read_jsonl(out_dir / f"{candidate.name}.jsonl"):
+        for record in read_jsonl(run_dir / "judgements" / f"{candidate.name}.jsonl"):
             if record.get("judge_fingerprint") == key and (record["question_id"], record["answer_hash"]) in current:
-                latest[record["question_id"]] = record  # a later "judged" replaces an earlier "unparsed"
+                latest[record["question_id"]] = record
         rows.extend(latest.values())
+    return pd.DataFrame(rows)
+
+
+def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
+    """Grade every (candidate, question) not graded yet, per pass; write ``judgements.parquet``.
+
+    One row per answer with the judge's verdict; each reliability check adds
+    ``<check>_verdict``, ``<check>_status`` and ``<check>_output`` columns.
+    """
+    questions = pd.read_parquet(questions_path)[["question_id", "question", "gold", "chunk_text"]]
+    all_passes = passes(cfg)
+    for judge in dict.fromkeys(p.judge.name for p in all_passes):
+        its_passes = [p for p in all_passes if p.judge.name == judge]
+        _run_judge(its_passes[0].judge, its_passes, questions, run_dir, cfg)
+    judgements = _latest(run_dir, cfg, all_passes[0].key)
+    for check in all_passes[1:]:
+        found = _latest(run_dir, cfg, check.key)
+        found = found[["question_id", "candidate", "verdict", "status", "raw_judge_output"]].rename(columns={
+            "verdict": f"{check.label}_verdict", "status": f"{check.label}_status",
+            "raw_judge_output": f"{check.label}_output"})
+        judgements = judgements.merge(found, on=["question_id", "candidate"], how="left")
     out = run_dir / "judgements.parquet"
-    atomic_write_parquet(pd.DataFrame(rows), out)
+    atomic_write_parquet(judgements, out)
     return out

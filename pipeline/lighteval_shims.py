@@ -7,7 +7,9 @@
    own task module, which is what the Registry does with the built-ins removed.
 2. ``LiteLLMClient`` switches on LiteLLM's disk cache at import and sends
    ``caching=True``: a rerun would be answered from the cache with no model
-   work, and its energy figure would be meaningless. We switch the cache off,
+   work, and its energy figure would be meaningless. We switch the cache off
+   (its import still creates an empty ``.litellm_cache/`` in the working
+   directory, hence the .gitignore entry),
    and give Lighteval's own sample cache a per-run directory.
 3. Its details logger calls ``xxhash.xxh64(str)``, which xxhash 4 rejects: that
    one is fixed by pinning ``xxhash<4`` in pyproject.toml.

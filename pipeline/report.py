@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 from pipeline import stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
+from pipeline.judge import CHECKS  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
                  "ci": "95% CI (Wilson)", "energy_wh": "Estimated Energy (Wh)", "co2_g": "CO2 (g)",
@@ -54,7 +55,9 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
         totals = _phase_totals(sessions, "answer")
         share = answers["latency_s"] / answers["latency_s"].sum() if answers["latency_s"].sum() > 0 \
             else 1.0 / len(answers)
-        peaks = [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
+        # GPU memory where the server used a GPU (nvidia-smi), else the server's resident memory.
+        gpu_peaks = [s["peak_gpu_mb"] for s in sessions if s.get("peak_gpu_mb")]
+        peaks = gpu_peaks or [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
         answers = answers.assign(
             params_b=candidate.params_b,
             devices=candidate.devices,
@@ -63,6 +66,7 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
             co2_kg=share * totals["co2_kg"],
             tdp_energy_wh=share * totals["duration_s"] * cfg.energy.tdp_watts * candidate.devices / 3600.0,
             peak_memory_mb=max(peaks) if peaks else float("nan"),
+            peak_memory_kind="GPU" if gpu_peaks else "RSS" if peaks else "",
             energy_method=totals["energy_method"],
             hardware=totals["hardware"],
         )
@@ -71,7 +75,8 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text"]
     details = details.merge(questions[keep], on="question_id", how="left")
     details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
-    verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge"]]
+    checks = [c for c in judgements.columns if c.startswith(CHECKS)]  # optional reliability checks
+    verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge", *checks]]
     details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
     details["status"] = details["status"].fillna("missing")
     return details
@@ -107,6 +112,7 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "input_tokens": group["input_tokens"].sum(),
             "output_tokens": group["output_tokens"].sum(),
             "peak_memory_mb": group["peak_memory_mb"].iloc[0] if "peak_memory_mb" in group else float("nan"),
+            "peak_memory_kind": group["peak_memory_kind"].iloc[0] if "peak_memory_kind" in group else "",
             "energy_method": group["energy_method"].iloc[0],
             "hardware": group["hardware"].iloc[0],
         })
@@ -194,7 +200,8 @@ def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
         "Tokens/s": results["tokens_per_s"].map("{:.1f}".format),
         "Latency p50 (s)": results["latency_p50_s"].map("{:.2f}".format),
         "Latency p95 (s)": results["latency_p95_s"].map("{:.2f}".format),
-        "Peak memory (MB)": results["peak_memory_mb"].map(lambda v: num(v, "{:.0f}")),
+        "Peak memory (MB)": [num(v, "{:.0f}") + (f" ({kind})" if kind else "")
+                             for v, kind in zip(results["peak_memory_mb"], results["peak_memory_kind"])],
         "PER": results["per"].map(lambda v: num(v, "{:.3f}")),
     })
 
@@ -244,6 +251,44 @@ def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
     return wide[list(dict.fromkeys(details["candidate"]))].reset_index().fillna("")
 
 
+def _calibration_line(name: str, calibration: dict | None) -> str:
+    if not calibration:
+        return f"{name}: not checked against the calibration set."
+    return (f"{name} agreed with the labels of the {calibration['items']}-item calibration set "
+            f"(`judge_prompts/calibration.jsonl`) {calibration['agree']} times "
+            f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
+
+
+def judge_checks(details: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Agreement of the optional checks, and the answers where the two judges disagree (None when not run)."""
+    compared = []
+    if "second_judge_verdict" in details:
+        compared.append((f"second judge {cfg.second_judge.name if cfg.second_judge else ''}".strip(),
+                         "judge vs second judge", "verdict", "second_judge_verdict"))
+    if "self_consistency_1_verdict" in details:
+        temperature = cfg.self_consistency.temperature if cfg.self_consistency else float("nan")
+        compared.append((f"self-consistency (temperature {temperature:g})", "two samples of the judge",
+                         "self_consistency_1_verdict", "self_consistency_2_verdict"))
+    if not compared:
+        return None, None
+    rows = []
+    for check, what, a, b in compared:
+        found = stats.judge_agreement(details[a].tolist(), details[b].tolist())
+        rows.append({"Check": check, "Compares": what, "Answers compared": found["compared"],
+                     "Agreement": pct(found["agreement"]), "Cohen's kappa": num(found["kappa"], "{:.2f}"),
+                     "Not compared (no verdict)": found["not_compared"]})
+    disagreements = None
+    if "second_judge_verdict" in details:
+        both = details.dropna(subset=["verdict", "second_judge_verdict"])
+        differ = both[both["verdict"].astype(bool) != both["second_judge_verdict"].astype(bool)]
+        disagreements = pd.DataFrame({
+            "Model": differ["candidate"], "Question": differ["question"].str.slice(0, 120),
+            "Answer": differ["prediction"].str.slice(0, 120).str.replace("\n", " "),
+            "Judge": differ["verdict"].map(lambda v: "correct" if v else "wrong"),
+            "Second judge": differ["second_judge_verdict"].map(lambda v: "correct" if v else "wrong")})
+    return pd.DataFrame(rows), disagreements
+
+
 def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
                calibration: dict | None) -> list[str]:
     generation = json.loads((run_dir / "generation.json").read_text())
@@ -262,9 +307,8 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
                   f"judged; {unparsed} of {len(details)} judgements ({unparsed / len(details):.1%}) had no verdict "
                   "and are listed as unparsed, not scored.")
     if calibration:
-        judge_line += (f" On the {calibration['items']}-item calibration set (`judge_prompts/calibration.jsonl`) "
-                       f"the judge agreed with the labels {calibration['agree']} times "
-                       f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
+        judge_line += " " + _calibration_line("The judge", calibration)
+    checks = [s[c] for s in judge_sessions for c in CHECKS if c in s]
     return [
         f"- Questions: {generation['usable']} used ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
         f"generated by {generation['generator']} with YourBench; {failed} of {calls} generation calls "
@@ -275,7 +319,8 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
         f"{cfg.energy.tdp_watts:g} W per device ({cfg.energy.tdp_hardware}) x devices x duration.",
         f"- Model loading (not in the table): {'; '.join(loads)}.",
         f"- Judge energy (not in the table): {judge['energy_wh']:.4g} Wh over {judge['duration_s']:.1f} s, "
-        f"{judge['energy_method']}.",
+        f"{judge['energy_method']}" + (f"; reliability checks {sum(c['energy_wh'] for c in checks):.4g} Wh over "
+                                       f"{sum(c['duration_s'] for c in checks):.1f} s." if checks else "."),
     ]
 
 
@@ -311,7 +356,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     results = aggregate(details)
     _, per_bounds = stats.performance_efficiency_ratio(results)
     significance, pairs = significance_summary(details, results, cfg.report.significance_alpha)
-    calibration = judge.calibration_summary(run_dir, cfg)
+    calibration = judge.calibration_summary(run_dir, cfg.judge)
     notes = _run_notes(run_dir, cfg, results, details, calibration)
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(details, report_dir / "details.parquet")
@@ -325,7 +370,10 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Results", main_table(results)),
         ("Efficiency", efficiency_table(results)),
         ("Efficiency notes", "- " + per_note + "\n- Frontier: models no other model beats on both accuracy "
-                             "and energy. TDP estimate: the study's TDP x devices x duration."),
+                             "and energy. TDP estimate: the study's TDP x devices x duration."
+         + ("\n- Peak GPU memory is what the server held (vLLM reserves a fixed share of the GPU, "
+            "`--gpu-memory-utilization`), not what the model needed." if (results["peak_memory_kind"] == "GPU").any()
+            else "")),
         ("Is the difference real?", significance),
         ("Pairwise comparisons", pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format),
                                               accuracy_a=pairs["accuracy_a"].map(pct),
@@ -337,6 +385,17 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Accuracy by difficulty", breakdown_table(details, "difficulty_band")),
         ("How these numbers were made", "\n".join(notes)),
     ]
+    agreement, disagreements = judge_checks(details, cfg)
+    if agreement is not None:
+        second = cfg.second_judge
+        lines = [_calibration_line("The judge", calibration)]
+        if second:
+            lines.append(_calibration_line("The second judge", judge.calibration_summary(run_dir, second)))
+        sections.insert(-1, ("Can the judge be trusted?", agreement))
+        sections.insert(-1, ("Judge calibration", "\n".join(f"- {line}" for line in lines)))
+        if disagreements is not None:
+            sections.insert(-1, (f"Where the two judges disagree ({len(disagreements)} answers)",
+                                 disagreements if len(disagreements) else "They agree on every answer both graded."))
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", intro, ""]

@@ -9,11 +9,14 @@ an exception). For ``openai`` nothing is started: the configured URL is used.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,7 @@ from pipeline.errors import UserError
 from pipeline.models import gguf_path, EMBEDDED_MODELS
 
 LOCAL_API_KEY = "sk-local-no-auth"  # llama.cpp / vLLM servers we start accept any key
+LOCK_PATH = Path(os.environ.get("EVAL_SERVING_LOCK", Path.home() / ".cache" / "energy-eval" / "serving.lock"))
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Endpoint:
     api_key: str = field(repr=False)
     local: bool  # True when we run the server on this machine (energy is then measured here)
     peak_rss_mb: float | None = None  # the local server's peak resident memory, set when it stops
+    peak_gpu_mb: float | None = None  # its peak GPU memory (nvidia-smi), set when it stops
 
 
 def _peak_rss_mb(pid: int) -> float | None:
@@ -116,9 +121,114 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def gpu_memory_mb(session_id: int) -> float | None:
+    """GPU memory used by the processes of one server (its session: vLLM forks workers), from nvidia-smi."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    total = None
+    for line in out.splitlines():
+        try:
+            pid, used = (int(part) for part in line.split(","))
+            if os.getsid(pid) == session_id:
+                total = (total or 0.0) + used
+        except (ValueError, OSError):  # "[N/A]" under MIG, or the process is gone
+            continue
+    return total
+
+
+class _Server:
+    """A local model server we start, watch and stop.
+
+    A watcher thread samples its peak memory (RSS, and GPU memory where
+    nvidia-smi exists) and restarts it on the same port if it dies while in use,
+    ``restarts`` times at most: the clients' own retries with backoff carry the
+    in-flight requests over. When it dies once more, the watcher interrupts the
+    main thread (as Ctrl-C would), and :func:`serve` turns that into one clear
+    error instead of letting every remaining request time out in turn.
+    """
+
+    def __init__(self, model: Served, log_path: Path, port: int, restarts: int):
+        self.model, self.log_path, self.port, self.restarts = model, log_path, port, restarts
+        self.deaths, self.gave_up = 0, ""
+        self.peak_rss_mb: float | None = None
+        self.peak_gpu_mb: float | None = None
+        self.stopping, self.lock = threading.Event(), threading.Lock()
+        self.proc = self._start("start")
+
+    def _start(self, why: str) -> subprocess.Popen:
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== {why}: {self.model.engine} {self.model.model} on port {self.port}\n".encode())
+            log.flush()
+            return subprocess.Popen(server_command(self.model, self.port), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+
+    def _sample(self) -> None:
+        rss, gpu = _peak_rss_mb(self.proc.pid), gpu_memory_mb(self.proc.pid)
+        self.peak_rss_mb = max(filter(None, [self.peak_rss_mb, rss]), default=None)
+        self.peak_gpu_mb = max(filter(None, [self.peak_gpu_mb, gpu]), default=None)
+
+    def watch(self) -> None:
+        while not self.stopping.wait(1.0):
+            if self.proc.poll() is None:
+                self._sample()
+                continue
+            with self.lock:
+                if self.stopping.is_set():  # we stopped it ourselves
+                    return
+                self.deaths += 1
+                if self.deaths > self.restarts:
+                    self.gave_up = (f"server for '{self.model.name}' died while in use (exit code "
+                                    f"{self.proc.returncode}, {self.deaths} times); see {self.log_path}")
+                    # A real signal to the main thread wakes it even from a blocking wait.
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                    return
+                time.sleep(2 * self.deaths)
+                self.proc = self._start(f"restart {self.deaths} after exit code {self.proc.returncode}")
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping.set()
+        if self.proc.poll() is None:
+            self._sample()
+        _stop(self.proc)
+
+
 @contextlib.contextmanager
-def serve(model: Served, log_dir: Path, attempts: int = 2):
-    """Yield an :class:`Endpoint` for ``model``; a local server lives only inside the block."""
+def machine_lock(model: Served):
+    """Hold this machine's serving lock while ``model`` is served here (remote endpoints need none).
+
+    Two documents processed at once (two shells, ``make -j``) would otherwise
+    run two model servers side by side: on a CPU they fight for the cores
+    (llama.cpp slows tenfold and YourBench's fixed timeouts trip), and
+    CodeCarbon, which measures the whole machine, would count each one's energy
+    in the other's figures. Enter it *before* starting an energy phase.
+    """
+    if model.engine == "openai":
+        yield
+        return
+    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_PATH.open("a") as handle:  # the lock goes when the file closes, or the process dies
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting: another run on this machine is serving a model (lock: {LOCK_PATH})", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def serve(model: Served, log_dir: Path, attempts: int = 2, restarts: int = 1):
+    """Yield an :class:`Endpoint` for ``model``; a local server lives only inside the block.
+
+    Starting is tried ``attempts`` times; a server that dies while in use is
+    restarted ``restarts`` times. Past that, one :class:`UserError` names the
+    model and its log file.
+    """
     if model.engine == "openai":
         yield Endpoint(base_url=model.base_url.rstrip("/"), model=model.model, api_key=_api_key(model),
                        local=False)
@@ -127,25 +237,27 @@ def serve(model: Served, log_dir: Path, attempts: int = 2):
     log_path = log_dir / f"{model.name}.server.log"
     for attempt in range(1, attempts + 1):
         port = _free_port()
-        with log_path.open("ab") as log:
-            log.write(f"\n=== start attempt {attempt}: {model.engine} {model.model}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(server_command(model, port), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=die_with_parent)
+        server = _Server(model, log_path, port, restarts)
         url = f"http://127.0.0.1:{port}/v1"
         try:
-            _wait_ready(proc, url, model.startup_timeout_s, log_path, model.name)
-        except UserError:
-            _stop(proc)
-            if attempt == attempts:
+            _wait_ready(server.proc, url, model.startup_timeout_s, log_path, model.name)
+        except BaseException as exc:
+            server.stop()
+            if attempt == attempts or not isinstance(exc, UserError):
                 raise
             time.sleep(2 * attempt)
             continue
         endpoint = Endpoint(base_url=url, model=model.name, api_key=LOCAL_API_KEY, local=True)
+        watcher = threading.Thread(target=server.watch, name=f"watch-{model.name}", daemon=True)
+        watcher.start()
         try:
             yield endpoint
+        except KeyboardInterrupt:
+            if server.gave_up:
+                raise UserError(f"{server.gave_up}; finished work is kept, rerun to resume") from None
+            raise
         finally:
-            endpoint.peak_rss_mb = _peak_rss_mb(proc.pid)
-            _stop(proc)
+            server.stop()
+            watcher.join(timeout=5)
+            endpoint.peak_rss_mb, endpoint.peak_gpu_mb = server.peak_rss_mb, server.peak_gpu_mb
         return

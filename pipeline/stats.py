@@ -426,7 +426,7 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
 
 
 def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return v is None or bool(pd.isna(v))
 
 
 def judge_calibration_accuracy(labels: Sequence, verdicts: Sequence) -> dict:
@@ -450,3 +450,19 @@ def judge_calibration_accuracy(labels: Sequence, verdicts: Sequence) -> dict:
         "accuracy": agree / parsed if parsed else NAN,
         "unparsed": unparsed,
     }
+
+
+def judge_agreement(a: Sequence, b: Sequence) -> dict:
+    """Agreement between two sets of verdicts on the same answers (two judges, or one judge twice).
+
+    Method: only answers where both gave a verdict are compared (missing ones are
+    counted in ``not_compared``); verdicts are compared as booleans with
+    :func:`percent_agreement` and :func:`cohen_kappa`.
+
+    Returns {"compared": int, "agreement": float, "kappa": float, "not_compared": int}.
+    """
+    a, b = _check_pair(a, b)
+    pairs = [(bool(x), bool(y)) for x, y in zip(a, b) if not _is_missing(x) and not _is_missing(y)]
+    first, second = [x for x, _ in pairs], [y for _, y in pairs]
+    return {"compared": len(pairs), "agreement": percent_agreement(first, second),
+            "kappa": cohen_kappa(first, second), "not_compared": len(a) - len(pairs)}

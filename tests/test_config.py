@@ -83,3 +83,16 @@ def test_fingerprint_changes_with_config():
     a = config.fingerprint(cfg.candidates[0])
     b = config.fingerprint(cfg.candidates[0].model_copy(update={"max_new_tokens": 7}))
     assert a != b and a == config.fingerprint(cfg.candidates[0])
+
+
+@pytest.mark.parametrize("profile", ["default", "paper"])
+def test_the_commented_judge_checks_example_is_valid(profile, tmp_path):
+    """Each profile shows how to switch the judge reliability checks on; uncommented, it must load."""
+    lines = (config.CONFIG_DIR / f"{profile}.yaml").read_text().splitlines()
+    start = lines.index("# second_judge:")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    lines[start:end] = [line.removeprefix("# ") for line in lines[start:end]]
+    (tmp_path / f"{profile}.yaml").write_text("\n".join(lines))
+    cfg = config.load(tmp_path / f"{profile}.yaml")
+    assert cfg.second_judge is not None and cfg.second_judge.name != cfg.judge.name
+    assert cfg.self_consistency.temperature > 0

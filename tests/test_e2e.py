@@ -2,7 +2,9 @@
 
 Runs ``make report`` exactly as a user does, on a tiny document with the
 embedded default models (a smaller question count and two candidates; see
-tests/fixtures/configs/e2e-test.yaml). Takes a few minutes on 2 CPU cores.
+tests/fixtures/configs/e2e-test.yaml), while a second ``make report`` on another
+tiny document runs at the same time, as from a second shell. Takes about ten
+minutes on 2 CPU cores.
 """
 
 import os
@@ -21,28 +23,71 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = ROOT / "reports" / "tiny-report-e2e-test"
 RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
+DOC_B = FIXTURES / "tiny-report-b.md"
+REPORT_B = ROOT / "reports" / "tiny-report-b-e2e-test"
+RUN_DIR_B = ROOT / "runs" / "e2e-test" / content_hash(DOC_B)
 
 pytestmark = pytest.mark.e2e
 
 
 def make(*args, **env):
+    return subprocess.run(*_make_command(args, env), capture_output=True, text=True, timeout=3000)
+
+
+def _make_command(args, env) -> tuple[list[str], dict]:
     full_env = {**os.environ, "EVAL_CONFIG_DIR": str(FIXTURES / "configs"), **env}
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=3000)
+    return ["make", "--no-print-directory", *args], {"cwd": ROOT, "env": full_env}
 
 
 @pytest.fixture(scope="module")
-def first_run():
+def both_runs():
+    """The tiny report and, at the same time, a second document (as from another shell)."""
     shutil.rmtree(ROOT / "runs" / "e2e-test", ignore_errors=True)
     shutil.rmtree(REPORT, ignore_errors=True)
+    shutil.rmtree(REPORT_B, ignore_errors=True)
+    command, options = _make_command(["report", f"DOC={DOC_B}", "PROFILE=e2e-test"], {})
+    second = subprocess.Popen(command, **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    out, err = second.communicate(timeout=3000)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    assert second.returncode == 0, out[-3000:] + err[-3000:]
+    return done, subprocess.CompletedProcess(command, second.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def first_run(both_runs):
+    return both_runs[0]
 
 
 def test_every_stage_ran(first_run):
     for stage in ("generate", "answer", "judge", "report"):
         assert f"pipeline {stage}" in first_run.stdout
+
+
+def _intervals(run_dir: Path) -> list[tuple[float, float]]:
+    """When each answering and judging session ran: its start, plus its measured phases."""
+    from datetime import datetime
+
+    from pipeline.io import read_jsonl
+
+    paths = [*(run_dir / "answers").glob("*.sessions.jsonl"), run_dir / "judgements" / "judge.sessions.jsonl"]
+    found = []
+    for session in (s for path in paths for s in read_jsonl(path)):
+        start = datetime.fromisoformat(session["started"]).timestamp()
+        phases = [v["duration_s"] for v in session.values() if isinstance(v, dict) and "duration_s" in v]
+        found.append((start, start + sum(phases)))
+    return found
+
+
+def test_two_documents_at_once_do_not_interfere(both_runs):
+    first, second = both_runs
+    assert "waiting: another run on this machine is serving a model" in first.stdout + second.stdout
+    for report in (REPORT, REPORT_B):
+        assert (report / "results.csv").is_file() and (report / "hub" / "README.md").is_file()
+    # CodeCarbon measures the whole machine: one document's sessions must not overlap the other's.
+    for a_start, a_end in _intervals(RUN_DIR):
+        for b_start, b_end in _intervals(RUN_DIR_B):
+            assert a_end <= b_start + 1 or b_end <= a_start + 1, "sessions of two documents overlapped"
 
 
 def test_questions_dataset(first_run):
@@ -70,6 +115,19 @@ def test_report_table_is_recomputable_from_details(first_run):
     assert (REPORT / "bubble.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (REPORT / "results.md").read_text()
     assert "Estimated Energy (Wh)" in markdown and "Judge energy" in markdown
+
+
+def test_judge_reliability_checks_are_reported_from_the_details(first_run):
+    from pipeline.report import pct
+    from pipeline.stats import judge_agreement
+
+    details = pd.read_parquet(REPORT / "details.parquet")
+    markdown = (REPORT / "results.md").read_text()
+    assert "## Can the judge be trusted?" in markdown and "The second judge agreed with the labels" in markdown
+    for a, b in (("verdict", "second_judge_verdict"), ("self_consistency_1_verdict", "self_consistency_2_verdict")):
+        assert details[b].notna().any()
+        found = judge_agreement(details[a].tolist(), details[b].tolist())
+        assert f"| {found['compared']} | {pct(found['agreement'])} |" in markdown
 
 
 def test_rerun_with_nothing_changed_does_nothing(first_run):
@@ -143,27 +201,68 @@ def test_adding_a_candidate_runs_only_that_candidate(first_run, tmp_path):
     assert list(pd.read_csv(REPORT / "results.csv")["model"])[-1] == "SmolLM2-second-copy"
 
 
-def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
-    """kill -9 while a candidate answers; the rerun sends only the missing questions and ends identical."""
-    import signal
+def _answer_command(name: str) -> tuple[list[str], dict]:
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline", "answer", "--profile", "e2e-test",
+               "--run-dir", str(RUN_DIR), "--candidate", name]
+    return command, {**os.environ, "EVAL_CONFIG_DIR": str(FIXTURES / "configs")}
+
+
+def _start_over(name: str) -> pd.Series:
+    """Forget a candidate's answers; return them as they were, for comparison."""
+    answers = RUN_DIR / "answers"
+    reference = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
+    for suffix in (".parquet", ".jsonl", ".sessions.jsonl"):
+        (answers / f"{name}{suffix}").unlink()
+    return reference
+
+
+def _wait_for_first_answer(proc, records: Path) -> None:
     import time
 
     from pipeline.io import read_jsonl
 
-    run_dir = RUN_DIR
-    name = "SmolLM2-135M-Instruct"
-    answers = run_dir / "answers"
-    reference = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
-    for suffix in (".parquet", ".jsonl", ".sessions.jsonl"):
-        (answers / f"{name}{suffix}").unlink()
-    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline", "answer", "--profile", "e2e-test",
-               "--run-dir", str(run_dir), "--candidate", name]
-    env = {**os.environ, "EVAL_CONFIG_DIR": str(FIXTURES / "configs")}
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    records = answers / f"{name}.jsonl"
     deadline = time.monotonic() + 600
     while not read_jsonl(records) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+
+
+def test_candidate_server_killed_mid_run_is_restarted_and_answers_match(first_run):
+    import psutil
+
+    from pipeline.io import read_jsonl
+
+    name = "SmolLM2-135M-Instruct"
+    reference = _start_over(name)
+    command, env = _answer_command(name)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = RUN_DIR / "answers" / f"{name}.jsonl"
+    _wait_for_first_answer(proc, records)
+    server = next(p for p in psutil.Process(proc.pid).children() if "llama_cpp.server" in " ".join(p.cmdline()))
+    server.kill()
+    answered_before_kill = len(read_jsonl(records))
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-2000:]
+    assert answered_before_kill < len(reference), "the kill should land mid-run"
+    assert "restart 1 after exit code -9" in (RUN_DIR / "logs" / f"{name}.server.log").read_text()
+    ids = [r["question_id"] for r in read_jsonl(records)]
+    assert len(ids) == len(set(ids)) == len(reference)
+    after = pd.read_parquet(RUN_DIR / "answers" / f"{name}.parquet").set_index("question_id")["prediction"]
+    assert after.sort_index().tolist() == reference.sort_index().tolist()
+
+
+def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
+    """kill -9 while a candidate answers; the rerun sends only the missing questions and ends identical."""
+    import signal
+
+    from pipeline.io import read_jsonl
+
+    name = "SmolLM2-135M-Instruct"
+    answers = RUN_DIR / "answers"
+    reference = _start_over(name)
+    command, env = _answer_command(name)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = answers / f"{name}.jsonl"
+    _wait_for_first_answer(proc, records)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     answered_before_kill = len(read_jsonl(records))

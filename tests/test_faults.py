@@ -5,10 +5,6 @@ just enough of the OpenAI chat-completions API to answer with a verdict, and it
 fails on purpose. It stands in for a remote OpenAI-compatible endpoint.
 """
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pandas as pd
 import pytest
 
@@ -17,65 +13,7 @@ from pipeline.config import Judge
 from pipeline.errors import UserError
 from pipeline.io import read_jsonl
 
-
-class FakeJudgeEndpoint:
-    """OpenAI-compatible endpoint; ``mode`` is 'flaky' (503 on every other call) or 'unauthorized'."""
-
-    def __init__(self, mode: str):
-        self.mode, self.calls = mode, 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.calls += 1
-                if outer.mode == "unauthorized":
-                    return self._send(401, {"error": {"message": "bad token", "type": "invalid_request_error"}})
-                if outer.calls % 2 == 1:
-                    return self._send(503, {"error": {"message": "overloaded"}}, {"Retry-After": "0"})
-                self._send(200, {
-                    "id": f"c{outer.calls}", "object": "chat.completion", "created": 0, "model": "judge",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "<final_answer>1</final_answer>"}}],
-                    "usage": {"prompt_tokens": 50, "completion_tokens": 8, "total_tokens": 58}})
-
-            def _send(self, status, body, headers=None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _run_dir(tmp_path, n_questions=3):
-    questions = pd.DataFrame({
-        "question_id": [f"q{i}" for i in range(n_questions)],
-        "question": [f"What is fact {i}?" for i in range(n_questions)],
-        "gold": [f"Fact {i}." for i in range(n_questions)],
-        "chunk_text": ["Some source text."] * n_questions,
-    })
-    questions.to_parquet(tmp_path / "questions.parquet")
-    (tmp_path / "answers").mkdir()
-    cfg = config.load("default")
-    for candidate in cfg.candidates:
-        pd.DataFrame({"question_id": questions["question_id"], "candidate": candidate.name,
-                      "prediction": [f"answer {i}" for i in range(n_questions)]}).to_parquet(
-            tmp_path / "answers" / f"{candidate.name}.parquet")
-    return tmp_path
+from fakes import FakeJudgeEndpoint, answered_run_dir
 
 
 def _cfg_with_remote_judge(url: str, monkeypatch):
@@ -90,7 +28,7 @@ def test_flaky_endpoint_ends_with_complete_results(tmp_path, monkeypatch):
     endpoint = FakeJudgeEndpoint("flaky")
     try:
         cfg = _cfg_with_remote_judge(endpoint.url, monkeypatch)
-        run_dir = _run_dir(tmp_path)
+        run_dir = answered_run_dir(tmp_path)
         out = judge.run(run_dir / "questions.parquet", run_dir, cfg)
     finally:
         endpoint.close()
@@ -108,7 +46,7 @@ def test_refused_token_stops_at_once_without_leaking_it(tmp_path, monkeypatch):
     try:
         cfg = _cfg_with_remote_judge(endpoint.url, monkeypatch)
         cfg = cfg.model_copy(update={"candidates": cfg.candidates[:1]})
-        run_dir = _run_dir(tmp_path, n_questions=1)
+        run_dir = answered_run_dir(tmp_path, n_questions=1)
         with pytest.raises(UserError) as err:
             judge.run(run_dir / "questions.parquet", run_dir, cfg)
     finally:
@@ -124,7 +62,7 @@ def test_dead_endpoint_fails_clearly_and_keeps_nothing_half_done(tmp_path, monke
     endpoint.close()  # nothing listens there any more
     cfg = _cfg_with_remote_judge(url, monkeypatch)
     cfg = cfg.model_copy(update={"candidates": cfg.candidates[:1]})
-    run_dir = _run_dir(tmp_path, n_questions=1)
+    run_dir = answered_run_dir(tmp_path, n_questions=1)
     with pytest.raises(UserError) as err:
         judge.run(run_dir / "questions.parquet", run_dir, cfg)
     assert "calls failed" in str(err.value) and "rerun" in str(err.value)

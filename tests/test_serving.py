@@ -1,0 +1,109 @@
+"""Model servers that fail: at start-up, once mid-run, for good; and peak GPU memory.
+
+The server is ``tests/fixtures/fake_bin/vllm``, a small stand-in for ``vllm
+serve`` that fails on request, started through the real ``serve()`` exactly as
+a vLLM candidate would be; ``fake_bin/nvidia-smi`` reports its GPU memory.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openai
+import pytest
+
+from pipeline.config import Candidate
+from pipeline.errors import UserError
+from pipeline.serving import serve
+
+FAKE_BIN = Path(__file__).parent / "fixtures" / "fake_bin"
+
+
+@pytest.fixture
+def model(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VLLM_PIDFILE", str(tmp_path / "server.pid"))
+    return Candidate(name="fake-model", engine="vllm", model="org/fake-model", params_b=1.0, startup_timeout_s=60)
+
+
+def _ask(endpoint) -> str:
+    client = openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5)
+    reply = client.chat.completions.create(model=endpoint.model, messages=[{"role": "user", "content": "hi"}])
+    return reply.choices[0].message.content
+
+
+def test_a_server_that_fails_to_start_is_retried_once_then_named(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_VLLM_MODE", "exit")
+    with pytest.raises(UserError) as err:
+        with serve(model, tmp_path / "logs"):
+            pass
+    log = tmp_path / "logs" / "fake-model.server.log"
+    assert "'fake-model'" in str(err.value) and str(log) in str(err.value)
+    assert log.read_text().count("=== start") == 2 and "CUDA out of memory" in log.read_text()
+
+
+def test_a_server_that_dies_mid_run_is_restarted_and_the_work_goes_on(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_VLLM_DIE_AFTER", "2")
+    with serve(model, tmp_path / "logs") as endpoint:
+        replies = [_ask(endpoint) for _ in range(3)]  # the third reaches the restarted server
+    assert replies == ["ok", "ok", "ok"]
+    assert "restart 1 after exit code 3" in (tmp_path / "logs" / "fake-model.server.log").read_text()
+
+
+def test_a_server_that_keeps_dying_stops_the_run_with_one_clear_error(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_VLLM_DIE_AFTER", "1")
+    started = time.monotonic()
+    with pytest.raises(UserError) as err:
+        with serve(model, tmp_path / "logs") as endpoint:
+            for _ in range(100):  # a client that would otherwise keep retrying for minutes
+                try:
+                    _ask(endpoint)
+                except openai.APIConnectionError:
+                    pass
+    message = str(err.value)
+    assert "'fake-model' died while in use" in message and "2 times" in message
+    assert str(tmp_path / "logs" / "fake-model.server.log") in message and "rerun" in message
+    assert time.monotonic() - started < 60
+
+
+def test_peak_gpu_memory_is_that_of_the_server_processes(model, tmp_path):
+    with serve(model, tmp_path / "logs") as endpoint:
+        time.sleep(2.5)  # the watcher samples every second
+    assert endpoint.peak_gpu_mb == 4321  # not the other session's 999, and "[N/A]" is skipped
+    assert endpoint.peak_rss_mb > 0
+
+
+def test_a_server_dies_with_the_pipeline(model, tmp_path):
+    """kill -9 of the pipeline process takes its model server with it (nothing left holding the GPU)."""
+    script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import serve\n"
+              "m = Candidate(name='fake-model', engine='vllm', model='org/fake', params_b=1.0)\n"
+              f"with serve(m, Path({str(tmp_path / 'logs')!r})):\n    print('ready', flush=True); time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ)
+    assert proc.stdout.readline().strip() == "ready"
+    server_pid = int((tmp_path / "server.pid").read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{server_pid}").exists() and \
+            "zombie" not in Path(f"/proc/{server_pid}/status").read_text():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{server_pid}").exists() or "zombie" in Path(f"/proc/{server_pid}/status").read_text()
+
+
+def test_two_runs_on_one_machine_take_turns_to_serve(tmp_path):
+    """Two documents at once: their model servers never overlap (CPU contention, double-counted energy)."""
+    script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+              "from pipeline.config import Candidate\nfrom pipeline.serving import machine_lock\n"
+              "m = Candidate(name='m', engine='vllm', model='org/m', params_b=1.0)\n"
+              "with machine_lock(m):\n    start = time.time(); time.sleep(1.5); print(start, time.time(), flush=True)\n")
+    env = {**os.environ, "EVAL_SERVING_LOCK": str(tmp_path / "serving.lock")}
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=60)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert sum("waiting: another run on this machine is serving a model" in out for out in outputs) == 1
+    (a_start, a_end), (b_start, b_end) = sorted(tuple(map(float, out.split()[-2:])) for out in outputs)
+    assert b_start >= a_end  # the second began only after the first had finished
