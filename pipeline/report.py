@@ -392,9 +392,12 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         if second:
             lines.append(_calibration_line("The second judge", judge.calibration_summary(run_dir, second)))
         sections.insert(-1, ("Can the judge be trusted?", agreement))
+        lines.append("Cohen's kappa discounts the agreement two judges would reach by chance: when one judge gives "
+                     "nearly always the same verdict, high agreement can go with a kappa near 0.")
         sections.insert(-1, ("Judge calibration", "\n".join(f"- {line}" for line in lines)))
         if disagreements is not None:
-            sections.insert(-1, (f"Where the two judges disagree ({len(disagreements)} answers)",
+            count = f"{len(disagreements)} answer{'' if len(disagreements) == 1 else 's'}"
+            sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."

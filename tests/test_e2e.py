@@ -3,7 +3,7 @@
 Runs ``make report`` exactly as a user does, on a tiny document with the
 embedded default models (a smaller question count and two candidates; see
 tests/fixtures/configs/e2e-test.yaml), while a second ``make report`` on another
-tiny document runs at the same time, as from a second shell. Takes about ten
+tiny document, in French, runs at the same time, as from a second shell. Takes about ten
 minutes on 2 CPU cores.
 """
 
@@ -23,15 +23,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = ROOT / "reports" / "tiny-report-e2e-test"
 RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
-DOC_B = FIXTURES / "tiny-report-b.md"
-REPORT_B = ROOT / "reports" / "tiny-report-b-e2e-test"
+DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document
+REPORT_B = ROOT / "reports" / "petit-rapport-fr-e2e-test"
 RUN_DIR_B = ROOT / "runs" / "e2e-test" / content_hash(DOC_B)
 
 pytestmark = pytest.mark.e2e
 
 
 def make(*args, **env):
-    return subprocess.run(*_make_command(args, env), capture_output=True, text=True, timeout=3000)
+    command, options = _make_command(args, env)
+    return subprocess.run(command, **options, capture_output=True, text=True, timeout=3000)
 
 
 def _make_command(args, env) -> tuple[list[str], dict]:
@@ -41,7 +42,7 @@ def _make_command(args, env) -> tuple[list[str], dict]:
 
 @pytest.fixture(scope="module")
 def both_runs():
-    """The tiny report and, at the same time, a second document (as from another shell)."""
+    """The tiny report and, at the same time, a French one (as from another shell)."""
     shutil.rmtree(ROOT / "runs" / "e2e-test", ignore_errors=True)
     shutil.rmtree(REPORT, ignore_errors=True)
     shutil.rmtree(REPORT_B, ignore_errors=True)
@@ -77,6 +78,14 @@ def _intervals(run_dir: Path) -> list[tuple[float, float]]:
         phases = [v["duration_s"] for v in session.values() if isinstance(v, dict) and "duration_s" in v]
         found.append((start, start + sum(phases)))
     return found
+
+
+def test_a_french_document_goes_through_every_stage(both_runs):
+    questions = pd.read_parquet(RUN_DIR_B / "questions.parquet")
+    assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
+    results = pd.read_csv(REPORT_B / "results.csv")
+    assert (results["questions"] == len(questions)).all() and results["accuracy"].between(0, 1).all()
+    assert "petit-rapport-fr.md" in (REPORT_B / "report.html").read_text(encoding="utf-8")
 
 
 def test_two_documents_at_once_do_not_interfere(both_runs):
