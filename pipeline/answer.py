@@ -158,6 +158,12 @@ def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, end
 def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
     """Answer every question with candidate ``name``; resumes from ``answers/<name>.jsonl``."""
     candidate = cfg.candidate(name)
+    with machine_lock(candidate):  # first: a run of the same document in another shell may be answering
+        return _answer(questions_path, run_dir, cfg, candidate)
+
+
+def _answer(questions_path: Path, run_dir: Path, cfg: Config, candidate: Candidate) -> Path:
+    name = candidate.name
     questions = pd.read_parquet(questions_path)
     out_dir = run_dir / "answers"
     records_path = out_dir / f"{name}.jsonl"
@@ -182,12 +188,10 @@ def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
         work = out_dir / f".{name}.work"
         shutil.rmtree(work, ignore_errors=True)
         meter = EnergyMeter(cfg.energy)
-        session = {"fingerprint": key, "outcome": "interrupted"}
+        session = {"fingerprint": key, "started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
         endpoint = None
         try:
             with contextlib.ExitStack() as stack:
-                stack.enter_context(machine_lock(candidate))
-                session["started"] = datetime.now(timezone.utc).isoformat()
                 with meter.phase("load") as session["load"]:
                     endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
                 with meter.phase("answer") as session["answer"]:

@@ -141,12 +141,21 @@ def _generation_stats(dataset_dir: Path) -> dict:
 def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
     """Generate ``run_dir/questions.parquet`` from ``doc``."""
     run_dir = run_dir.resolve()  # YourBench runs in its own working directory
+    with machine_lock(cfg.generator):  # first: a run of the same document in another shell may be generating
+        out, key = run_dir / "questions.parquet", run_dir / "keys" / "generate.key"
+        if out.exists() and key.exists() and out.stat().st_mtime > key.stat().st_mtime:
+            print("generate: another run has just made the questions; nothing to do", flush=True)
+            return out
+        return _generate(doc, run_dir, cfg)
+
+
+def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     work = run_dir / "yourbench"
     shutil.rmtree(work, ignore_errors=True)
     (work / "raw").mkdir(parents=True)
     shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
     started = time.time()
-    with machine_lock(cfg.generator), serve(cfg.generator, run_dir / "logs") as endpoint:
+    with serve(cfg.generator, run_dir / "logs") as endpoint:
         config_path = work / "yourbench.yaml"
         config_path.write_text(yaml.safe_dump(yourbench_config(cfg, endpoint, work), sort_keys=False))
         env = tool_env() | {KEY_ENV: endpoint.api_key, "YOURBENCH_LOG_DIR": str(work / "logs")}
