@@ -27,7 +27,7 @@ import yaml
 
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_parquet, atomic_write_text
-from pipeline.report import format_params
+from pipeline.report import format_params, table_markdown
 
 LICENSE = "cc-by-4.0"
 CONFIGS = ("questions", "details", "results", "run")
@@ -115,16 +115,6 @@ def _run_row(run_info: dict) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def _results_table(results: pd.DataFrame) -> str:
-    header = "| Model | # Params | Duration (s) | Accuracy | Estimated Energy (Wh) |"
-    lines = [header, "|---|---|---|---|---|"]
-    for row in results.itertuples(index=False):
-        accuracy = "n/a" if pd.isna(row.accuracy) else f"{row.accuracy:.1%}"
-        lines.append(f"| {row.model} | {format_params(float(row.params_b))} | {float(row.duration_s):.1f} "
-                     f"| {accuracy} | {float(row.energy_wh):.4g} |")
-    return "\n".join(lines)
-
-
 def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -> str:
     results = frames["results"]
     rows = {name: len(df) for name, df in frames.items()}
@@ -165,7 +155,7 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         "",
         "## Results",
         "",
-        _results_table(results),
+        table_markdown(results, ["Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)"]),
         "",
         "## How the data was produced",
         "",

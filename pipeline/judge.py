@@ -34,6 +34,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -93,7 +94,7 @@ class Pass:
     temperature: float = 0.0
     seed: int | None = None
 
-    @property
+    @cached_property  # hashes the prompt file: once per pass, not once per record written
     def key(self) -> str:
         base = judge_fingerprint(self.judge)
         return base if self.label == "judge" else fingerprint(base, self.label, self.temperature)
@@ -171,15 +172,9 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
     return sorted(todo, key=lambda row: (row["question_id"], row["candidate"]))
 
 
-def _fail_on_errors(out_dir: Path, cfg: Config, judge: Judge, keys: set[str], attempted: int, run_dir: Path) -> None:
+def _fail_on_errors(run_dir: Path, cfg: Config, judge: Judge, keys: list[str], attempted: int) -> None:
     """Calls that failed outright stop the stage (finished judgements are kept for the rerun)."""
-    errors = []
-    for candidate in cfg.candidates:
-        latest = {}
-        for record in read_jsonl(out_dir / f"{candidate.name}.jsonl"):
-            if record.get("judge_fingerprint") in keys:
-                latest[(record["judge_fingerprint"], record["question_id"], record["answer_hash"])] = record
-        errors += [r for r in latest.values() if r["status"] == "error"]
+    errors = [r for found in _latest(run_dir, cfg, keys).values() for r in found if r["status"] == "error"]
     if errors:
         where = f"; server log: {run_dir / 'logs' / f'{judge.name}.server.log'}" if judge.engine != "openai" \
             else f" at {judge.base_url}"
@@ -238,7 +233,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                    cfg: Config) -> None:
     out_dir = run_dir / "judgements"
     todo = {p.label: _pending(cfg, questions, run_dir / "answers", out_dir, p.key) for p in its_passes}
-    calibration = calibration_path(run_dir, judge_fingerprint(judge))
+    judge_key = judge_fingerprint(judge)
+    calibration = calibration_path(run_dir, judge_key)
     calibration_todo = _calibration_todo(judge, calibration)
     for p in its_passes:
         print(f"judge: {len(todo[p.label])} answers to grade with {judge.name}"
@@ -260,10 +256,10 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
 
     def write_calibration(item, result):
         append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
-                                   "judge_fingerprint": judge_fingerprint(judge), **result})
+                                   "judge_fingerprint": judge_key, **result})
 
     meter = EnergyMeter(cfg.energy)
-    session = {"judge_name": judge.name, "judge_fingerprint": judge_fingerprint(judge),
+    session = {"judge_name": judge.name, "judge_fingerprint": judge_key,
                "started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
     try:
         with contextlib.ExitStack() as stack:
@@ -281,21 +277,20 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
     finally:  # an interrupted session's energy counts too: its judgements are kept
         session["answers_judged"] = sum(len(t) for t in todo.values())
         append_jsonl(out_dir / "judge.sessions.jsonl", session)
-    _fail_on_errors(out_dir, cfg, judge, {p.key for p in its_passes}, session["answers_judged"], run_dir)
+    _fail_on_errors(run_dir, cfg, judge, [p.key for p in its_passes], session["answers_judged"])
 
 
-def _latest(run_dir: Path, cfg: Config, key: str) -> pd.DataFrame:
-    """The latest record of one pass for every current answer (a later "judged" replaces an "unparsed")."""
-    rows = []
+def _latest(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, list[dict]]:
+    """Per pass key, the latest record for every current answer (a later "judged" replaces an "unparsed")."""
+    latest: dict[str, dict] = {key: {} for key in keys}
     for candidate in cfg.candidates:
         answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
         current = {(qid, _answer_hash(p)) for qid, p in zip(answers["question_id"], answers["prediction"])}
-        latest = {}
         for record in read_jsonl(run_dir / "judgements" / f"{candidate.name}.jsonl"):
-            if record.get("judge_fingerprint") == key and (record["question_id"], record["answer_hash"]) in current:
-                latest[record["question_id"]] = record
-        rows.extend(latest.values())
-    return pd.DataFrame(rows)
+            key = record.get("judge_fingerprint")
+            if key in latest and (record["question_id"], record["answer_hash"]) in current:
+                latest[key][(candidate.name, record["question_id"])] = record
+    return {key: list(found.values()) for key, found in latest.items()}
 
 
 def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
@@ -309,12 +304,12 @@ def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
     for judge in dict.fromkeys(p.judge.name for p in all_passes):
         its_passes = [p for p in all_passes if p.judge.name == judge]
         _run_judge(its_passes[0].judge, its_passes, questions, run_dir, cfg)
-    judgements = _latest(run_dir, cfg, all_passes[0].key)
+    latest = _latest(run_dir, cfg, [p.key for p in all_passes])
+    judgements = pd.DataFrame(latest[all_passes[0].key])
     for check in all_passes[1:]:
-        found = _latest(run_dir, cfg, check.key)
-        found = found[["question_id", "candidate", "verdict", "status", "raw_judge_output"]].rename(columns={
-            "verdict": f"{check.label}_verdict", "status": f"{check.label}_status",
-            "raw_judge_output": f"{check.label}_output"})
+        found = pd.DataFrame(latest[check.key])[["question_id", "candidate", "verdict", "status", "raw_judge_output"]]
+        found = found.rename(columns={"verdict": f"{check.label}_verdict", "status": f"{check.label}_status",
+                                      "raw_judge_output": f"{check.label}_output"})
         judgements = judgements.merge(found, on=["question_id", "candidate"], how="left")
     out = run_dir / "judgements.parquet"
     atomic_write_parquet(judgements, out)

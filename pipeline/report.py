@@ -186,8 +186,10 @@ def main_table(results: pd.DataFrame) -> pd.DataFrame:
     )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
 
 
-def table_markdown(results: pd.DataFrame) -> str:
-    return _markdown(main_table(results))
+def table_markdown(results: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """The main table as Markdown, optionally only some of its (display) columns."""
+    table = main_table(results)
+    return _markdown(table if columns is None else table[columns])
 
 
 def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
