@@ -1,11 +1,20 @@
 """Stage 2: one candidate answers every question, through Lighteval, under CodeCarbon.
 
-The candidate's server is started (CodeCarbon phase ``load``), then Lighteval's
-``Pipeline`` runs the ``document_qa`` task against it with its LiteLLM backend
-(phase ``answer``). A LiteLLM success callback appends one record per question
-to ``answers/<candidate>.jsonl`` as soon as the answer arrives (prediction,
-input/output tokens, latency), so an interrupted run resumes with only the
-missing questions. ``answers/<candidate>.parquet`` is written at the end.
+One answering *session* (:class:`pipeline.energy.Session`, appended to
+``answers/<candidate>.sessions.jsonl``): the machine's serving lock, the idle
+baseline (nothing running), the candidate's server started (phase ``load``),
+Lighteval set up, then Lighteval's request loop against the server (phase
+``answer``, plus ``answer.2`` ... when ``energy.repeats`` > 1). Only the
+request loop is inside the answering window: Lighteval's import, task registry,
+``Pipeline`` and dataset set-up come before it, its metrics, result saving and
+the wait for the last callbacks after it.
+
+A LiteLLM success callback appends one record per question to
+``answers/<candidate>.jsonl`` as soon as the answer arrives (prediction,
+input/output tokens, latency, the session that produced it), so an interrupted
+run resumes with only the missing questions, and the report can charge each
+session's energy to the answers it produced. ``answers/<candidate>.parquet`` is
+written at the end.
 """
 
 from __future__ import annotations
@@ -16,26 +25,27 @@ import shutil
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
 
 from pipeline.config import Candidate, Config, fingerprint
-from pipeline.energy import EnergyMeter
+from pipeline.energy import EnergyMeter, Session
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 from pipeline.judge import strip_reasoning
-from pipeline.serving import Endpoint, machine_lock, serve
+from pipeline.serving import Endpoint, machine_lock, pinned_gpus, serve
 
 ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "input_tokens",
-                  "output_tokens", "latency_s", "lexical_f1", "fingerprint"]
+                  "output_tokens", "latency_s", "lexical_f1", "fingerprint", "session"]
 
 
 def answers_fingerprint(cfg: Config, candidate: Candidate) -> str:
-    """What the answers depend on (not the size or device count, which only label them)."""
-    settings = candidate.model_dump(mode="json", exclude={"params_b", "devices", "startup_timeout_s"})
+    """What the answers depend on (not the size, devices or endpoint hardware, which only label them)."""
+    settings = candidate.model_dump(mode="json",
+                                    exclude={"params_b", "devices", "startup_timeout_s", "endpoint_hardware"})
     return fingerprint(settings, cfg.questions.candidate_context, cfg.questions.seed)
 
 
@@ -63,7 +73,11 @@ def _prompts(questions: pd.DataFrame, cfg: Config) -> dict[str, str]:
 
 
 class _Recorder:
-    """LiteLLM callback: one record per answered question, appended as it completes."""
+    """LiteLLM callback: one record per answered question, appended as it completes.
+
+    It also keeps when every successful request started and ended (repeats and
+    Lighteval's own retries included), to set beside each measured window.
+    """
 
     def __init__(self, prompts: dict[str, str], path: Path, base: dict):
         from litellm.integrations.custom_logger import CustomLogger
@@ -78,11 +92,12 @@ class _Recorder:
         self.prompts, self.path, self.base = prompts, path, base
         self.lock = threading.Lock()
         self.seen: set[str] = set()
+        self.requests: list[tuple[float, float]] = []  # (start, end), seconds since the epoch
 
     def wait(self, expected: int, timeout_s: float) -> None:
         """LiteLLM runs success callbacks on a background thread: give the last ones time to land."""
         deadline = time.monotonic() + timeout_s
-        while len(self.seen) < expected and time.monotonic() < deadline:
+        while len(self.requests) < expected and time.monotonic() < deadline:
             time.sleep(0.2)
 
     def record(self, kwargs, response, start_time, end_time) -> None:
@@ -99,60 +114,111 @@ class _Recorder:
                "output_tokens": getattr(usage, "completion_tokens", None),
                "latency_s": (end_time - start_time).total_seconds()}
         with self.lock:
+            self.requests.append((start_time.timestamp(), end_time.timestamp()))  # LiteLLM's local datetimes
             if question_id not in self.seen:
                 self.seen.add(question_id)
                 append_jsonl(self.path, row)
 
+    def in_window(self, window: dict) -> dict:
+        """The requests that started inside a measured window: how many, and their summed latency."""
+        start = datetime.fromisoformat(window["started"]).timestamp()
+        inside = [(a, b) for a, b in self.requests if start <= a <= start + window["duration_s"]]
+        return {"requests": len(inside), "requests_s": round(sum(b - a for a, b in inside), 3)}
 
-def _run_lighteval(pending: pd.DataFrame, cfg: Config, candidate: Candidate, endpoint: Endpoint,
-                   work: Path, recorder: _Recorder) -> dict[str, float]:
-    """Run Lighteval on ``pending``; returns Lighteval's token-F1 per question id."""
-    from pipeline import lighteval_shims
 
-    lighteval_shims.install()
-    import litellm
-    from lighteval.logging.evaluation_tracker import EvaluationTracker
-    from lighteval.models.endpoints.litellm_model import LiteLLMModelConfig
-    from lighteval.models.model_input import GenerationParameters
-    from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
+class Lighteval:
+    """Lighteval's set-up, kept out of the energy windows.
 
-    from tasks.document_qa import task_config
+    Constructing it imports Lighteval and installs the shims (tens of seconds on
+    a small CPU); :meth:`pipeline` builds a ``Pipeline`` for the pending
+    questions of one candidate; :meth:`answer` runs its request loop inside
+    measured windows. Nothing here is tied to one candidate, so one instance can
+    serve every candidate of a run.
+    """
 
-    # A new folder name each session: `datasets` caches local folders by path and would otherwise
-    # hand Lighteval the questions of an earlier session.
-    dataset_dir = work / f"dataset-{uuid.uuid4().hex[:8]}"
-    _lighteval_dataset(pending, cfg, dataset_dir)
-    tasks_module = ModuleType("document_qa_run")
-    tasks_module.TASKS_TABLE = [task_config(str(dataset_dir), candidate.max_new_tokens)]
-    model_config = LiteLLMModelConfig(
-        model_name=f"openai/{endpoint.model}", base_url=endpoint.base_url, api_key=endpoint.api_key,
-        concurrent_requests=candidate.concurrent_requests, max_model_length=candidate.context_length,
-        generation_parameters=GenerationParameters(temperature=0.0, seed=cfg.questions.seed),
-        cache_dir=str(work / "cache"), api_max_retry=4, timeout=600,
-    )
-    pipeline = Pipeline(
-        tasks="document_qa|0",
-        pipeline_parameters=PipelineParameters(launcher_type=ParallelismManager.NONE,
-                                               custom_tasks_directory=tasks_module),
-        evaluation_tracker=EvaluationTracker(output_dir=str(work / "lighteval"), save_details=True),
-        model_config=model_config,
-    )
-    litellm.callbacks = [recorder.callback]
-    try:
-        pipeline.evaluate()
-        pipeline.save_and_push_results()
-        recorder.wait(len(pending), timeout_s=30)
-    except BaseException:
-        recorder.wait(len(pending), timeout_s=2)
-        raise
-    finally:
-        litellm.callbacks = []
-    f1 = {}
-    for details in pipeline.get_details().values():
-        for detail in details:
-            question_id = recorder.prompts.get(detail.doc.query)  # Lighteval renumbers doc.id
-            f1[question_id] = detail.metric.get("f1") if isinstance(detail.metric, dict) else None
-    return f1
+    def __init__(self):
+        from pipeline import lighteval_shims
+
+        lighteval_shims.install()
+        import litellm
+        from lighteval.logging.evaluation_tracker import EvaluationTracker
+        from lighteval.models.endpoints.litellm_model import LiteLLMModelConfig
+        from lighteval.models.model_input import GenerationParameters
+        from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
+        from lighteval.tasks.requests import SamplingMethod
+
+        from tasks.document_qa import task_config
+
+        self.litellm, self.task_config, self.generative = litellm, task_config, SamplingMethod.GENERATIVE
+        self.EvaluationTracker, self.LiteLLMModelConfig = EvaluationTracker, LiteLLMModelConfig
+        self.GenerationParameters, self.Pipeline = GenerationParameters, Pipeline
+        self.ParallelismManager, self.PipelineParameters = ParallelismManager, PipelineParameters
+
+    def pipeline(self, pending: pd.DataFrame, cfg: Config, candidate: Candidate, endpoint: Endpoint, work: Path):
+        """A ``Pipeline`` for ``pending`` against ``endpoint`` (dataset folder, task, model client)."""
+        from pipeline import lighteval_shims
+
+        # A new folder name each session: `datasets` caches local folders by path and would otherwise
+        # hand Lighteval the questions of an earlier session.
+        dataset_dir = work / f"dataset-{uuid.uuid4().hex[:8]}"
+        _lighteval_dataset(pending, cfg, dataset_dir)
+        tasks_module = ModuleType("document_qa_run")
+        tasks_module.TASKS_TABLE = [self.task_config(str(dataset_dir), candidate.max_new_tokens)]
+        model_config = self.LiteLLMModelConfig(
+            model_name=f"openai/{endpoint.model}", base_url=endpoint.base_url, api_key=endpoint.api_key,
+            concurrent_requests=candidate.concurrent_requests, max_model_length=candidate.context_length,
+            generation_parameters=self.GenerationParameters(temperature=0.0, seed=cfg.questions.seed),
+            cache_dir=str(work / "cache"), api_max_retry=4, timeout=600,
+        )
+        pipeline = self.Pipeline(
+            tasks="document_qa|0",
+            pipeline_parameters=self.PipelineParameters(launcher_type=self.ParallelismManager.NONE,
+                                                        custom_tasks_directory=tasks_module),
+            evaluation_tracker=self.EvaluationTracker(output_dir=str(work / "lighteval"), save_details=True),
+            model_config=model_config,
+        )
+        lighteval_shims.no_sample_cache(pipeline)
+        return pipeline
+
+    def answer(self, pipeline, session: Session, recorder: _Recorder, repeats: int) -> dict[str, float]:
+        """Run the questions, the request loop in window ``answer`` (then ``answer.2`` ... for repeats).
+
+        The window is the model client's ``greedy_until`` call, Lighteval's loop
+        over the requests; its prompt building, metrics and result saving stay
+        outside. Returns Lighteval's token-F1 per question id.
+        """
+        model = pipeline.model
+        request_loop = model.greedy_until
+        docs = pipeline.sampling_docs[self.generative]
+
+        def measured(requests):
+            with session.phase("answer"):
+                return request_loop(requests)
+
+        model.greedy_until = measured
+        self.litellm.callbacks = [recorder.callback]
+        try:
+            pipeline.evaluate()
+            pipeline.save_and_push_results()
+            for repeat in range(2, repeats + 1):  # same requests, fixed output (temperature 0): energy only
+                with session.phase(f"answer.{repeat}"):
+                    request_loop(docs)
+            recorder.wait(len(docs) * repeats, timeout_s=30)
+        except BaseException:
+            recorder.wait(len(docs), timeout_s=2)
+            raise
+        finally:
+            self.litellm.callbacks = []
+            model.greedy_until = request_loop
+            for name in ["answer", *(f"answer.{r}" for r in range(2, repeats + 1))]:
+                if isinstance(session.record.get(name), dict):
+                    session.record[name].update(recorder.in_window(session.record[name]))
+        f1 = {}
+        for details in pipeline.get_details().values():
+            for detail in details:
+                question_id = recorder.prompts.get(detail.doc.query)  # Lighteval renumbers doc.id
+                f1[question_id] = detail.metric.get("f1") if isinstance(detail.metric, dict) else None
+        return f1
 
 
 def run(questions_path: Path, run_dir: Path, cfg: Config, name: str) -> Path:
@@ -187,22 +253,24 @@ def _answer(questions_path: Path, run_dir: Path, cfg: Config, candidate: Candida
         recorder = _Recorder(prompts, records_path, {"candidate": name, "fingerprint": key})
         work = out_dir / f".{name}.work"
         shutil.rmtree(work, ignore_errors=True)
-        meter = EnergyMeter(cfg.energy)
-        session = {"fingerprint": key, "started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
-        endpoint = None
-        try:
-            with contextlib.ExitStack() as stack:
-                with meter.phase("load") as session["load"]:
-                    endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
-                with meter.phase("answer") as session["answer"]:
-                    f1 = _run_lighteval(pending, cfg, candidate, endpoint, work, recorder)
-            session["outcome"] = "finished"
-        finally:  # an interrupted session's energy counts too: its answers are kept
-            session["questions_answered"] = len(recorder.seen)
-            if endpoint is not None:
-                session.update(local_server=endpoint.local, peak_rss_mb=endpoint.peak_rss_mb,
-                               peak_gpu_mb=endpoint.peak_gpu_mb)
-            append_jsonl(sessions_path, session)
+        lighteval = Lighteval()  # imports before any window opens
+        meter = EnergyMeter(cfg.energy, gpus=pinned_gpus(candidate))
+        with Session(sessions_path, meter, fingerprint=key, candidate=name, engine=candidate.engine) as session:
+            recorder.base["session"] = session.id
+            endpoint = None
+            try:
+                if candidate.engine != "openai":  # a remote endpoint's energy is not measured here
+                    session.idle()
+                with contextlib.ExitStack() as stack:
+                    with session.phase("load"):
+                        endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))
+                    pipeline = lighteval.pipeline(pending, cfg, candidate, endpoint, work)
+                    f1 = lighteval.answer(pipeline, session, recorder, cfg.energy.repeats)
+            finally:  # an interrupted session's energy counts too: its answers are kept
+                session.record["questions_answered"] = len(recorder.seen)
+                if endpoint is not None:
+                    session.record.update(local_server=endpoint.local, peak_rss_mb=endpoint.peak_rss_mb,
+                                          peak_gpu_mb=endpoint.peak_gpu_mb)
         for question_id, value in f1.items():
             append_jsonl(out_dir / f"{name}.f1.jsonl", {"question_id": question_id, "f1": value, "fingerprint": key})
         shutil.rmtree(work / "cache", ignore_errors=True)

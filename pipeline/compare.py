@@ -3,7 +3,7 @@
 Writes, under ``out_dir``:
 
 - ``per_document.md``: one table per document (Model, # Params, Duration (s),
-  Accuracy, Estimated Energy (Wh)), as in the per-document report;
+  Accuracy, Energy (Wh), Method), as in the per-document report;
 - ``combined.csv`` / ``combined.md``: one row per model, with its accuracy and
   answering energy on each document and its average over the documents where it
   appears (a plain mean of the per-document values, each document weighing the same);
@@ -86,10 +86,12 @@ def combine(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
     parts = ["# Results per document", ""]
     for document, results in reports.items():
+        methods = results["energy_method"] if "energy_method" in results else pd.Series("", index=results.index)
         rows = [[str(r.model), format_params(r.params_b), f"{float(r.duration_s):.1f}", pct(r.accuracy),
-                 num(r.energy_wh)] for r in results.itertuples(index=False)]
+                 num(r.energy_wh) if not pd.isna(r.energy_wh) else "not measured", str(method)]
+                for r, method in zip(results.itertuples(index=False), methods.fillna(""))]
         parts += [f"## {document}", "",
-                  _markdown(["Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)"], rows), ""]
+                  _markdown(["Model", "# Params", "Duration (s)", "Accuracy", "Energy (Wh)", "Method"], rows), ""]
     return "\n".join(parts)
 
 

@@ -55,14 +55,31 @@ class Served(Strict):
         return self
 
 
+class EndpointHardware(Strict):
+    """What serves a remote endpoint, when the profile knows it: energy is then TDP x devices x duration."""
+
+    description: str  # e.g. "8x NVIDIA H100 SXM (provider's statement)"
+    tdp_watts: float = Field(gt=0)  # per device
+
+
 class Candidate(Served):
     params_b: float = Field(gt=0)  # billions of parameters, for the table and bubble size
     max_new_tokens: int = Field(default=128, ge=1)
-    devices: int = Field(default=1, ge=1)  # GPUs (or CPU packages) it runs on, for the TDP estimate
+    # vLLM: the GPUs its server is pinned to (and the only ones measured); llama-cpp: CPU packages.
+    # Both: the devices of the TDP x devices x duration estimate.
+    devices: int = Field(default=1, ge=1)
+    endpoint_hardware: EndpointHardware | None = None  # openai only: the hardware behind the endpoint
+
+    @model_validator(mode="after")
+    def _remote_hardware(self):
+        if self.endpoint_hardware and self.engine != "openai":
+            raise ValueError("endpoint_hardware is only for engine 'openai' (served models are measured)")
+        return self
 
 
 class Judge(Served):
     prompt: str  # a file in judge_prompts/
+    devices: int = Field(default=1, ge=1)  # vLLM: the GPUs its server is pinned to and measured on
     max_new_tokens: int = Field(default=16, ge=1)
     calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
 
@@ -112,6 +129,12 @@ class Energy(Strict):
     # The study's estimate: TDP x devices x duration. Set it to the TDP of the hardware you run on.
     tdp_watts: float = Field(default=45.0, gt=0)
     tdp_hardware: str = "CPU package (assumed)"
+    # The idle baseline: seconds measured with nothing running, before each model is loaded (0: none).
+    idle_s: float = Field(default=5.0, ge=0)
+    # Answering windows measured per candidate: answers come from the first, the table shows mean ± spread.
+    repeats: int = Field(default=1, ge=1)
+    # Running totals are written this often, so that a killed session keeps its energy up to then.
+    checkpoint_s: float = Field(default=10.0, gt=0)
 
 
 class Report(Strict):

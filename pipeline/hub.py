@@ -155,7 +155,7 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         "",
         "## Results",
         "",
-        table_markdown(results, ["Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)"]),
+        table_markdown(results, ["Model", "# Params", "Duration (s)", "Accuracy", "Energy (Wh)", "Method"]),
         "",
         "## How the data was produced",
         "",
@@ -170,8 +170,8 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
            f"(`{cfg.second_judge.model}`, {cfg.second_judge.engine})."] if cfg.second_judge else []),
         *([f"- Self-consistency check: the judge graded every answer twice more at temperature "
            f"{cfg.self_consistency.temperature:g} (seeds 1 and 2), in `details`."] if cfg.self_consistency else []),
-        f"- Energy: {', '.join(methods) or 'not measured'} (CodeCarbon, whole machine, answering phase only"
-        + (f"; hardware: {', '.join(hardware)}" if hardware else "") + ").",
+        f"- Energy: {', '.join(methods) or 'not measured'}; net of an idle baseline, answering window only "
+        "(CodeCarbon, the model's own GPUs" + (f"; hardware: {', '.join(hardware)}" if hardware else "") + ").",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
     ]
     if when:

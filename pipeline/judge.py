@@ -35,7 +35,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -81,7 +80,7 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
 
 
 def judge_fingerprint(judge: Judge) -> str:
-    settings = judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s"})
+    settings = judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s", "devices"})
     return fingerprint(settings, judge.prompt_text())
 
 
@@ -245,39 +244,40 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         return
     from openai import OpenAI
 
-    from pipeline.energy import EnergyMeter
-    from pipeline.serving import serve
+    from pipeline.energy import EnergyMeter, Session
+    from pipeline.serving import pinned_gpus, serve
 
-    def answer_writer(p: Pass):
-        return lambda item, result: append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
-            "question_id": item["question_id"], "candidate": item["candidate"],
-            "answer_hash": _answer_hash(item["prediction"]), "judge": judge.name, "pass": p.label,
-            "judge_fingerprint": p.key, **result})
+    meter = EnergyMeter(cfg.energy, gpus=pinned_gpus(judge))
+    with Session(out_dir / "judge.sessions.jsonl", meter, judge_name=judge.name, judge_fingerprint=judge_key,
+                 engine=judge.engine) as session:
 
-    def write_calibration(item, result):
-        append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
-                                   "judge_fingerprint": judge_key, **result})
+        def answer_writer(p: Pass):
+            return lambda item, result: append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
+                "question_id": item["question_id"], "candidate": item["candidate"],
+                "answer_hash": _answer_hash(item["prediction"]), "judge": judge.name, "pass": p.label,
+                "judge_fingerprint": p.key, "session": session.id, **result})
 
-    meter = EnergyMeter(cfg.energy)
-    session = {"judge_name": judge.name, "judge_fingerprint": judge_key,
-               "started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
-    try:
-        with contextlib.ExitStack() as stack:
-            with meter.phase("load") as session["load"]:
-                endpoint = stack.enter_context(serve(judge, run_dir / "logs"))
-            client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
-            for p in its_passes:
-                with meter.phase(p.label) as session[p.label]:
-                    _grade_all(client, endpoint.model, p, todo[p.label], answer_writer(p), p.label)
-            if calibration_todo:
-                with meter.phase("calibration") as session["calibration"]:
-                    _grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo, write_calibration,
-                               "calibration")
-        session["outcome"] = "finished"
-    finally:  # an interrupted session's energy counts too: its judgements are kept
-        session["answers_judged"] = sum(len(t) for t in todo.values())
-        append_jsonl(out_dir / "judge.sessions.jsonl", session)
-    _fail_on_errors(run_dir, cfg, judge, [p.key for p in its_passes], session["answers_judged"])
+        def write_calibration(item, result):
+            append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
+                                       "judge_fingerprint": judge_key, "session": session.id, **result})
+
+        try:
+            if judge.engine != "openai":
+                session.idle()
+            with contextlib.ExitStack() as stack:
+                with session.phase("load"):
+                    endpoint = stack.enter_context(serve(judge, run_dir / "logs"))
+                client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
+                for p in its_passes:
+                    with session.phase(p.label):
+                        _grade_all(client, endpoint.model, p, todo[p.label], answer_writer(p), p.label)
+                if calibration_todo:
+                    with session.phase("calibration"):
+                        _grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo,
+                                   write_calibration, "calibration")
+        finally:  # an interrupted session's energy counts too: its judgements are kept
+            session.record["answers_judged"] = sum(len(t) for t in todo.values())
+    _fail_on_errors(run_dir, cfg, judge, [p.key for p in its_passes], session.record["answers_judged"])
 
 
 def _latest(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, list[dict]]:

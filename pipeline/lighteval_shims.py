@@ -13,6 +13,8 @@
    and give Lighteval's own sample cache a per-run directory.
 3. Its details logger calls ``xxhash.xxh64(str)``, which xxhash 4 rejects: that
    one is fixed by pinning ``xxhash<4`` in pyproject.toml.
+4. Its sample cache writes a parquet file at the end of the model's request
+   loop, which is the energy window: :func:`no_sample_cache` turns it off.
 """
 
 from __future__ import annotations
@@ -39,3 +41,10 @@ def install() -> None:
     Registry.load_all_task_configs = staticmethod(only_custom_tasks)
     litellm.cache = None
     _installed = True
+
+
+def no_sample_cache(pipeline) -> None:
+    """Switch off Lighteval's per-sample cache for one ``Pipeline`` (its ``cached`` decorator skips
+    caching when the model's ``_cache`` is None). Answers are resumed from this project's own
+    records; the cache would only add a parquet write inside the measured answering window."""
+    pipeline.model._cache = None

@@ -2,12 +2,14 @@
 
 Every number is an aggregate of ``details.parquet`` (one row per model x
 question): accuracy is the mean verdict over judged answers (95% Wilson
-interval); duration, energy and CO2 are sums of each question's share of its
-candidate's measured answering phase (shared in proportion to latency); the
-TDP estimate is TDP x devices x that duration; serving figures come from the
-per-question latencies and tokens; peak memory is the server's, copied onto
-each row from the run record. Model loading and the judge's own energy are
-reported on their own lines, not mixed in.
+interval); duration, energy and CO2 are sums of each answer's share of the
+answering session that produced it (:func:`pipeline.energy.charge`: net energy
+= gross - idle baseline, shared in proportion to latency); the TDP and EcoLogits
+estimates are per answer too; serving figures come from the per-question
+latencies and tokens; peak memory is the server's, copied onto each row from the
+run record; the judge's energy is charged to the judgements in use the same way.
+Model loading, question generation and judge calibration are reported on their
+own lines, not mixed in.
 """
 
 from __future__ import annotations
@@ -21,54 +23,70 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline import stats  # noqa: E402
+from pipeline import energy, stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
-from pipeline.judge import CHECKS  # noqa: E402
+from pipeline.judge import CHECKS, judge_fingerprint, passes  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
-                 "ci": "95% CI (Wilson)", "energy_wh": "Estimated Energy (Wh)", "co2_g": "CO2 (g)",
+                 "ci": "95% CI (Wilson)", "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
                  "questions": "Questions", "unparsed": "Unparsed judgements"}
 
 
-def _phase_totals(sessions: list[dict], phase: str) -> dict:
-    records = [s[phase] for s in sessions if phase in s]
-    last = records[-1] if records else {}
-    return {"energy_wh": sum(r["energy_wh"] for r in records), "duration_s": sum(r["duration_s"] for r in records),
-            "co2_kg": sum(r["co2_kg"] for r in records),
-            "energy_method": last.get("energy_method", "not measured"),
-            "hardware": " + ".join(filter(None, [last.get("cpu_model"), last.get("gpu_model")]))}
+def _answer_sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
+    return [s for s in energy.read_sessions(run_dir / "answers" / f"{candidate}.sessions.jsonl")
+            if s.get("fingerprint") == key]
 
 
-def _sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
-    return [s for s in read_jsonl(run_dir / "answers" / f"{candidate}.sessions.jsonl") if s.get("fingerprint") == key]
+def _judge_energy(run_dir: Path, cfg: Config) -> pd.DataFrame:
+    """Per (candidate, question): the net energy of its judgement in use (``judge_energy_wh``) and of its
+    reliability-check judgements (``checks_energy_wh``), charged like answers (by judge latency)."""
+    from pipeline.judge import _latest
+
+    sessions = energy.read_sessions(run_dir / "judgements" / "judge.sessions.jsonl")
+    produced = pd.DataFrame([r for c in cfg.candidates for r in read_jsonl(run_dir / "judgements" / f"{c.name}.jsonl")])
+    all_passes = passes(cfg)
+    latest = _latest(run_dir, cfg, [p.key for p in all_passes])
+    frames = []
+    for p in all_passes:
+        if produced.empty or "session" not in produced or not latest[p.key]:
+            continue
+        mine = produced[produced["judge_fingerprint"] == p.key]
+        charged = energy.charge(mine.drop_duplicates(["candidate", "question_id", "answer_hash", "session"]),
+                                sessions, p.label, "judge_latency_s")
+        in_use = pd.DataFrame(latest[p.key]).reindex(columns=["candidate", "question_id", "answer_hash", "session"])
+        used = in_use.merge(charged, on=["candidate", "question_id", "answer_hash", "session"], how="left")
+        column = "judge_energy_wh" if p.label == "judge" else "checks_energy_wh"
+        frames.append(used[["candidate", "question_id", "energy_wh"]].rename(columns={"energy_wh": column}))
+    if not frames:
+        return pd.DataFrame(columns=["candidate", "question_id", "judge_energy_wh", "checks_energy_wh"])
+    found = pd.concat(frames)
+    return found.groupby(["candidate", "question_id"], as_index=False).sum(min_count=1)
 
 
 def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
-    """One row per (candidate, question), with the verdict and the question's share of energy."""
+    """One row per (candidate, question), with the verdict and the answer's energy (see the module docstring)."""
     questions = pd.read_parquet(run_dir / "questions.parquet")
     judgements = pd.read_parquet(run_dir / "judgements.parquet")
     frames = []
     for candidate in cfg.candidates:
         answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
-        sessions = _sessions(run_dir, candidate.name, answers["fingerprint"].iloc[0])
-        totals = _phase_totals(sessions, "answer")
-        share = answers["latency_s"] / answers["latency_s"].sum() if answers["latency_s"].sum() > 0 \
-            else 1.0 / len(answers)
+        key = answers["fingerprint"].iloc[0]
+        produced = pd.DataFrame([r for r in read_jsonl(run_dir / "answers" / f"{candidate.name}.jsonl")
+                                 if r.get("fingerprint") == key]).reindex(columns=["question_id", "session",
+                                                                                    "latency_s"])
+        sessions = _answer_sessions(run_dir, candidate.name, key)
+        if "session" not in answers:
+            answers["session"] = None
+        answers = energy.answer_energy(answers, produced, sessions, candidate, cfg.energy)
         # GPU memory where the server used a GPU (nvidia-smi), else the server's resident memory.
         gpu_peaks = [s["peak_gpu_mb"] for s in sessions if s.get("peak_gpu_mb")]
         peaks = gpu_peaks or [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
         answers = answers.assign(
             params_b=candidate.params_b,
             devices=candidate.devices,
-            energy_wh=share * totals["energy_wh"],
-            duration_s=share * totals["duration_s"],
-            co2_kg=share * totals["co2_kg"],
-            tdp_energy_wh=share * totals["duration_s"] * cfg.energy.tdp_watts * candidate.devices / 3600.0,
             peak_memory_mb=max(peaks) if peaks else float("nan"),
             peak_memory_kind="GPU" if gpu_peaks else "RSS" if peaks else "",
-            energy_method=totals["energy_method"],
-            hardware=totals["hardware"],
         )
         frames.append(answers)
     details = pd.concat(frames, ignore_index=True)
@@ -79,6 +97,7 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge", *checks]]
     details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
     details["status"] = details["status"].fillna("missing")
+    details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
     return details
 
 
@@ -95,6 +114,7 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
         judged = group[group["status"] == "judged"]
         correct = int(judged["verdict"].sum())
         low, high = stats.wilson_interval(correct, len(judged))
+        with_energy = group[group["energy_wh"].notna()]
         rows.append({
             "model": name,
             "params_b": group["params_b"].iloc[0],
@@ -102,9 +122,17 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "accuracy": judged["verdict"].mean() if len(judged) else float("nan"),
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
-            "energy_wh": group["energy_wh"].sum(),
-            "co2_g": group["co2_kg"].sum() * 1000.0,
-            "tdp_energy_wh": group["tdp_energy_wh"].sum() if "tdp_energy_wh" in group else float("nan"),
+            "energy_wh": group["energy_wh"].sum(min_count=1),
+            "energy_sd_wh": _column(group, "energy_sd_wh").sum(min_count=1),
+            "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
+            "energy_idle_wh": _column(group, "energy_idle_wh").sum(min_count=1),
+            "energy_questions": len(with_energy),  # answers whose energy is known
+            "energy_method": group["energy_method"].iloc[0],
+            "energy_status": "; ".join(f"{n} {status}" for status, n in _column(group, "energy_status", energy.MEASURED).value_counts().items()),
+            "co2_g": group["co2_kg"].sum(min_count=1) * 1000.0,
+            "tdp_energy_wh": _column(group, "tdp_energy_wh").sum(min_count=1),
+            "ecologits_wh": _column(group, "ecologits_wh").sum(min_count=1),
+            "judge_energy_wh": _column(group, "judge_energy_wh").sum(min_count=1),
             "questions": len(group),
             "judged": len(judged),
             "correct": correct,
@@ -113,48 +141,72 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "output_tokens": group["output_tokens"].sum(),
             "peak_memory_mb": group["peak_memory_mb"].iloc[0] if "peak_memory_mb" in group else float("nan"),
             "peak_memory_kind": group["peak_memory_kind"].iloc[0] if "peak_memory_kind" in group else "",
-            "energy_method": group["energy_method"].iloc[0],
+            "gpus_measured": _column(group, "gpus_measured", "").iloc[0],
             "hardware": group["hardware"].iloc[0],
         })
     results = pd.DataFrame(rows)
     serving = stats.serving_figures(details).rename(columns={"candidate": "model"})
-    results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s",
-                                     "energy_per_query_wh", "accuracy_per_wh"]], on="model", how="left")
+    results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s", "energy_per_query_wh",
+                                     "j_per_output_token", "accuracy_per_wh"]], on="model", how="left")
     results["on_frontier"] = stats.pareto_frontier(results)
     results["per"], _ = stats.performance_efficiency_ratio(results)
     return results
 
 
+def _column(group: pd.DataFrame, name: str, default=float("nan")) -> pd.Series:
+    return group[name] if name in group else pd.Series(default, index=group.index, dtype=object if
+                                                       isinstance(default, str) else float)
+
+
 def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy (y, 95% CI bars) vs energy in Wh (x, log); bubble area ∝ parameters; frontier marked."""
+    """Accuracy (y, 95% CI bars) vs energy in Wh (x, log); bubble area ∝ parameters; frontier marked.
+
+    Measured energies are filled bubbles, estimates hollow ones; a model whose
+    energy was not measured has no x and is named under the plot instead.
+    """
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    sizes = 2500 * results["params_b"] / results["params_b"].max()
-    energy = results["energy_wh"].clip(lower=1e-6)
-    accuracy = results["accuracy"]
-    if "accuracy_ci_low" in results:
-        below = (accuracy - results["accuracy_ci_low"]).clip(lower=0).fillna(0)
-        above = (results["accuracy_ci_high"] - accuracy).clip(lower=0).fillna(0)
-        ax.errorbar(energy, accuracy, yerr=[below, above],
+    shown = results[results["energy_wh"].notna()]
+    missing = results[results["energy_wh"].isna()]["model"].tolist()
+    sizes = 2500 * shown["params_b"] / results["params_b"].max()
+    energy_x = shown["energy_wh"].clip(lower=1e-6)
+    accuracy = shown["accuracy"]
+    if "accuracy_ci_low" in shown and len(shown):
+        below = (accuracy - shown["accuracy_ci_low"]).clip(lower=0).fillna(0)
+        above = (shown["accuracy_ci_high"] - accuracy).clip(lower=0).fillna(0)
+        ax.errorbar(energy_x, accuracy, yerr=[below, above],
                     fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
-    ax.scatter(energy, accuracy, s=sizes, alpha=0.45, c=range(len(results)), cmap="viridis",
-               edgecolors="black", linewidths=0.8, zorder=2)
-    if "on_frontier" in results and results["on_frontier"].any():
-        front = results[results["on_frontier"]].sort_values("energy_wh")
+    estimated = shown["energy_method"].map(energy.is_estimate).astype(bool)
+    colours = plt.get_cmap("viridis")([i / max(len(results) - 1, 1) for i in range(len(results))])
+    colour = dict(zip(results["model"], colours))
+    for is_estimate, label in ((False, "measured"), (True, "estimate")):
+        part = shown[estimated == is_estimate]
+        if len(part):
+            ax.scatter(energy_x[part.index], part["accuracy"], s=sizes[part.index], zorder=2, label=label,
+                       facecolors="none" if is_estimate else [colour[m] for m in part["model"]],
+                       edgecolors=[colour[m] for m in part["model"]], linewidths=1.6 if is_estimate else 0.8,
+                       linestyle="--" if is_estimate else "-", alpha=0.9 if is_estimate else 0.45)
+    if "on_frontier" in shown and shown["on_frontier"].any():
+        front = shown[shown["on_frontier"]].sort_values("energy_wh")
         ax.plot(front["energy_wh"].clip(lower=1e-6), front["accuracy"], color="crimson", linestyle="--",
-                marker="o", markersize=4, label="efficiency frontier", zorder=3)
+                marker="o", markersize=4, zorder=3,
+                label="efficiency frontier" + (" (of estimates)" if estimated[front.index].any() else ""))
+    if len(shown):
         ax.legend(loc="lower right", fontsize=8)
-    for x, y, name, params in zip(energy, accuracy, results["model"], results["params_b"]):
+    for x, y, name, params in zip(energy_x, accuracy, shown["model"], shown["params_b"]):
         ax.annotate(f"{name}\n({format_params(params)})", (x, y), textcoords="offset points", xytext=(0, 12),
                     ha="center", fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("Energy for answering (Wh, log scale)")
+    ax.set_xlabel("Net energy for answering (Wh, log scale)")
     ax.set_ylabel("Accuracy (judged correct, 95% CI)")
     ax.set_ylim(-0.05, 1.1)
-    ax.set_xlim(energy.min() / 2, energy.max() * 2)
+    if len(shown):
+        ax.set_xlim(energy_x.min() / 2, energy_x.max() * 2)
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.text(0.01, 0.01, "bubble area ∝ parameter count", transform=ax.transAxes, ha="left", va="bottom",
-            fontsize=7, color="gray")
+    note = "bubble area ∝ parameter count; hollow: energy estimated, filled: measured"
+    if missing:
+        note += "\nnot plotted (energy not measured): " + ", ".join(missing)
+    ax.text(0.01, 0.01, note, transform=ax.transAxes, ha="left", va="bottom", fontsize=7, color="gray")
     fig.tight_layout()
     atomic_save_figure(fig, path)
 
@@ -174,14 +226,27 @@ def num(value, fmt="{:.4g}") -> str:
     return "n/a" if pd.isna(value) else fmt.format(value)
 
 
+def energy_cell(row) -> str:
+    """The table's energy: net Wh, ± the spread over repeated windows, and how many answers it covers."""
+    if pd.isna(row["energy_wh"]):
+        return energy.NOT_MEASURED
+    text = num(row["energy_wh"])
+    if pd.notna(row.get("energy_sd_wh", float("nan"))):
+        text += f" ± {num(row['energy_sd_wh'], '{:.2g}')}"
+    measured = row.get("energy_questions", row["questions"])
+    if measured < row["questions"]:
+        text += f" ({measured} of {row['questions']} answers)"
+    return text
+
+
 def main_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The study's table (plus CI, CO2, counts), formatted for reading."""
+    """The study's table (plus CI, energy method, CO2, counts), formatted for reading."""
     return results.assign(
         params=results["params_b"].map(format_params),
         duration_s=results["duration_s"].map("{:.1f}".format),
         accuracy=results["accuracy"].map(pct),
         ci=[f"{pct(lo)}–{pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
-        energy_wh=results["energy_wh"].map(num),
+        energy=[energy_cell(row) for _, row in results.iterrows()],
         co2_g=results["co2_g"].map(num),
     )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
 
@@ -192,19 +257,43 @@ def table_markdown(results: pd.DataFrame, columns: list[str] | None = None) -> s
     return _markdown(table if columns is None else table[columns])
 
 
+def _frontier_label(on_frontier: bool, method: str) -> str:
+    if not on_frontier:
+        return ""
+    return "yes (estimate)" if energy.is_estimate(method) else "yes"
+
+
 def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Model": results["model"],
-        "Frontier": results["on_frontier"].map({True: "yes", False: ""}),
+        "Frontier": [_frontier_label(f, m) for f, m in zip(results["on_frontier"], results["energy_method"])],
         "Accuracy per Wh": results["accuracy_per_wh"].map(num),
-        "Energy per query (Wh)": results["energy_per_query_wh"].map(num),
+        "Wh per query": results["energy_per_query_wh"].map(num),
+        "J per output token": results["j_per_output_token"].map(num),
         "TDP estimate (Wh)": results["tdp_energy_wh"].map(num),
+        "EcoLogits estimate (Wh)": results["ecologits_wh"].map(num),
         "Tokens/s": results["tokens_per_s"].map("{:.1f}".format),
         "Latency p50 (s)": results["latency_p50_s"].map("{:.2f}".format),
         "Latency p95 (s)": results["latency_p95_s"].map("{:.2f}".format),
         "Peak memory (MB)": [num(v, "{:.0f}") + (f" ({kind})" if kind else "")
                              for v, kind in zip(results["peak_memory_mb"], results["peak_memory_kind"])],
         "PER": results["per"].map(lambda v: num(v, "{:.3f}")),
+    })
+
+
+def energy_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Gross, idle and net energy of each candidate's answering, and what was measured."""
+    idle_w = results["energy_idle_wh"] * 3600.0 / results["duration_s"]
+    return pd.DataFrame({
+        "Model": results["model"],
+        "Method": results["energy_method"],
+        "Answering window (s)": results["duration_s"].map("{:.1f}".format),
+        "Gross (Wh)": results["energy_gross_wh"].map(num),
+        "Idle power (W)": idle_w.map(lambda v: num(v, "{:.3g}")),
+        "Idle × duration (Wh)": results["energy_idle_wh"].map(num),
+        "Net (Wh)": results["energy_wh"].map(num),
+        "GPUs measured": results["gpus_measured"].replace("", "none"),
+        "Answers": results["energy_status"],
     })
 
 
@@ -232,14 +321,17 @@ def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
     """Best model and the most efficient frontier model, side by side, at ``volume`` queries."""
     best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
     frontier = results[results["on_frontier"]].sort_values("energy_wh")
-    most_accurate, most_efficient = best["model"].iloc[0], frontier["model"].iloc[0]
+    most_accurate = best["model"].iloc[0]
+    most_efficient = frontier["model"].iloc[0] if len(frontier) else most_accurate
     roles = {most_accurate: "most accurate", most_efficient: "most efficient on the frontier"}
     if most_accurate == most_efficient:
-        roles = {most_accurate: "most accurate and most efficient"}
+        roles = {most_accurate: "most accurate" + (" and most efficient" if len(frontier) else "")}
+    methods = dict(zip(results["model"], results["energy_method"]))
     projected = stats.project(results[results["model"].isin(roles)], volume)
     return pd.DataFrame({
         "Model": projected["model"],
         "Role": projected["model"].map(roles),
+        "Energy method": projected["model"].map(methods),
         f"Energy for {volume:,} queries (kWh)": projected["energy_kwh"].map(num),
         "CO2 (kg)": projected["co2_kg"].map(num),
         "Time at measured speed (h)": projected["hours"].map(num),
@@ -291,18 +383,104 @@ def judge_checks(details: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame | Non
     return pd.DataFrame(rows), disagreements
 
 
+def _judge_sessions(run_dir: Path, cfg: Config) -> list[dict]:
+    """Judge sessions of the judges configured now (an earlier prompt's sessions do not count)."""
+    keys = {judge_fingerprint(j) for j in filter(None, [cfg.judge, cfg.second_judge])}
+    return [s for s in energy.read_sessions(run_dir / "judgements" / "judge.sessions.jsonl")
+            if s.get("judge_fingerprint") in keys]
+
+
+def _cost_row(stage: str, total: dict, note: str = "") -> dict:
+    measured = total["sessions"] > 0
+    killed = f"; {total['killed']} session(s) killed, energy up to their last checkpoint" if total["killed"] else ""
+    return {"Stage": stage, "Net energy (Wh)": num(total["net_wh"]) if measured else energy.NOT_MEASURED,
+            "Duration (s)": f"{total['duration_s']:.1f}" if measured else "",
+            "Method": total["method"] if measured else energy.NOT_MEASURED, "Note": note + killed}
+
+
+def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.DataFrame:
+    """What the evaluation itself cost, stage by stage, beside the answering energy of the table."""
+    generation = energy.read_sessions(run_dir / "generation.sessions.jsonl")
+    key_file = run_dir / "keys" / "generate.key"
+    if key_file.exists() and any("fingerprint" in s for s in generation):  # sessions of the current questions
+        generation = [s for s in generation if s.get("fingerprint") == key_file.read_text().strip()]
+    loads = [s for c in cfg.candidates
+             for s in _answer_sessions(run_dir, c.name, details.loc[details["candidate"] == c.name,
+                                                                     "fingerprint"].iloc[0])
+             if s.get("engine") != "openai"]
+    judges = _judge_sessions(run_dir, cfg)
+    local_judges = [s for s in judges if s.get("engine") != "openai"]
+    answering = {"net_wh": details["energy_wh"].sum(), "duration_s": details["duration_s"].sum(),
+                 "sessions": int(details["energy_wh"].notna().any()), "killed": 0,
+                 "method": " / ".join(dict.fromkeys(details.loc[details["energy_wh"].notna(), "energy_method"]))}
+    rows = [
+        _cost_row("Question generation", energy.phase_total(generation),
+                  "" if generation else "the generate stage recorded no energy (generation.sessions.jsonl)"),
+        _cost_row("Loading the candidates", energy.phase_total(loads, "load")),
+        _cost_row("Answering (the table)", answering, "net energy of the answers in use"),
+        _cost_row("Loading the judge(s)", energy.phase_total(local_judges, "load")),
+    ]
+    judged = energy.phase_total(local_judges, "judge")
+    if judged["sessions"]:
+        judged = {**judged, "net_wh": details["judge_energy_wh"].sum(min_count=1)}
+    rows.append(_cost_row("Judging", judged, "net energy of the judgements in use"))
+    if "checks_energy_wh" in details and details["checks_energy_wh"].notna().any():
+        checks = {**energy.phase_total(local_judges, CHECKS[0]), "net_wh": details["checks_energy_wh"].sum(),
+                  "duration_s": sum(energy.phase_total(local_judges, c)["duration_s"] for c in CHECKS)}
+        rows.append(_cost_row("Judge reliability checks", checks, "second judge and self-consistency passes"))
+    rows.append(_cost_row("Judge calibration", energy.phase_total(local_judges, "calibration"),
+                          "once per judge configuration, shared by every document"))
+    return pd.DataFrame(rows)
+
+
+def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> list[str]:
+    measured = results[results["energy_wh"].notna()]
+    hardware = ", ".join(dict.fromkeys(h for h in results["hardware"] if h)) or "hardware unknown"
+    gpus = "; ".join(f"{m}: {g or 'none'}" for m, g in zip(results["model"], results["gpus_measured"]))
+    notes = [
+        f"- Energy: CodeCarbon in machine mode ({hardware}), only around model work: loading, and the request "
+        "loop of answering (Lighteval's set-up and result saving are outside the window). Only the GPUs a model's "
+        f"server is pinned to are counted (GPUs measured: {gpus}). How each figure was obtained is in the "
+        "Method column.",
+        f"- Idle baseline: every session first measures {cfg.energy.idle_s:g} s with nothing running (after taking "
+        "the machine's serving lock, before loading its model). The table shows net energy = gross - idle power x "
+        "duration; gross, idle and net are in the Energy accounting table and in `details.parquet`.",
+    ]
+    if len(measured) and measured["energy_method"].map(energy.time_proportional).all():
+        same = (measured["energy_wh"].rank(method="min").tolist() == measured["duration_s"].rank(method="min")
+                .tolist())
+        notes.append("- These energies are estimates that grow with duration (no RAPL or GPU counter here: "
+                     "CodeCarbon's CPU-load x TDP model and a constant RAM power), so the energy ranking equals the "
+                     "duration ranking" + (" (as it does here)." if same else
+                                          "; here it differs only through the CPU load of each model."))
+    if cfg.energy.repeats > 1:
+        notes.append(f"- Each answering window was measured {cfg.energy.repeats} times (answers come from the first; "
+                     "the repeats send the same requests at temperature 0); ± is the sample standard deviation of "
+                     "the net energy over the windows.")
+    lost = details[details["energy_status"].isin([energy.MISSING, energy.PARTIAL])]
+    if len(lost):
+        by_model = lost.groupby("candidate")["energy_status"].value_counts()
+        notes.append("- Answers whose session's energy did not survive (killed with no checkpoint, or partly): "
+                     + "; ".join(f"{m}: {n} {status}" for (m, status), n in by_model.items())
+                     + ". They count for accuracy; the energy per query uses the answers with energy.")
+    for candidate in cfg.candidates:
+        if candidate.engine == "openai":
+            how = (f"TDP x devices x duration for the declared hardware ({candidate.endpoint_hardware.description}, "
+                   f"{candidate.endpoint_hardware.tdp_watts:g} W x {candidate.devices})"
+                   if candidate.endpoint_hardware else "not measured")
+            notes.append(f"- {candidate.name} is a remote endpoint: the client machine's energy is not the model's, so "
+                         f"its energy is {how}; EcoLogits' estimate is in the Efficiency table.")
+    notes.append(f"- Estimates beside the measurement: the study's TDP x devices x duration ({cfg.energy.tdp_watts:g} W "
+                 f"per device, {cfg.energy.tdp_hardware}), and EcoLogits (its per-request model from parameter count, "
+                 f"output tokens and latency; PUE 1, {cfg.energy.country_iso_code} electricity mix).")
+    return notes
+
+
 def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
                calibration: dict | None) -> list[str]:
     generation = json.loads((run_dir / "generation.json").read_text())
     failed = sum(k["calls_without_parseable_questions"] for k in generation["by_kind"].values())
     calls = sum(k["calls"] for k in generation["by_kind"].values())
-    judge_sessions = read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl")
-    judge = _phase_totals(judge_sessions, "judge")
-    loads = []
-    for candidate in cfg.candidates:
-        key = details.loc[details["candidate"] == candidate.name, "fingerprint"].iloc[0]
-        load = _phase_totals(_sessions(run_dir, candidate.name, key), "load")
-        loads.append(f"{candidate.name} {load['energy_wh']:.4g} Wh / {load['duration_s']:.1f} s")
     kinds = details.drop_duplicates("question_id")["kind"].value_counts().to_dict()
     unparsed = int(results["unparsed"].sum())
     judge_line = (f"- Judge: {cfg.judge.name} with prompt `judge_prompts/{cfg.judge.prompt}`. Accuracy = correct / "
@@ -310,19 +488,14 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
                   "and are listed as unparsed, not scored.")
     if calibration:
         judge_line += " " + _calibration_line("The judge", calibration)
-    checks = [s[c] for s in judge_sessions for c in CHECKS if c in s]
     return [
         f"- Questions: {generation['usable']} used ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
         f"generated by {generation['generator']} with YourBench; {failed} of {calls} generation calls "
         "gave no parseable questions.",
         judge_line,
-        f"- Energy: {results['energy_method'].iloc[0]}, CodeCarbon, whole machine, answering phase only "
-        f"({results['hardware'].iloc[0] or 'hardware unknown'}). The study-style estimate uses "
-        f"{cfg.energy.tdp_watts:g} W per device ({cfg.energy.tdp_hardware}) x devices x duration.",
-        f"- Model loading (not in the table): {'; '.join(loads)}.",
-        f"- Judge energy (not in the table): {judge['energy_wh']:.4g} Wh over {judge['duration_s']:.1f} s, "
-        f"{judge['energy_method']}" + (f"; reliability checks {sum(c['energy_wh'] for c in checks):.4g} Wh over "
-                                       f"{sum(c['duration_s'] for c in checks):.1f} s." if checks else "."),
+        *_energy_notes(cfg, results, details),
+        "- What the evaluation itself cost (question generation, loading, judging) is in its own table, "
+        "not in the ranking.",
     ]
 
 
@@ -336,6 +509,7 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
 
     sessions = [s for c in cfg.candidates for s in read_jsonl(run_dir / "answers" / f"{c.name}.sessions.jsonl")]
     sessions += read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl")
+    hardware = next((h for h in results["hardware"] if h), "") or "unknown hardware"
     return {
         "profile": cfg.profile,
         "config_hash": fingerprint(cfg),
@@ -346,8 +520,11 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
         "library_versions": library_versions(),
         "started": min((s["started"] for s in sessions), default=None),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.system()} {platform.machine()}, {results['hardware'].iloc[0] or 'unknown hardware'}",
-        "energy_method": results["energy_method"].iloc[0],
+        "machine": f"{platform.system()} {platform.machine()}, {hardware}",
+        "energy_method": dict(zip(results["model"], results["energy_method"])),
+        "devices_measured": {m: g or "none" for m, g in zip(results["model"], results["gpus_measured"])},
+        "idle_baseline_s": cfg.energy.idle_s,
+        "energy_repeats": cfg.energy.repeats,
     }
 
 
@@ -372,7 +549,9 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Results", main_table(results)),
         ("Efficiency", efficiency_table(results)),
         ("Efficiency notes", "- " + per_note + "\n- Frontier: models no other model beats on both accuracy "
-                             "and energy. TDP estimate: the study's TDP x devices x duration."
+                             "and energy; \"yes (estimate)\" where that energy is an estimate, not a measurement. "
+                             "J per output token and Wh per query use net energy. TDP estimate: the study's TDP x "
+                             "devices x duration; EcoLogits: its per-request model."
          + ("\n- Peak GPU memory is what the server held (vLLM reserves a fixed share of the GPU, "
             "`--gpu-memory-utilization`), not what the model needed." if (results["peak_memory_kind"] == "GPU").any()
             else "")),
@@ -385,6 +564,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Accuracy by question kind", breakdown_table(details, "kind")),
         ("Accuracy by question type", breakdown_table(details, "question_category")),
         ("Accuracy by difficulty", breakdown_table(details, "difficulty_band")),
+        ("Energy accounting", energy_table(results)),
+        ("What the evaluation itself cost", evaluation_cost(run_dir, cfg, details)),
         ("How these numbers were made", "\n".join(notes)),
     ]
     agreement, disagreements = judge_checks(details, cfg)
@@ -412,7 +593,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     atomic_write_text(report_dir / "results.md", "\n".join(parts))
     html_report.render(report_dir / "report.html", title.replace("`", ""),
                        [intro, *(note.removeprefix("- ") for note in notes)], sections,
-                       [("Accuracy vs energy (bubble area ∝ parameters; dashed: efficiency frontier)",
+                       [("Accuracy vs net energy (bubble area ∝ parameters; hollow: estimated energy; "
+                         "dashed: efficiency frontier)",
                          report_dir / "bubble.png")],
                        links=[("details.parquet", "details.parquet"), ("results.csv", "results.csv"),
                               ("results.md", "results.md")])

@@ -77,6 +77,36 @@ def _api_key(model: Served) -> str:
     return key
 
 
+def pinned_gpus(model: Served) -> list[str]:
+    """The GPUs ``model``'s server is pinned to, and the only ones its energy counts.
+
+    vLLM: the first ``devices`` GPUs this process may use (those of its own
+    ``CUDA_VISIBLE_DEVICES`` when set, else GPUs 0, 1, ...), as NVML indices
+    (the server gets ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, NVML's order). llama.cpp
+    runs on the CPU and a remote endpoint on someone else's hardware: none.
+    """
+    if model.engine != "vllm":
+        return []
+    devices = getattr(model, "devices", 1)  # the generator has no device count: one GPU
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    usable = [g.strip() for g in visible.split(",") if g.strip()] if visible is not None else \
+        [str(i) for i in range(devices)]
+    if len(usable) < devices:
+        raise UserError(f"model '{model.name}' needs {devices} GPUs but only {len(usable)} are visible "
+                        f"(CUDA_VISIBLE_DEVICES={visible})")
+    return usable[:devices]
+
+
+def server_env(model: Served) -> dict[str, str]:
+    """The server's environment: pinned to its GPUs (vLLM), or kept off every GPU (llama.cpp runs on the CPU)."""
+    env = dict(os.environ)
+    if model.engine == "vllm":
+        env.update(CUDA_VISIBLE_DEVICES=",".join(pinned_gpus(model)), CUDA_DEVICE_ORDER="PCI_BUS_ID")
+    else:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
 def server_command(model: Served, port: int) -> list[str]:
     """The command line that serves ``model`` on ``port`` (llama-cpp or vllm)."""
     if model.engine == "llama-cpp":
@@ -165,7 +195,8 @@ class _Server:
             log.write(f"\n=== {why}: {self.model.engine} {self.model.model} on port {self.port}\n".encode())
             log.flush()
             return subprocess.Popen(server_command(self.model, self.port), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
+                                    stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
+                                    env=server_env(self.model))
 
     def _sample(self) -> None:
         rss, gpu = _peak_rss_mb(self.proc.pid), gpu_memory_mb(self.proc.pid)

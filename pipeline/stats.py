@@ -264,14 +264,17 @@ def serving_figures(details: pd.DataFrame) -> pd.DataFrame:
       NaN when the latency sum is 0.
     * ``latency_p50_s``, ``latency_p95_s``: ``numpy.percentile`` (linear
       interpolation) of ``latency_s`` over rows where it is present.
-    * ``energy_per_query_wh`` = sum(energy_wh) / number of rows (questions), the
-      same per-query mean the projections use.
+    * ``energy_per_query_wh`` = sum(energy_wh) / number of rows whose energy is
+      known (an answer whose session's energy was lost is not a free answer), the
+      same per-query mean the projections use; NaN when no row has energy.
+    * ``j_per_output_token`` = sum(energy_wh) x 3600 / sum(output_tokens), over
+      the rows whose energy is known.
     * ``accuracy`` = mean verdict over judged rows.
     * ``accuracy_per_wh`` = accuracy / total energy_wh; NaN when the total energy
-      is 0 (or accuracy is NaN).
+      is 0 or unknown (or accuracy is NaN).
 
     Columns: candidate, questions, tokens_per_s, latency_p50_s, latency_p95_s,
-    energy_wh, energy_per_query_wh, accuracy, accuracy_per_wh.
+    energy_wh, energy_per_query_wh, j_per_output_token, accuracy, accuracy_per_wh.
     """
     rows = []
     for name, group in details.groupby("candidate", sort=False):
@@ -283,7 +286,10 @@ def serving_figures(details: pd.DataFrame) -> pd.DataFrame:
         lat_vals = lat.dropna().to_numpy(dtype=float)
         p50 = float(np.percentile(lat_vals, 50)) if len(lat_vals) else NAN
         p95 = float(np.percentile(lat_vals, 95)) if len(lat_vals) else NAN
-        energy = float(pd.to_numeric(group["energy_wh"], errors="coerce").sum())
+        energies = pd.to_numeric(group["energy_wh"], errors="coerce")
+        known = energies.notna()
+        energy = float(energies.sum()) if known.any() else NAN
+        known_tokens = float(toks[known].sum())
         judged = _judged(group)
         accuracy = float(judged["verdict"].mean()) if len(judged) else NAN
         rows.append({
@@ -293,13 +299,14 @@ def serving_figures(details: pd.DataFrame) -> pd.DataFrame:
             "latency_p50_s": p50,
             "latency_p95_s": p95,
             "energy_wh": energy,
-            "energy_per_query_wh": energy / len(group) if len(group) else NAN,
+            "energy_per_query_wh": energy / int(known.sum()) if known.any() else NAN,
+            "j_per_output_token": energy * 3600.0 / known_tokens if known.any() and known_tokens > 0 else NAN,
             "accuracy": accuracy,
             "accuracy_per_wh": accuracy / energy if energy > 0 else NAN,
         })
     return pd.DataFrame(rows, columns=["candidate", "questions", "tokens_per_s", "latency_p50_s",
-                                       "latency_p95_s", "energy_wh", "energy_per_query_wh", "accuracy",
-                                       "accuracy_per_wh"])
+                                       "latency_p95_s", "energy_wh", "energy_per_query_wh", "j_per_output_token",
+                                       "accuracy", "accuracy_per_wh"])
 
 
 def project(results: pd.DataFrame, volume: int = 1_000_000) -> pd.DataFrame:
@@ -308,7 +315,8 @@ def project(results: pd.DataFrame, volume: int = 1_000_000) -> pd.DataFrame:
     Method: per model, the per-query means measured in the run are scaled by
     ``volume``:
 
-    * energy_kwh = energy_wh / questions * volume / 1000
+    * energy_kwh = energy_per_query_wh * volume / 1000 (with ``energy_per_query_wh``
+      absent: energy_wh / questions * volume / 1000)
     * co2_kg     = co2_g / questions * volume / 1000
     * hours      = duration_s / questions * volume / 3600
 
@@ -316,7 +324,7 @@ def project(results: pd.DataFrame, volume: int = 1_000_000) -> pd.DataFrame:
     one after another as in the run (no batching, no idle or loading energy).
     Models with 0 questions get NaN.
 
-    Input columns: model, questions, energy_wh, co2_g, duration_s.
+    Input columns: model, questions, energy_wh, co2_g, duration_s (energy_per_query_wh optional).
     Columns: model, volume, energy_kwh, co2_kg, hours.
     """
     q = pd.to_numeric(results["questions"], errors="coerce").astype(float)
@@ -325,7 +333,8 @@ def project(results: pd.DataFrame, volume: int = 1_000_000) -> pd.DataFrame:
     return pd.DataFrame({
         "model": results["model"],
         "volume": volume,
-        "energy_kwh": results["energy_wh"].astype(float) * scale / 1000.0,
+        "energy_kwh": (results["energy_per_query_wh"].astype(float) * volume if "energy_per_query_wh" in results
+                       else results["energy_wh"].astype(float) * scale) / 1000.0,
         "co2_kg": results["co2_g"].astype(float) * scale / 1000.0,
         "hours": results["duration_s"].astype(float) * scale / 3600.0,
     }, index=results.index)

@@ -3,3 +3,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from pipeline.io import use_tool_env  # noqa: E402
+
+use_tool_env()  # as the command line does: LiteLLM and tiktoken stay offline

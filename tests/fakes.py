@@ -6,6 +6,7 @@ can fail on purpose. It stands in for a remote OpenAI-compatible endpoint.
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
@@ -18,11 +19,12 @@ class FakeJudgeEndpoint:
 
     ``mode``: 'ok', 'flaky' (503 on every other call) or 'unauthorized' (401).
     ``verdict(request_body) -> 0 or 1`` decides the verdict (default 1); every
-    request body is kept in ``requests``.
+    request body is kept in ``requests``. ``delay_s``: how long each answer takes.
     """
 
-    def __init__(self, mode: str, verdict=lambda body: 1):
+    def __init__(self, mode: str, verdict=lambda body: 1, delay_s: float = 0.0):
         self.mode, self.calls, self.verdict, self.requests = mode, 0, verdict, []
+        self.delay_s = delay_s
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +33,7 @@ class FakeJudgeEndpoint:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                time.sleep(outer.delay_s)
                 outer.calls += 1
                 outer.requests.append(body)
                 if outer.mode == "unauthorized":
@@ -78,3 +81,76 @@ def answered_run_dir(tmp_path, n_questions=3):
                       "prediction": [f"answer {i}" for i in range(n_questions)]}).to_parquet(
             tmp_path / "answers" / f"{candidate.name}.parquet")
     return tmp_path
+
+
+class FakeNVML:
+    """A stand-in for ``pynvml`` with ``count`` GPUs; GPU i draws ``watts(i)`` W all the time.
+
+    Installed with :func:`install_fake_nvml`, CodeCarbon's own NVML code
+    (``codecarbon.core.gpu_nvidia``) reads it: device enumeration, energy
+    counters (mJ), power, names and UUIDs. Only the energy counter matters here.
+    """
+
+    class NVMLError(Exception):
+        pass
+
+    class NVMLError_NotSupported(NVMLError):  # noqa: N801 (pynvml's name)
+        pass
+
+    NVML_TEMPERATURE_GPU = 0
+
+    def __init__(self, count: int = 8, watts=lambda i: 100.0 + 10.0 * i):
+        self.count, self.watts, self.t0 = count, watts, time.monotonic()
+
+    def nvmlInit(self):  # noqa: N802 (pynvml's names below)
+        pass
+
+    def nvmlDeviceGetCount(self):
+        return self.count
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h):
+        return int((time.monotonic() - self.t0) * self.watts(h) * 1000)  # millijoules
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        return int(self.watts(h) * 1000)  # milliwatts
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        return 700_000
+
+    def nvmlDeviceGetName(self, h):
+        return "Fake H100"
+
+    def nvmlDeviceGetUUID(self, h):
+        return f"GPU-fake-{h}"
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return type("Memory", (), {"total": 80 << 30, "free": 80 << 30, "used": 0})()
+
+    def nvmlDeviceGetTemperature(self, h, sensor):
+        return 40
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return type("Utilization", (), {"gpu": 50})()
+
+    def nvmlDeviceGetComputeMode(self, h):
+        return 0
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return []
+
+    nvmlDeviceGetGraphicsRunningProcesses = nvmlDeviceGetComputeRunningProcesses
+
+
+def install_fake_nvml(monkeypatch, fake: FakeNVML) -> None:
+    """Make CodeCarbon see ``fake``'s GPUs (and forget the hardware it detected before)."""
+    from codecarbon.core import gpu, gpu_nvidia, hardware_cache
+
+    hardware_cache.clear_cache()
+    monkeypatch.setattr(gpu_nvidia, "pynvml", fake)
+    monkeypatch.setattr(gpu, "PYNVML_AVAILABLE", True)
+    monkeypatch.setattr(gpu, "AMDSMI_AVAILABLE", False)
+    monkeypatch.setattr(gpu, "is_nvidia_system", lambda: True)
+    monkeypatch.setattr(gpu, "is_rocm_system", lambda: False)

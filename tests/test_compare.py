@@ -55,7 +55,7 @@ def test_combined_table(reports):
     assert "| small | 135M | 25.0% | 0.2 | 50.0% | 0.4 | 37.5% | 0.3 | 2 |" in md
     per_doc = (out / "per_document.md").read_text()
     assert "## alpha" in per_doc and "## beta" in per_doc and "unfinished" not in per_doc
-    assert "| Model | # Params | Duration (s) | Accuracy | Estimated Energy (Wh) |" in per_doc
+    assert "| Model | # Params | Duration (s) | Accuracy | Energy (Wh) | Method |" in per_doc
     assert "| big | 1.5B | 30.0 | 75.0% | 1 |" in per_doc
 
     png = (out / "compare.png").read_bytes()

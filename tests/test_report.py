@@ -21,7 +21,7 @@ def tiny_details() -> pd.DataFrame:
                 "co2_kg": 1e-6, "input_tokens": 100, "output_tokens": 20,
                 "latency_s": 1.5 if model == "small" else 6.0,
                 "tdp_energy_wh": 0.02 if model == "small" else 0.3, "peak_memory_mb": 300.0 if model == "small" else 9000.0,
-                "energy_method": "estimated", "hardware": "cpu", "kind": "single_hop" if i < 2 else "multi_hop",
+                "energy_method": "measured (RAPL)", "hardware": "cpu", "kind": "single_hop" if i < 2 else "multi_hop",
                 "question_category": "factual", "difficulty_band": "easy (1-3)",
             })
     return pd.DataFrame(rows)
@@ -41,7 +41,7 @@ def test_aggregate_counts_unparsed_separately():
 def test_table_has_the_study_columns():
     table = table_markdown(aggregate(tiny_details()))
     header = table.splitlines()[0]
-    for column in ("Model", "# Params", "Duration (s)", "Accuracy", "Estimated Energy (Wh)", "CO2 (g)", "Questions"):
+    for column in ("Model", "# Params", "Duration (s)", "Accuracy", "Energy (Wh)", "Method", "CO2 (g)", "Questions"):
         assert column in header
     assert "| small | 135M |" in table and "66.7%" in table
 

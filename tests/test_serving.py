@@ -5,6 +5,7 @@ serve`` that fails on request, started through the real ``serve()`` exactly as
 a vLLM candidate would be; ``fake_bin/nvidia-smi`` reports its GPU memory.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from pipeline.config import Candidate
 from pipeline.errors import UserError
-from pipeline.serving import serve
+from pipeline.serving import pinned_gpus, serve
 
 FAKE_BIN = Path(__file__).parent / "fixtures" / "fake_bin"
 
@@ -78,7 +79,7 @@ def test_peak_gpu_memory_is_that_of_the_server_processes(model, tmp_path):
 def test_a_server_dies_with_the_pipeline(model, tmp_path):
     """kill -9 of the pipeline process takes its model server with it (nothing left holding the GPU)."""
     script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import serve\n"
+              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import pinned_gpus, serve\n"
               "m = Candidate(name='fake-model', engine='vllm', model='org/fake', params_b=1.0)\n"
               f"with serve(m, Path({str(tmp_path / 'logs')!r})):\n    print('ready', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ)
@@ -107,3 +108,21 @@ def test_two_runs_on_one_machine_take_turns_to_serve(tmp_path):
     assert sum("waiting: another run on this machine is serving a model" in out for out in outputs) == 1
     (a_start, a_end), (b_start, b_end) = sorted(tuple(map(float, out.split()[-2:])) for out in outputs)
     assert b_start >= a_end  # the second began only after the first had finished
+
+
+def test_a_vllm_server_is_pinned_to_its_gpus(model, tmp_path, monkeypatch):
+    """Energy issue, problem 3: a candidate on 2 GPUs runs on 2 GPUs, the ones its energy counts."""
+    monkeypatch.setenv("FAKE_VLLM_ENVFILE", str(tmp_path / "env.json"))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # this process's share of an 8-GPU node
+    two = model.model_copy(update={"devices": 2})
+    with serve(two, tmp_path / "logs"):
+        pass
+    seen = json.loads((tmp_path / "env.json").read_text())
+    assert seen == {"CUDA_VISIBLE_DEVICES": "4,5", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    assert pinned_gpus(two) == ["4", "5"]  # what CodeCarbon is told to measure
+    with pytest.raises(UserError, match="needs 8 GPUs but only 4"):
+        pinned_gpus(model.model_copy(update={"devices": 8}))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert pinned_gpus(model) == ["0"]
+    cpu = Candidate(name="cpu-model", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
+    assert pinned_gpus(cpu) == []  # llama.cpp runs on the CPU: no GPU counted (its server sees none)

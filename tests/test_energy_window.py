@@ -1,0 +1,50 @@
+"""Problem 1 of the energy issue: the answering window holds the model's requests, not Lighteval's set-up.
+
+The candidate is a remote OpenAI-compatible endpoint written for the test
+(``fakes.FakeJudgeEndpoint``, each answer taking 0.4 s), so the real answer
+stage runs Lighteval end to end in a few seconds without a model.
+"""
+
+import pandas as pd
+import pytest
+
+from pipeline import answer, config
+from pipeline.config import Candidate
+from pipeline.energy import read_sessions
+
+from fakes import FakeJudgeEndpoint
+
+DELAY_S = 0.4
+MARGIN_S = 1.0  # client work between requests, CodeCarbon's own start and stop
+
+
+@pytest.fixture
+def remote_run(tmp_path):
+    endpoint = FakeJudgeEndpoint("ok", delay_s=DELAY_S)
+    cfg = config.load("default")
+    remote = Candidate(name="remote-model", engine="openai", model="m", base_url=endpoint.url, params_b=1.0,
+                       max_new_tokens=16)
+    cfg = cfg.model_copy(update={"candidates": [remote], "energy": cfg.energy.model_copy(update={"idle_s": 0})})
+    questions = pd.DataFrame({"question_id": [f"q{i}" for i in range(3)],
+                              "question": [f"What is fact number {i}?" for i in range(3)],
+                              "gold": [f"Fact {i}." for i in range(3)], "chunk_text": ["Some source text."] * 3})
+    questions.to_parquet(tmp_path / "questions.parquet")
+    try:
+        yield cfg, tmp_path, endpoint
+    finally:
+        endpoint.close()
+
+
+def test_the_answering_window_is_the_requests_only(remote_run):
+    cfg, run_dir, endpoint = remote_run
+    answer.run(run_dir / "questions.parquet", run_dir, cfg, "remote-model")
+    answers = pd.read_parquet(run_dir / "answers" / "remote-model.parquet")
+    (session,) = read_sessions(run_dir / "answers" / "remote-model.sessions.jsonl")
+    window = session["answer"]
+    latencies = answers["latency_s"].sum()
+    assert endpoint.calls == 3 and latencies >= 3 * DELAY_S
+    # Lighteval's import, registry, Pipeline and dataset set-up, result saving and the callback wait
+    # (seconds) are outside; the window is the requests, one after another, plus a small margin.
+    assert window["duration_s"] <= latencies + MARGIN_S
+    assert window["duration_s"] >= 0.95 * latencies
+    assert window["requests"] == 3 and window["requests_s"] == pytest.approx(latencies, abs=0.01)
