@@ -12,10 +12,11 @@
 #   compare   reports/_compare: every finished report side by side
 #
 # make report [DOC=file.pdf] [PROFILE=default|paper]    make compare
-# make push DOC=file.pdf REPO=org/name [PRIVATE=1]      make test    make bench
+# make push DOC=file.pdf REPO=org/name [PRIVATE=1]      make test    make bench [REPEATS=3]
 
 PROFILE ?= default
 DOC ?= samples/sample-report.pdf
+REPEATS ?= 3
 
 # DOC single-quoted for the shell, whatever quotes or spaces its name holds.
 QDOC = '$(subst ','\'',$(DOC))'
@@ -86,6 +87,6 @@ test-fast: $(SETUP)
 
 bench: $(SETUP)
 	$(PY) -m pipeline models
-	$(PY) bench/run.py $(PROFILE)
+	$(PY) bench/run.py $(PROFILE) $(REPEATS)
 
 FORCE:

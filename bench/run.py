@@ -1,14 +1,20 @@
-"""Serving benchmark for the models a profile uses: `make bench [PROFILE=...]`.
+"""Serving benchmark for the models a profile uses: `make bench [PROFILE=...] [REPEATS=3]`.
 
-For every locally served model (generator, candidates, judge) it starts the
-server the pipeline would start, sends a fixed set of prompts one at a time,
-and records decode speed, prompt speed, latency and the server's peak memory.
-Results go to ``bench/results/<profile>-<UTC time>.json``; nothing here is a
-pass/fail test.
+For every locally served model (generator, candidates, judge) it takes the
+machine's serving lock, measures the idle baseline, starts the server the
+pipeline would start (phase ``load``), sends one warm-up request (not
+measured), then sends a fixed set of prompts one at a time (batch 1) in
+``REPEATS`` measured windows, as the answer stage does with ``energy.repeats``
+(:class:`pipeline.energy.Session`). It records decode speed, latency, the
+server's peak memory and, per window, net energy (gross - idle), reported as
+mean ± standard deviation and as joules per output token. Results go to
+``bench/results/<profile>-<UTC time>.json`` (the energy sessions beside it, as
+``.sessions.jsonl``); nothing here is a pass/fail test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import statistics
@@ -23,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline import config  # noqa: E402
-from pipeline.serving import machine_lock, serve  # noqa: E402
+from pipeline.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
+from pipeline.serving import machine_lock, pinned_gpus, serve  # noqa: E402
 
 PROMPTS = [
     "In two sentences, why does a lake level fall in a dry summer?",
@@ -33,47 +40,72 @@ PROMPTS = [
 MAX_TOKENS = 96
 
 
-def bench_model(model, log_dir: Path) -> dict:
-    rows = []
-    with machine_lock(model), serve(model, log_dir) as endpoint:  # alone on the machine, or timings lie
-        for prompt in PROMPTS:
-            started = time.perf_counter()
-            response = requests.post(f"{endpoint.base_url}/chat/completions", timeout=600,
-                                     headers={"Authorization": f"Bearer {endpoint.api_key}"},
-                                     json={"model": endpoint.model, "max_tokens": MAX_TOKENS, "temperature": 0,
-                                           "messages": [{"role": "user", "content": prompt}]})
-            response.raise_for_status()
-            usage = response.json()["usage"]
-            rows.append({"latency_s": time.perf_counter() - started, "prompt_tokens": usage["prompt_tokens"],
-                         "completion_tokens": usage["completion_tokens"]})
-    latency = [r["latency_s"] for r in rows]
+def _ask(endpoint, prompt: str) -> dict:
+    started = time.perf_counter()
+    response = requests.post(f"{endpoint.base_url}/chat/completions", timeout=600,
+                             headers={"Authorization": f"Bearer {endpoint.api_key}"},
+                             json={"model": endpoint.model, "max_tokens": MAX_TOKENS, "temperature": 0,
+                                   "messages": [{"role": "user", "content": prompt}]})
+    response.raise_for_status()
+    usage = response.json()["usage"]
+    return {"latency_s": time.perf_counter() - started, "prompt_tokens": usage["prompt_tokens"],
+            "completion_tokens": usage["completion_tokens"]}
+
+
+def bench_model(model, cfg, log_dir: Path, sessions: Path, repeats: int) -> dict:
+    rows: list[list[dict]] = []
+    meter = EnergyMeter(cfg.energy, gpus=pinned_gpus(model))
+    with machine_lock(model):  # alone on the machine, or timings and energy lie
+        with Session(sessions, meter, model=model.name, engine=model.engine) as session:
+            session.idle()
+            with contextlib.ExitStack() as stack:
+                with session.phase("load"):
+                    endpoint = stack.enter_context(serve(model, log_dir))
+                _ask(endpoint, PROMPTS[0])  # warm-up, outside every window
+                for repeat in range(1, repeats + 1):
+                    with session.phase("answer" if repeat == 1 else f"answer.{repeat}"):
+                        rows.append([_ask(endpoint, prompt) for prompt in PROMPTS])
+    first = rows[0]
+    latency = [r["latency_s"] for r in first]
+    tokens = [sum(r["completion_tokens"] for r in window) for window in rows]
+    found = session_energy(session.record, "answer")
+    idle_w = idle_power_w(session.record)
+    nets = [net_energy(w, idle_w)["net_wh"] for w in windows(session.record, "answer")]
+    joules_per_token = [net * 3600 / t for net, t in zip(nets, tokens) if t]
     return {
-        "model": model.name, "engine": model.engine, "requests": len(rows),
-        "tokens_per_s": sum(r["completion_tokens"] for r in rows) / sum(latency),
+        "model": model.name, "engine": model.engine, "requests": len(first), "repeats": repeats,
+        "tokens_per_s": sum(r["completion_tokens"] for r in first) / sum(latency),
         "latency_mean_s": statistics.mean(latency), "latency_max_s": max(latency),
         "peak_rss_mb": endpoint.peak_rss_mb, "peak_gpu_mb": endpoint.peak_gpu_mb,
+        "energy_method": found["method"], "gpus_measured": found["gpus_measured"], "idle_w": found["idle_w"],
+        "net_wh_mean": found["net_wh"], "net_wh_sd": found["sd_wh"],
+        "j_per_token_mean": statistics.mean(joules_per_token) if joules_per_token else None,
+        "j_per_token_sd": statistics.stdev(joules_per_token) if len(joules_per_token) > 1 else None,
     }
 
 
-def main(profile: str = "default") -> Path:
+def main(profile: str = "default", repeats: int = 3) -> Path:
     cfg = config.load(profile)
     served = [cfg.generator, *cfg.candidates, cfg.judge, *filter(None, [cfg.second_judge])]
     models = {m.name: m for m in served if m.engine != "openai"}
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    results = {"profile": profile, "time": stamp, "machine": platform.processor() or platform.machine(),
-               "max_tokens": MAX_TOKENS, "models": []}
-    for model in models.values():
-        print(f"bench: {model.name} ...", flush=True)
-        results["models"].append(bench_model(model, ROOT / "bench" / "results" / "logs"))
-        row = results["models"][-1]
-        print(f"  {row['tokens_per_s']:.1f} tokens/s, mean latency {row['latency_mean_s']:.1f} s, "
-              f"peak memory {row['peak_rss_mb'] or 0:.0f} MB", flush=True)
     out = ROOT / "bench" / "results" / f"{profile}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    results = {"profile": profile, "time": stamp, "machine": platform.processor() or platform.machine(),
+               "max_tokens": MAX_TOKENS, "idle_s": cfg.energy.idle_s, "models": []}
+    for model in models.values():
+        print(f"bench: {model.name} ...", flush=True)
+        row = bench_model(model, cfg, ROOT / "bench" / "results" / "logs", out.with_suffix(".sessions.jsonl"),
+                          repeats)
+        results["models"].append(row)
+        spread = f" ± {row['j_per_token_sd']:.3g}" if row["j_per_token_sd"] is not None else ""
+        print(f"  {row['tokens_per_s']:.1f} tokens/s, mean latency {row['latency_mean_s']:.1f} s, "
+              f"peak memory {row['peak_rss_mb'] or 0:.0f} MB, {row['j_per_token_mean'] or 0:.3g}{spread} J/token "
+              f"net ({row['energy_method']}, idle {row['idle_w']:.3g} W)", flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: {out.relative_to(ROOT)}")
     return out
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "default")
+    main(sys.argv[1] if len(sys.argv) > 1 else "default", int(sys.argv[2]) if len(sys.argv) > 2 else 3)

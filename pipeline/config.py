@@ -55,6 +55,21 @@ class Served(Strict):
         return self
 
 
+def _parallel_gpus(server_args: list[str]) -> int:
+    """GPUs a vLLM server needs for its parallelism flags (tensor x pipeline parallel size)."""
+    need = 1
+    for flag in ("--tensor-parallel-size", "--pipeline-parallel-size", "-tp", "-pp"):
+        if flag in server_args[:-1]:
+            need *= int(server_args[server_args.index(flag) + 1])
+    return need
+
+
+def _check_devices(model) -> None:
+    if model.engine == "vllm" and model.devices < _parallel_gpus(model.server_args):
+        raise ValueError(f"devices is {model.devices} but server_args need {_parallel_gpus(model.server_args)} GPUs: "
+                         "the server is pinned to `devices` GPUs, and only those are measured")
+
+
 class EndpointHardware(Strict):
     """What serves a remote endpoint, when the profile knows it: energy is then TDP x devices x duration."""
 
@@ -74,6 +89,7 @@ class Candidate(Served):
     def _remote_hardware(self):
         if self.endpoint_hardware and self.engine != "openai":
             raise ValueError("endpoint_hardware is only for engine 'openai' (served models are measured)")
+        _check_devices(self)
         return self
 
 
@@ -87,6 +103,7 @@ class Judge(Served):
     def _prompt_exists(self):
         if not (ROOT / "judge_prompts" / self.prompt).is_file():
             raise ValueError(f"judge prompt judge_prompts/{self.prompt} does not exist")
+        _check_devices(self)
         return self
 
     def prompt_text(self) -> str:

@@ -96,3 +96,15 @@ def test_the_commented_judge_checks_example_is_valid(profile, tmp_path):
     cfg = config.load(tmp_path / f"{profile}.yaml")
     assert cfg.second_judge is not None and cfg.second_judge.name != cfg.judge.name
     assert cfg.self_consistency.temperature > 0
+
+
+def test_a_vllm_model_needs_as_many_devices_as_its_parallelism():
+    """It is pinned to `devices` GPUs and measured on those: fewer than tensor x pipeline parallel cannot work."""
+    from pipeline.config import Candidate
+
+    with pytest.raises(ValueError, match="devices is 2 but server_args need 4 GPUs"):
+        Candidate(name="m", engine="vllm", model="org/m", params_b=70, devices=2,
+                  server_args=["--tensor-parallel-size", "2", "--pipeline-parallel-size", "2"])
+    for model in [config.load("paper").judge, *config.load("paper").candidates]:  # the published setup pins right
+        assert model.devices >= int(dict(zip(model.server_args, model.server_args[1:])).get(
+            "--tensor-parallel-size", 1))

@@ -66,17 +66,17 @@ def test_every_stage_ran(first_run):
 
 
 def _intervals(run_dir: Path) -> list[tuple[float, float]]:
-    """When each answering and judging session ran: its start, plus its measured phases."""
+    """When each measured phase of each answering and judging session ran: its start and its end."""
     from datetime import datetime
 
-    from pipeline.io import read_jsonl
+    from pipeline.energy import read_sessions
 
     paths = [*(run_dir / "answers").glob("*.sessions.jsonl"), run_dir / "judgements" / "judge.sessions.jsonl"]
     found = []
-    for session in (s for path in paths for s in read_jsonl(path)):
-        start = datetime.fromisoformat(session["started"]).timestamp()
-        phases = [v["duration_s"] for v in session.values() if isinstance(v, dict) and "duration_s" in v]
-        found.append((start, start + sum(phases)))
+    for session in (s for path in paths for s in read_sessions(path)):
+        for phase in (v for v in session.values() if isinstance(v, dict) and "duration_s" in v):
+            start = datetime.fromisoformat(phase["started"]).timestamp()
+            found.append((start, start + phase["duration_s"]))
     return found
 
 
@@ -96,7 +96,7 @@ def test_two_documents_at_once_do_not_interfere(both_runs):
     # CodeCarbon measures the whole machine: one document's sessions must not overlap the other's.
     for a_start, a_end in _intervals(RUN_DIR):
         for b_start, b_end in _intervals(RUN_DIR_B):
-            assert a_end <= b_start + 1 or b_end <= a_start + 1, "sessions of two documents overlapped"
+            assert a_end <= b_start + 1 or b_end <= a_start + 1, "measured phases of two documents overlapped"
 
 
 def test_questions_dataset(first_run):
@@ -123,7 +123,32 @@ def test_report_table_is_recomputable_from_details(first_run):
         assert recomputed[column].tolist() == pytest.approx(results[column].tolist(), nan_ok=True)
     assert (REPORT / "bubble.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (REPORT / "results.md").read_text()
-    assert "Estimated Energy (Wh)" in markdown and "Judge energy" in markdown
+    assert "| Energy (Wh) | Method |" in markdown and "| Judging |" in markdown
+    assert " ± " in markdown  # two measured windows per candidate (energy.repeats: 2)
+    assert "| estimated (CodeCarbon CPU model) |" in markdown  # no RAPL on the test machine
+    assert "energy ranking equals the duration ranking" in markdown
+
+
+WINDOW_MARGIN_S = 1.5  # LiteLLM's and Lighteval's work between requests, CodeCarbon's own stop/start
+
+
+def test_each_answering_window_is_its_requests_plus_a_small_margin(first_run):
+    """The measured window holds the model's requests, not Lighteval's start-up (~20 s here) or result saving."""
+    from pipeline.energy import read_sessions, windows
+
+    for name in ("SmolLM2-135M-Instruct", "gemma-3-270m"):
+        answers = pd.read_parquet(RUN_DIR / "answers" / f"{name}.parquet")
+        (session,) = read_sessions(RUN_DIR / "answers" / f"{name}.sessions.jsonl")
+        measured = windows(session, "answer")
+        assert len(measured) == 2 and session["idle"]["duration_s"] >= 2.0 and session["load"]["duration_s"] > 0
+        assert session["outcome"] == "finished" and set(answers["session"]) == {session["session"]}
+        assert measured[0]["requests_s"] >= answers["latency_s"].sum() - 0.01  # the answers' requests are in it
+        for window in measured:
+            # requests_s: every request that started in the window (Lighteval's own retries included),
+            # one after another (concurrent_requests 1): the window holds them and little else
+            assert window["requests"] >= len(answers)
+            assert window["requests_s"] <= window["duration_s"] + 0.05, (name, window)
+            assert window["duration_s"] <= window["requests_s"] + WINDOW_MARGIN_S, (name, window)
 
 
 def test_judge_reliability_checks_are_reported_from_the_details(first_run):
@@ -285,3 +310,18 @@ def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
     assert len(ids) == len(set(ids)) == len(reference)  # nothing lost, nothing twice
     after = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
     assert after.sort_index().tolist() == reference.sort_index().tolist()
+
+    # The killed session's record survives up to its last checkpoint (here: its idle baseline and loading);
+    # the answers it produced keep their place in the report, flagged, with no energy made up for them.
+    from pipeline.energy import read_sessions
+
+    killed, finished = read_sessions(answers / f"{name}.sessions.jsonl")
+    assert killed["outcome"] == "killed" and finished["outcome"] == "finished" and "idle" in killed
+    report = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    assert report.returncode == 0, report.stdout[-2000:] + report.stderr[-2000:]
+    details = pd.read_parquet(REPORT / "details.parquet")
+    mine = details[details["candidate"] == name].set_index("question_id")
+    from_killed = [r["question_id"] for r in read_jsonl(records) if r["session"] == killed["session"]]
+    assert len(from_killed) == answered_before_kill
+    assert mine.loc[from_killed, "energy_status"].str.startswith(("missing", "partial")).all()
+    assert "Answers whose session's energy did not survive" in (REPORT / "results.md").read_text()
