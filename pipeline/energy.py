@@ -66,7 +66,6 @@ MEASURED_CPU_MODES = {"intel_rapl", "intel_power_gadget", "windows_emi", "apple_
 
 # The method labels the report shows.
 CPU_MODEL = "estimated (CodeCarbon CPU model)"
-ECOLOGITS = "estimated (EcoLogits)"
 TDP_TIME = "estimated (TDP × time)"
 NOT_MEASURED = "not measured"
 TIME_PROPORTIONAL = (CPU_MODEL, TDP_TIME)  # estimates that grow with duration

@@ -413,9 +413,12 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
     answering = {"net_wh": details["energy_wh"].sum(), "duration_s": details["duration_s"].sum(),
                  "sessions": int(details["energy_wh"].notna().any()), "killed": 0,
                  "method": " / ".join(dict.fromkeys(details.loc[details["energy_wh"].notna(), "energy_method"]))}
+    if cfg.generator.engine == "openai":
+        generation, why = [], "remote endpoint: the client machine's energy is not the generator's"
+    else:
+        why = "" if generation else "the generate stage recorded no energy (generation.sessions.jsonl)"
     rows = [
-        _cost_row("Question generation", energy.phase_total(generation),
-                  "" if generation else "the generate stage recorded no energy (generation.sessions.jsonl)"),
+        _cost_row("Question generation", energy.phase_total(generation), why),
         _cost_row("Loading the candidates", energy.phase_total(loads, "load")),
         _cost_row("Answering (the table)", answering, "net energy of the answers in use"),
         _cost_row("Loading the judge(s)", energy.phase_total(local_judges, "load")),
@@ -423,7 +426,8 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
     judged = energy.phase_total(local_judges, "judge")
     if judged["sessions"]:
         judged = {**judged, "net_wh": details["judge_energy_wh"].sum(min_count=1)}
-    rows.append(_cost_row("Judging", judged, "net energy of the judgements in use"))
+    rows.append(_cost_row("Judging", judged, "remote endpoint: not measured" if cfg.judge.engine == "openai"
+                          else "net energy of the judgements in use"))
     if "checks_energy_wh" in details and details["checks_energy_wh"].notna().any():
         checks = {**energy.phase_total(local_judges, CHECKS[0]), "net_wh": details["checks_energy_wh"].sum(),
                   "duration_s": sum(energy.phase_total(local_judges, c)["duration_s"] for c in CHECKS)}

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import answer, config
 from pipeline.config import Candidate
-from pipeline.energy import read_sessions
+from pipeline.io import read_jsonl
 
 from fakes import FakeJudgeEndpoint
 
@@ -39,7 +39,7 @@ def test_the_answering_window_is_the_requests_only(remote_run):
     cfg, run_dir, endpoint = remote_run
     answer.run(run_dir / "questions.parquet", run_dir, cfg, "remote-model")
     answers = pd.read_parquet(run_dir / "answers" / "remote-model.parquet")
-    (session,) = read_sessions(run_dir / "answers" / "remote-model.sessions.jsonl")
+    session = read_jsonl(run_dir / "answers" / "remote-model.sessions.jsonl")[-1]  # the session's final record
     window = session["answer"]
     latencies = answers["latency_s"].sum()
     assert endpoint.calls == 3 and latencies >= 3 * DELAY_S
@@ -47,4 +47,4 @@ def test_the_answering_window_is_the_requests_only(remote_run):
     # (seconds) are outside; the window is the requests, one after another, plus a small margin.
     assert window["duration_s"] <= latencies + MARGIN_S
     assert window["duration_s"] >= 0.95 * latencies
-    assert window["requests"] == 3 and window["requests_s"] == pytest.approx(latencies, abs=0.01)
+    assert window.get("requests") == 3 and window["requests_s"] == pytest.approx(latencies, abs=0.01)

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.config import Candidate
 from pipeline.errors import UserError
-from pipeline.serving import pinned_gpus, serve
+from pipeline.serving import serve
 
 FAKE_BIN = Path(__file__).parent / "fixtures" / "fake_bin"
 
@@ -79,7 +79,7 @@ def test_peak_gpu_memory_is_that_of_the_server_processes(model, tmp_path):
 def test_a_server_dies_with_the_pipeline(model, tmp_path):
     """kill -9 of the pipeline process takes its model server with it (nothing left holding the GPU)."""
     script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import pinned_gpus, serve\n"
+              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import serve\n"
               "m = Candidate(name='fake-model', engine='vllm', model='org/fake', params_b=1.0)\n"
               f"with serve(m, Path({str(tmp_path / 'logs')!r})):\n    print('ready', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ)
@@ -112,6 +112,8 @@ def test_two_runs_on_one_machine_take_turns_to_serve(tmp_path):
 
 def test_a_vllm_server_is_pinned_to_its_gpus(model, tmp_path, monkeypatch):
     """Energy issue, problem 3: a candidate on 2 GPUs runs on 2 GPUs, the ones its energy counts."""
+    from pipeline.serving import pinned_gpus
+
     monkeypatch.setenv("FAKE_VLLM_ENVFILE", str(tmp_path / "env.json"))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # this process's share of an 8-GPU node
     two = model.model_copy(update={"devices": 2})
