@@ -429,8 +429,10 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
     rows.append(_cost_row("Judging", judged, "remote endpoint: not measured" if cfg.judge.engine == "openai"
                           else "net energy of the judgements in use"))
     if "checks_energy_wh" in details and details["checks_energy_wh"].notna().any():
-        checks = {**energy.phase_total(local_judges, CHECKS[0]), "net_wh": details["checks_energy_wh"].sum(),
-                  "duration_s": sum(energy.phase_total(local_judges, c)["duration_s"] for c in CHECKS)}
+        totals = [energy.phase_total(local_judges, check) for check in CHECKS]
+        checks = {"net_wh": details["checks_energy_wh"].sum(), "duration_s": sum(t["duration_s"] for t in totals),
+                  "sessions": sum(t["sessions"] for t in totals), "killed": sum(t["killed"] for t in totals),
+                  "method": next((t["method"] for t in totals if t["sessions"]), energy.NOT_MEASURED)}
         rows.append(_cost_row("Judge reliability checks", checks, "second judge and self-consistency passes"))
     rows.append(_cost_row("Judge calibration", energy.phase_total(local_judges, "calibration"),
                           "once per judge configuration, shared by every document"))

@@ -301,3 +301,33 @@ def test_answers_whose_session_left_no_record_are_flagged(tmp_path):
     assert results["energy_wh"].iloc[0] == pytest.approx(0.03)  # S1's energy, all on its own 3 answers
     assert results["energy_per_query_wh"].iloc[0] == pytest.approx(0.01)  # per answer with energy
     assert "(3 of 4 answers)" in report.table_markdown(results)
+
+
+def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
+    """Problem 2, judge side: a session graded with an earlier prompt does not count; the current one is
+    charged to its judgements by judge latency."""
+    from pipeline import judge
+
+    cfg = _cfg(LOCAL)
+    answer_session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+                      "answer": window(0.02, 4.0)}
+    run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer_session]})
+    key = judge.passes(cfg)[0].key
+    for session, fingerprint, grading in (("OLD", "an-earlier-prompt", window(0.5, 50.0)),
+                                          ("J1", key, window(0.04, 4.0))):
+        append_jsonl(run / "judgements" / "judge.sessions.jsonl",
+                     {"session": session, "judge_fingerprint": judge.judge_fingerprint(cfg.judge) if session == "J1"
+                      else fingerprint, "outcome": "finished", "engine": "llama-cpp",
+                      "idle": window(0.001, 1.0), "load": window(0.01, 2.0), "judge": grading})
+        for qid, latency in (("q0", 1.0), ("q1", 3.0)):
+            append_jsonl(run / "judgements" / "local-model.jsonl", {
+                "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),
+                "pass": "judge", "judge_fingerprint": fingerprint, "session": session, "verdict": 1,
+                "status": "judged", "raw_judge_output": "1", "judge_latency_s": latency})
+    details = report.build_details(run, cfg).set_index("question_id")
+    # J1: idle 3.6 W x 4 s = 0.004 Wh; net 0.04 - 0.004 = 0.036 Wh, shared 1:3
+    assert details["judge_energy_wh"].tolist() == pytest.approx([0.009, 0.027])
+    costs = report.evaluation_cost(run, cfg, details.reset_index()).set_index("Stage")
+    assert costs.loc["Judging", "Net energy (Wh)"] == report.num(0.036)
+    # loading: 0.01 Wh - 3.6 W x 2 s (0.002 Wh) = 0.008 Wh, J1's only (with OLD's it would be 0.016)
+    assert costs.loc["Loading the judge(s)", "Net energy (Wh)"] == report.num(0.008)
