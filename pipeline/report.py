@@ -167,7 +167,7 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
     shown = results[results["energy_wh"].notna()]
     missing = results[results["energy_wh"].isna()]["model"].tolist()
-    sizes = 2500 * shown["params_b"] / results["params_b"].max()
+    sizes = 2500 * shown["params_b"] / shown["params_b"].max()
     energy_x = shown["energy_wh"].clip(lower=1e-6)
     accuracy = shown["accuracy"]
     if "accuracy_ci_low" in shown and len(shown):
@@ -176,7 +176,7 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
         ax.errorbar(energy_x, accuracy, yerr=[below, above],
                     fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
     estimated = shown["energy_method"].map(energy.is_estimate).astype(bool)
-    colours = plt.get_cmap("viridis")([i / max(len(results) - 1, 1) for i in range(len(results))])
+    colours = plt.get_cmap("viridis")([0.85 * i / max(len(results) - 1, 1) for i in range(len(results))])
     colour = dict(zip(results["model"], colours))
     for is_estimate, label in ((False, "measured"), (True, "estimate")):
         part = shown[estimated == is_estimate]
@@ -189,9 +189,12 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
         front = shown[shown["on_frontier"]].sort_values("energy_wh")
         ax.plot(front["energy_wh"].clip(lower=1e-6), front["accuracy"], color="crimson", linestyle="--",
                 marker="o", markersize=4, zorder=3,
-                label="efficiency frontier" + (" (of estimates)" if estimated[front.index].any() else ""))
+                label="efficiency frontier" + (" (hollow points: estimates)" if estimated[front.index].any() else ""))
     if len(shown):
-        ax.legend(loc="lower right", fontsize=8)
+        legend = ax.legend(loc="lower right", fontsize=8)
+        for handle in legend.legend_handles:  # legend markers of one size, whatever the bubbles' sizes
+            if hasattr(handle, "set_sizes"):
+                handle.set_sizes([60])
     for x, y, name, params in zip(energy_x, accuracy, shown["model"], shown["params_b"]):
         ax.annotate(f"{name}\n({format_params(params)})", (x, y), textcoords="offset points", xytext=(0, 12),
                     ha="center", fontsize=8)
