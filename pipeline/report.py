@@ -128,7 +128,8 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "energy_idle_wh": _column(group, "energy_idle_wh").sum(min_count=1),
             "energy_questions": len(with_energy),  # answers whose energy is known
             "energy_method": group["energy_method"].iloc[0],
-            "energy_status": "; ".join(f"{n} {status}" for status, n in _column(group, "energy_status", energy.MEASURED).value_counts().items()),
+            "energy_status": "; ".join(f"{n} {status}" for status, n in
+                                       _column(group, "energy_status", energy.MEASURED).value_counts().items()),
             "co2_g": group["co2_kg"].sum(min_count=1) * 1000.0,
             "tdp_energy_wh": _column(group, "tdp_energy_wh").sum(min_count=1),
             "ecologits_wh": _column(group, "ecologits_wh").sum(min_count=1),
@@ -479,8 +480,8 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
                    if candidate.endpoint_hardware else "not measured")
             notes.append(f"- {candidate.name} is a remote endpoint: the client machine's energy is not the model's, so "
                          f"its energy is {how}; EcoLogits' estimate is in the Efficiency table.")
-    notes.append(f"- Estimates beside the measurement: the study's TDP x devices x duration ({cfg.energy.tdp_watts:g} W "
-                 f"per device, {cfg.energy.tdp_hardware}), and EcoLogits (its per-request model from parameter count, "
+    notes.append("- Estimates beside the measurement: the study's TDP x devices x duration "
+                 f"({cfg.energy.tdp_watts:g} W per device, {cfg.energy.tdp_hardware}), and EcoLogits (its per-request model from parameter count, "
                  f"output tokens and latency; PUE 1, {cfg.energy.country_iso_code} electricity mix).")
     return notes
 

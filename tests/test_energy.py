@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def window(energy_wh, duration_s, **extra):
     return {"phase": "answer", "energy_wh": energy_wh, "duration_s": duration_s, "co2_kg": energy_wh * 1e-4,
-            "energy_method": "estimated (CodeCarbon CPU model)", "gpus_measured": [], "cpu_model": "cpu", "gpu_model": "", **extra}
+            "energy_method": "estimated (CodeCarbon CPU model)", "gpus_measured": [], "cpu_model": "cpu",
+            "gpu_model": "", **extra}
 
 
 # --------------------------------------------------------------------------- hand-computed accounting
