@@ -481,8 +481,9 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
             notes.append(f"- {candidate.name} is a remote endpoint: the client machine's energy is not the model's, so "
                          f"its energy is {how}; EcoLogits' estimate is in the Efficiency table.")
     notes.append("- Estimates beside the measurement: the study's TDP x devices x duration "
-                 f"({cfg.energy.tdp_watts:g} W per device, {cfg.energy.tdp_hardware}), and EcoLogits (its per-request model from parameter count, "
-                 f"output tokens and latency; PUE 1, {cfg.energy.country_iso_code} electricity mix).")
+                 f"({cfg.energy.tdp_watts:g} W per device, {cfg.energy.tdp_hardware}), and EcoLogits (its per-request "
+                 "model from parameter count, output tokens and latency; PUE 1, "
+                 f"{cfg.energy.country_iso_code} electricity mix).")
     return notes
 
 
