@@ -139,42 +139,36 @@ class Lighteval:
     def __init__(self):
         from pipeline import lighteval_shims
 
-        lighteval_shims.install()
-        import litellm
+        lighteval_shims.install()  # imports LiteLLM and Lighteval's task registry: the slow part
+        import lighteval.pipeline  # noqa: F401
+
+    def pipeline(self, pending: pd.DataFrame, cfg: Config, candidate: Candidate, endpoint: Endpoint, work: Path):
+        """A ``Pipeline`` for ``pending`` against ``endpoint`` (dataset folder, task, model client)."""
         from lighteval.logging.evaluation_tracker import EvaluationTracker
         from lighteval.models.endpoints.litellm_model import LiteLLMModelConfig
         from lighteval.models.model_input import GenerationParameters
         from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
-        from lighteval.tasks.requests import SamplingMethod
 
-        from tasks.document_qa import task_config
-
-        self.litellm, self.task_config, self.generative = litellm, task_config, SamplingMethod.GENERATIVE
-        self.EvaluationTracker, self.LiteLLMModelConfig = EvaluationTracker, LiteLLMModelConfig
-        self.GenerationParameters, self.Pipeline = GenerationParameters, Pipeline
-        self.ParallelismManager, self.PipelineParameters = ParallelismManager, PipelineParameters
-
-    def pipeline(self, pending: pd.DataFrame, cfg: Config, candidate: Candidate, endpoint: Endpoint, work: Path):
-        """A ``Pipeline`` for ``pending`` against ``endpoint`` (dataset folder, task, model client)."""
         from pipeline import lighteval_shims
+        from tasks.document_qa import task_config
 
         # A new folder name each session: `datasets` caches local folders by path and would otherwise
         # hand Lighteval the questions of an earlier session.
         dataset_dir = work / f"dataset-{uuid.uuid4().hex[:8]}"
         _lighteval_dataset(pending, cfg, dataset_dir)
         tasks_module = ModuleType("document_qa_run")
-        tasks_module.TASKS_TABLE = [self.task_config(str(dataset_dir), candidate.max_new_tokens)]
-        model_config = self.LiteLLMModelConfig(
+        tasks_module.TASKS_TABLE = [task_config(str(dataset_dir), candidate.max_new_tokens)]
+        model_config = LiteLLMModelConfig(
             model_name=f"openai/{endpoint.model}", base_url=endpoint.base_url, api_key=endpoint.api_key,
             concurrent_requests=candidate.concurrent_requests, max_model_length=candidate.context_length,
-            generation_parameters=self.GenerationParameters(temperature=0.0, seed=cfg.questions.seed),
+            generation_parameters=GenerationParameters(temperature=0.0, seed=cfg.questions.seed),
             cache_dir=str(work / "cache"), api_max_retry=4, timeout=600,
         )
-        pipeline = self.Pipeline(
+        pipeline = Pipeline(
             tasks="document_qa|0",
-            pipeline_parameters=self.PipelineParameters(launcher_type=self.ParallelismManager.NONE,
-                                                        custom_tasks_directory=tasks_module),
-            evaluation_tracker=self.EvaluationTracker(output_dir=str(work / "lighteval"), save_details=True),
+            pipeline_parameters=PipelineParameters(launcher_type=ParallelismManager.NONE,
+                                                   custom_tasks_directory=tasks_module),
+            evaluation_tracker=EvaluationTracker(output_dir=str(work / "lighteval"), save_details=True),
             model_config=model_config,
         )
         lighteval_shims.no_sample_cache(pipeline)
@@ -187,16 +181,19 @@ class Lighteval:
         over the requests; its prompt building, metrics and result saving stay
         outside. Returns Lighteval's token-F1 per question id.
         """
+        import litellm
+        from lighteval.tasks.requests import SamplingMethod
+
         model = pipeline.model
         request_loop = model.greedy_until
-        docs = pipeline.sampling_docs[self.generative]
+        docs = pipeline.sampling_docs[SamplingMethod.GENERATIVE]
 
         def measured(requests):
             with session.phase("answer"):
                 return request_loop(requests)
 
         model.greedy_until = measured
-        self.litellm.callbacks = [recorder.callback]
+        litellm.callbacks = [recorder.callback]
         try:
             pipeline.evaluate()
             pipeline.save_and_push_results()
@@ -208,7 +205,7 @@ class Lighteval:
             recorder.wait(len(docs), timeout_s=2)
             raise
         finally:
-            self.litellm.callbacks = []
+            litellm.callbacks = []
             model.greedy_until = request_loop
             for name in ["answer", *(f"answer.{r}" for r in range(2, repeats + 1))]:
                 if isinstance(session.record.get(name), dict):

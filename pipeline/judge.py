@@ -173,7 +173,7 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
 
 def _fail_on_errors(run_dir: Path, cfg: Config, judge: Judge, keys: list[str], attempted: int) -> None:
     """Calls that failed outright stop the stage (finished judgements are kept for the rerun)."""
-    errors = [r for found in _latest(run_dir, cfg, keys).values() for r in found if r["status"] == "error"]
+    errors = [r for found in latest_records(run_dir, cfg, keys).values() for r in found if r["status"] == "error"]
     if errors:
         where = f"; server log: {run_dir / 'logs' / f'{judge.name}.server.log'}" if judge.engine != "openai" \
             else f" at {judge.base_url}"
@@ -280,7 +280,7 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
     _fail_on_errors(run_dir, cfg, judge, [p.key for p in its_passes], session.record["answers_judged"])
 
 
-def _latest(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, list[dict]]:
+def latest_records(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, list[dict]]:
     """Per pass key, the latest record for every current answer (a later "judged" replaces an "unparsed")."""
     latest: dict[str, dict] = {key: {} for key in keys}
     for candidate in cfg.candidates:
@@ -304,7 +304,7 @@ def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
     for judge in dict.fromkeys(p.judge.name for p in all_passes):
         its_passes = [p for p in all_passes if p.judge.name == judge]
         _run_judge(its_passes[0].judge, its_passes, questions, run_dir, cfg)
-    latest = _latest(run_dir, cfg, [p.key for p in all_passes])
+    latest = latest_records(run_dir, cfg, [p.key for p in all_passes])
     judgements = pd.DataFrame(latest[all_passes[0].key])
     for check in all_passes[1:]:
         found = pd.DataFrame(latest[check.key])[["question_id", "candidate", "verdict", "status", "raw_judge_output"]]

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from pipeline import energy, stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
-from pipeline.judge import CHECKS, judge_fingerprint, passes  # noqa: E402
+from pipeline.judge import CHECKS, judge_fingerprint, latest_records, passes  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
                  "ci": "95% CI (Wilson)", "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
@@ -41,12 +41,10 @@ def _answer_sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
 def _judge_energy(run_dir: Path, cfg: Config) -> pd.DataFrame:
     """Per (candidate, question): the net energy of its judgement in use (``judge_energy_wh``) and of its
     reliability-check judgements (``checks_energy_wh``), charged like answers (by judge latency)."""
-    from pipeline.judge import _latest
-
     sessions = energy.read_sessions(run_dir / "judgements" / "judge.sessions.jsonl")
     produced = pd.DataFrame([r for c in cfg.candidates for r in read_jsonl(run_dir / "judgements" / f"{c.name}.jsonl")])
     all_passes = passes(cfg)
-    latest = _latest(run_dir, cfg, [p.key for p in all_passes])
+    latest = latest_records(run_dir, cfg, [p.key for p in all_passes])
     frames = []
     for p in all_passes:
         if produced.empty or "session" not in produced or not latest[p.key]:
