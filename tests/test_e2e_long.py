@@ -74,8 +74,13 @@ def _config_dir(tmp_path: Path, **questions) -> Path:
 
 
 def _generate(run_dir: Path, config_dir: Path, **popen):
-    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline", "generate", "--profile", "e2e-long",
-               "--run-dir", str(run_dir)]
+    """The generate stage alone, after ``locate`` wrote its key for this configuration (as make does)."""
+    python = str(ROOT / ".venv" / "bin" / "python")
+    located = subprocess.run([python, "-m", "pipeline", "locate", "--profile", "e2e-long", "--doc",
+                              str(run_dir / "document.pdf"), "--out", str(config_dir / "located.mk")],
+                             cwd=ROOT, env=_env(config_dir), capture_output=True, text=True)
+    assert located.returncode == 0, located.stderr
+    command = [python, "-m", "pipeline", "generate", "--profile", "e2e-long", "--run-dir", str(run_dir)]
     return subprocess.Popen(command, cwd=ROOT, env=_env(config_dir), text=True, **popen)
 
 
