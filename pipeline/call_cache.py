@@ -13,7 +13,10 @@ this proxy instead of the model server's. The proxy:
   instead of queueing a second copy on a busy CPU;
 * starts the model server only on the first request it cannot answer from the
   record, so a rerun that changes nothing (or a lower question target) loads
-  no model at all;
+  no model at all. It is started (and stopped) from one long-lived thread of
+  the proxy's: a server dies with the thread that started it
+  (``PR_SET_PDEATHSIG``, :func:`pipeline.serving.die_with_parent`), and a
+  request's thread ends with the request;
 * counts calls for the console (:class:`pipeline.progress.Progress`) and
   records this machine's seconds per call for the next run's time estimate;
 * holds the real API key of a remote generator: YourBench only ever sees a
@@ -30,7 +33,7 @@ import hashlib
 import json
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -70,14 +73,16 @@ class CallRecord:
 class CallProxy:
     """``with CallProxy(record, upstream, model) as proxy:`` — ``proxy.base_url`` goes to YourBench.
 
-    ``upstream`` is a context manager yielding an :class:`pipeline.serving.Endpoint`
-    (``serve(generator, log_dir)``); it is entered on the first unrecorded call
-    and left when the proxy closes. Call :meth:`step` before each YourBench stage
-    to name the calls it makes and how many are planned.
+    ``upstream()`` makes a context manager yielding an :class:`pipeline.serving.Endpoint`
+    (``lambda: serve(generator, log_dir)``); one is entered on the first
+    unrecorded call and left when the proxy closes or :meth:`release` is called.
+    Call :meth:`step` before each YourBench stage to name the calls it makes and
+    how many are planned.
     """
 
     def __init__(self, record: CallRecord, upstream, model: str, speed: SpeedLog | None = None, stream=None):
-        self.record, self.upstream_cm, self.model = record, upstream, model
+        self.record, self.upstream, self.model = record, upstream, model
+        self.starter = ThreadPoolExecutor(1, thread_name_prefix="call-proxy-upstream")
         self.speed, self.stream = speed, stream
         self.endpoint = None
         self.stack = contextlib.ExitStack()
@@ -115,12 +120,16 @@ class CallProxy:
     def __exit__(self, *exc) -> bool | None:
         self.server.shutdown()
         self.server.server_close()
-        return self.stack.__exit__(*exc)
+        try:  # the exception, if any, reaches serve(): a server that died is reported as such
+            with self.start_lock:
+                return self.starter.submit(self.stack.__exit__, *exc).result()
+        finally:
+            self.starter.shutdown()
 
     def release(self) -> None:
         """Stop the model server now, e.g. before another model is loaded; the next unrecorded call restarts it."""
         with self.start_lock:
-            self.stack.close()
+            self.starter.submit(self.stack.close).result()
             self.stack = contextlib.ExitStack()
             self.endpoint = None
 
@@ -151,7 +160,7 @@ class CallProxy:
     def _upstream(self):
         with self.start_lock:
             if self.endpoint is None:
-                self.endpoint = self.stack.enter_context(self.upstream_cm)
+                self.endpoint = self.starter.submit(self.stack.enter_context, self.upstream()).result()
             return self.endpoint
 
     def handle(self, path: str, body: bytes) -> tuple[int, bytes]:

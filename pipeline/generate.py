@@ -396,9 +396,9 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
         print(f"generate: YourBench with {gen.name} (log: {log_path})", flush=True)
         os.environ[KEY_ENV] = PLACEHOLDER_KEY  # the proxy holds the real key, if any
         meter = EnergyMeter(cfg.energy)
-        proxy = CallProxy(generator_calls, serve(gen, run_dir / "logs"), served_name(gen), speed, console)
-        judge_proxy = CallProxy(judge_calls, serve(cfg.judge, run_dir / "logs"), served_name(cfg.judge), speed,
-                                console)
+        proxy = CallProxy(generator_calls, lambda: serve(gen, run_dir / "logs"), served_name(gen), speed, console)
+        judge_proxy = CallProxy(judge_calls, lambda: serve(cfg.judge, run_dir / "logs"), served_name(cfg.judge),
+                                speed, console)
         session = {"started": datetime.now(timezone.utc).isoformat(), "outcome": "interrupted"}
         rounds, embed = [], _Embedder()
         try:

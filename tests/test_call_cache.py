@@ -28,7 +28,7 @@ def test_a_recorded_call_is_answered_from_the_record_even_after_a_restart(tmp_pa
     fake, started = FakeJudgeEndpoint("ok"), []
     try:
         record = CallRecord(tmp_path / "calls.jsonl", "generator-v1")
-        with CallProxy(record, _upstream(fake, started), "gen") as proxy:
+        with CallProxy(record, lambda: _upstream(fake, started), "gen") as proxy:
             proxy.step("single_hop", "single-hop questions", 2)
             assert _ask(proxy, "chunk A")[0] == 200 and _ask(proxy, "chunk B")[0] == 200
             assert _ask(proxy, "chunk A")[0] == 200  # same request again: from the record
@@ -38,13 +38,13 @@ def test_a_recorded_call_is_answered_from_the_record_even_after_a_restart(tmp_pa
         assert fake.requests[0]["model"] == "real-model"
 
         again = CallRecord(tmp_path / "calls.jsonl", "generator-v1")  # a new process after a kill
-        with CallProxy(again, _upstream(fake, started), "gen") as proxy:
+        with CallProxy(again, lambda: _upstream(fake, started), "gen") as proxy:
             status, body = _ask(proxy, "chunk B")
         assert status == 200 and body["choices"][0]["message"]["content"] == "<final_answer>1</final_answer>"
         assert fake.calls == 2 and len(started) == 1, "nothing new to ask: no model call, no server started"
 
         other = CallRecord(tmp_path / "calls.jsonl", "generator-v2")  # another generator configuration
-        with CallProxy(other, _upstream(fake, started), "gen") as proxy:
+        with CallProxy(other, lambda: _upstream(fake, started), "gen") as proxy:
             _ask(proxy, "chunk B")
         assert fake.calls == 3
     finally:
@@ -55,7 +55,7 @@ def test_errors_are_passed_through_and_not_recorded(tmp_path):
     fake = FakeJudgeEndpoint("flaky")  # 503 on every other call
     try:
         record = CallRecord(tmp_path / "calls.jsonl", "g")
-        with CallProxy(record, _upstream(fake, []), "gen") as proxy:
+        with CallProxy(record, lambda: _upstream(fake, []), "gen") as proxy:
             assert _ask(proxy, "x")[0] == 503
             assert _ask(proxy, "x")[0] == 200
         rows = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
@@ -71,7 +71,7 @@ def test_a_retry_while_the_call_still_runs_waits_for_it(tmp_path):
     fake.verdict = lambda body: (time.sleep(0.5), original(body))[1]  # a slow model
     try:
         record = CallRecord(tmp_path / "calls.jsonl", "g")
-        with CallProxy(record, _upstream(fake, []), "gen") as proxy:
+        with CallProxy(record, lambda: _upstream(fake, []), "gen") as proxy:
             results = []
             threads = [threading.Thread(target=lambda: results.append(_ask(proxy, "same"))) for _ in range(3)]
             for t in threads:
@@ -90,7 +90,7 @@ def test_progress_counts_calls_with_an_eta(tmp_path, capsys):
     fake, stream = FakeJudgeEndpoint("ok"), io.StringIO()
     try:
         record = CallRecord(tmp_path / "calls.jsonl", "g")
-        with CallProxy(record, _upstream(fake, []), "gen", stream=stream) as proxy:
+        with CallProxy(record, lambda: _upstream(fake, []), "gen", stream=stream) as proxy:
             progress = proxy.step("single_hop", "single-hop questions", 3)
             progress.every_s = 0
             for text in ("a", "b", "a"):
@@ -98,5 +98,26 @@ def test_progress_counts_calls_with_an_eta(tmp_path, capsys):
         lines = stream.getvalue().splitlines()
         assert lines[0].startswith("generate: single-hop questions 1/3 calls, ") and "ETA" in lines[0]
         assert lines[-1].startswith("generate: single-hop questions 3/3 calls (1 reused)") and lines[-1].endswith("done")
+    finally:
+        fake.close()
+
+
+def test_the_server_is_started_and_stopped_from_one_long_lived_thread(tmp_path):
+    """A model server dies with the thread that started it (PR_SET_PDEATHSIG): never a request's thread."""
+    fake, threads = FakeJudgeEndpoint("ok"), []
+
+    @contextlib.contextmanager
+    def upstream():
+        threads.append(threading.get_ident())
+        yield Endpoint(base_url=fake.url, model="m", api_key="k", local=False)
+        threads.append(threading.get_ident())
+
+    try:
+        with CallProxy(CallRecord(tmp_path / "calls.jsonl", "g"), upstream, "gen") as proxy:
+            _ask(proxy, "first")
+            proxy.release()  # e.g. the judge is loaded next; the next unrecorded call starts the model again
+            _ask(proxy, "second")
+        assert len(threads) == 4 and len(set(threads)) == 1 and threads[0] != threading.get_ident()
+        assert fake.calls == 2
     finally:
         fake.close()
