@@ -45,17 +45,24 @@ _SAYS = r"(?:discuss|discusses|discussing|mention|mentions|mentioning|say|says|s
         r"describes|describing|state|states|stating|cover|covers|covering|address|addresses|addressing|provide|" \
         r"provides|providing|include|includes|including|refer|refers|referring|focus|focuses|focusing|" \
         r"mentionne|mentionne-t-il|évoque|évoque-t-il|parle|parle-t-il|dit|indique|aborde)"
+# Verbs that say what a text is about (not what it states): "the text discusses X" carries no fact.
+_COVERS = r"(?:discuss|discusses|discussing|mention|mentions|mentioning|talks?\s+about|describe|describes|cover|" \
+          r"covers|address|addresses|compare|compares|focus|focuses|provide|provides|include|includes|refer|" \
+          r"refers|highlight|highlights|outline|outlines|explore|explores|present|presents|mentionne|évoque|" \
+          r"aborde|parle|traite)"
 META_QUESTION = [
     re.compile(rf"^(?:is|are|was|were|does|do|did|has|have)\s+(?:the\s+|this\s+)?{_TEXT}\b", re.IGNORECASE),
     re.compile(rf"\b(?:what|which|how)\b.*\b(?:does|do|did)\s+(?:the\s+|this\s+)?{_TEXT}\s+{_SAYS}\b", re.IGNORECASE),
     re.compile(rf"\b(?:the|this|le|ce|cet|cette|la)\s+{_TEXT}\s+(?:is\s+|are\s+)?{_SAYS}\b", re.IGNORECASE),
+    re.compile(rf"\b(?:focus|topic|purpose|subject|theme|point)s?\s+of\s+(?:the|this)\s+{_TEXT}\b", re.IGNORECASE),
 ]
 META_ANSWER = [
-    re.compile(rf"^(?:yes|no)\b[,.]?\s*(?:the\s+|this\s+)?{_TEXT}\s+(?:does\s+not\s+|doesn't\s+)?{_SAYS}\b",
-               re.IGNORECASE),
+    re.compile(rf"^(?:yes|no|oui|non)\b[,.]?\s*(?:the\s+|this\s+|le\s+|ce\s+)?{_TEXT}\s+"
+               rf"(?:does\s+not\s+|doesn't\s+|ne\s+)?{_SAYS}\b", re.IGNORECASE),
     re.compile(rf"\b(?:not|never)\s+(?:mentioned|discussed|stated|provided|specified|covered)\s+in\s+the\s+{_TEXT}\b",
                re.IGNORECASE),
     re.compile(rf"^(?:the\s+|this\s+)?{_TEXT}\s+(?:does\s+not|doesn't)\s+{_SAYS}\b", re.IGNORECASE),
+    re.compile(rf"^(?:the\s+|this\s+|le\s+|ce\s+)?{_TEXT}\s+{_COVERS}\b", re.IGNORECASE),
 ]
 YES_NO_START = re.compile(r"^(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|must|"
                           r"est-ce que|est-ce qu'|y a-t-il)\b", re.IGNORECASE)
