@@ -117,10 +117,11 @@ def minilm_embedder() -> Callable[[list[str]], object]:
 
 
 def gold_check_key(cfg: Config) -> str:
-    """What the gold-answer check depends on: the judge model and settings, and the check's prompt."""
-    from pipeline.judge import judge_fingerprint
-
-    return fingerprint(judge_fingerprint(cfg.judge), GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
+    """What the gold-answer check depends on: the judge model and its decoding settings, and the check's
+    own prompt. Not the judge's grading prompt: changing it regrades answers, it does not regenerate questions."""
+    settings = cfg.judge.model_dump(mode="json", exclude={"prompt", "calibrate", "startup_timeout_s",
+                                                           "concurrent_requests"})
+    return fingerprint(settings, GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
 
 
 DOUBT_MARGIN = 10.0  # citation scores this close above the threshold are flagged for a human look

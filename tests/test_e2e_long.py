@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from documents import make_pdf
+from pipeline import selection
 from pipeline.document import content_hash
 from pipeline.io import read_jsonl
 
@@ -56,9 +57,13 @@ def test_a_long_document_goes_through_every_stage(long_run):
     assert "4 generator calls planned (1 summary over" in plan_line and "2 single-hop, 1 multi-hop" in plan_line
     assert "generate: single-hop questions 2/2 calls" in done.stdout  # progress on the console
     generation = json.loads((run_dir / "generation.json").read_text())
-    plan = generation["plan"]
-    assert plan["chunks"] > 40 and plan["calls"] == 4 and generation["fresh_calls"] == 4
-    assert generation["by_kind"]["single_hop"]["calls"] == 2 and generation["by_kind"]["multi_hop"]["calls"] == 1
+    plan, rounds = generation["plan"], generation["rounds"]
+    assert plan["chunks"] > 40 and rounds[0]["question_calls"] == 3
+    # A top-up round only when validation kept fewer than the target, each reading further chunks.
+    assert all(r["kept"] < 4 for r in rounds[:-1])
+    assert all(b["question_calls"] > a["question_calls"] for a, b in zip(rounds, rounds[1:]))
+    assert len(plan["single_hop"]) + len(plan["multi_hop"]) == rounds[-1]["question_calls"]
+    assert generation["fresh_calls"] == plan["calls"] and generation["reused_calls"] == 0  # each call made once
     questions = pd.read_parquet(run_dir / "questions.parquet")
     assert len(questions) >= 3
     results = pd.read_csv(ROOT / "reports" / "long-report-e2e-long" / "results.csv")
@@ -90,24 +95,32 @@ def _made_and_reused(stdout: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
+def _question_calls(plan: dict) -> int:
+    return len(plan["single_hop"]) + len(plan["multi_hop"])
+
+
 def test_target_changes_and_a_kill_during_generation(long_run, tmp_path):
     run_dir, _ = long_run
     calls = run_dir / "yourbench" / "calls.jsonl"
     server_log = run_dir / "logs" / "qwen2.5-coder-1.5b-instruct.server.log"
     recorded = len(read_jsonl(calls))
     first_plan = json.loads((run_dir / "generation.json").read_text())["plan"]
+    assert recorded == first_plan["calls"]
 
     # A lower target reads a prefix of the same chunks: no generator call, no model loaded.
     starts = server_log.read_text().count("=== start")
-    lower = _generate(run_dir, _config_dir(tmp_path, target=2, min_usable=2),
+    lower = _generate(run_dir, _config_dir(tmp_path, target=2, min_usable=1, top_up_rounds=0),
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = lower.communicate(timeout=600)
     assert lower.returncode == 0, err[-2000:]
     assert _made_and_reused(out)[0] == 0 and "extracting the text" not in out
     assert server_log.read_text().count("=== start") == starts and len(read_jsonl(calls)) == recorded
 
-    # A higher target (6: 5 question calls) adds two single-hop chunks; kill -9 after the first new call.
-    higher = _config_dir(tmp_path, target=6, min_usable=3)
+    # A higher target, two or more question calls beyond what the first run read (top-up rounds included);
+    # no top-up this time, so the calls are known in advance. kill -9 after the first new call.
+    target = next(t for t in range(5, 40)
+                  if selection.question_calls_wanted(t, 2, 1.5) >= _question_calls(first_plan) + 2)
+    higher = _config_dir(tmp_path, target=target, min_usable=1, top_up_rounds=0)
     proc = _generate(run_dir, higher, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 900
     while len(read_jsonl(calls)) == recorded and time.monotonic() < deadline and proc.poll() is None:
@@ -121,9 +134,10 @@ def test_target_changes_and_a_kill_during_generation(long_run, tmp_path):
     out, err = resumed.communicate(timeout=1800)
     assert resumed.returncode == 0, err[-2000:]
     made, reused = _made_and_reused(out)
-    assert made == 1, "only the call the kill interrupted is made again"
-    keys = [r["key"] for r in read_jsonl(calls)]
-    assert len(keys) == len(set(keys)) == recorded + 2  # no call made twice
     plan = json.loads((run_dir / "generation.json").read_text())["plan"]
-    assert plan["single_hop"][:2] == first_plan["single_hop"] and len(plan["single_hop"]) == 4
-    assert plan["multi_hop"] == first_plan["multi_hop"]
+    # Every call on record before the rerun is reused; only the calls never finished are made.
+    assert reused == recorded + 1 and made == plan["calls"] - recorded - 1 >= 1
+    keys = [r["key"] for r in read_jsonl(calls)]
+    assert len(keys) == len(set(keys)) == plan["calls"]  # no call made twice
+    assert plan["single_hop"][:len(first_plan["single_hop"])] == first_plan["single_hop"]
+    assert plan["multi_hop"][:len(first_plan["multi_hop"])] == first_plan["multi_hop"]

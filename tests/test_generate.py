@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import config
+from pipeline import config, generate
 from pipeline.generate import question_schema, yourbench_config
 
 
@@ -140,3 +140,12 @@ def test_generation_is_planned_by_questions_wanted_not_by_pages(tmp_path):
     speed = SpeedLog(tmp_path / "speed.json")
     speed.record(cfg.generator.name, "single_hop", 600.0, 10)  # 60 s per call measured earlier
     assert "about " in plan_line(plans[300], cfg, speed)
+
+
+def test_questions_depend_on_the_judge_model_but_not_on_its_grading_prompt():
+    """The gold-answer check uses the judge model: a new model regenerates, a new grading prompt does not."""
+    cfg = config.load("default")
+    stricter = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"prompt": "qwq32b_binary.txt"})})
+    other_model = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"model": "gemma-3-270m"})})
+    assert generate.generate_key(stricter) == generate.generate_key(cfg)
+    assert generate.generate_key(other_model) != generate.generate_key(cfg)
