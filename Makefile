@@ -11,8 +11,11 @@
 #   push      reports/<doc>/hub uploaded to the Hugging Face Hub
 #   compare   reports/_compare: every finished report side by side
 #
-# make report [DOC=file.pdf] [PROFILE=default|paper]    make compare
-# make push DOC=file.pdf REPO=org/name [PRIVATE=1]      make test    make bench [REPEATS=3]
+# make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b]
+# make list    make where DOC=file.pdf    make clean DOC=file.pdf [YES=1]
+# make compare    make calibrate    make push DOC=file.pdf REPO=org/name [PRIVATE=1]
+# make test    make bench [REPEATS=3]
+# The same commands as a console program: .venv/bin/energy-eval --help
 
 PROFILE ?= default
 DOC ?= samples/sample-report.pdf
@@ -25,10 +28,12 @@ PYTHON3 ?= python3
 UV := UV_PYTHON_DOWNLOADS=never $(PYTHON3) -m uv
 PY := .venv/bin/python
 PIPE = $(PY) -m pipeline $(1) --profile $(PROFILE)
+# CANDIDATES=a,b evaluates a subset of the profile's candidates (answers already made are reused).
+QCANDIDATES = $(if $(filter command line environment,$(origin CANDIDATES)),--candidates '$(subst ','\'',$(CANDIDATES))')
 SETUP := .venv/.installed
 
 .DEFAULT_GOAL := report
-.PHONY: report push compare setup test test-fast bench FORCE
+.PHONY: report push compare calibrate list where clean setup test test-fast bench FORCE
 .DELETE_ON_ERROR:
 
 setup: $(SETUP)
@@ -43,15 +48,16 @@ models/%/model.gguf: | $(SETUP)
 
 # --- one document ----------------------------------------------------------
 # The include below is (re)made first; it checks DOC and defines RUN, SOURCE,
-# REPORT_DIR, CANDIDATES and EMBEDDED for this document and profile.
+# REPORT_DIR, MODELS (the candidates) and EMBEDDED for this document and profile
+# (`make where DOC=...` prints the folders).
 ifneq ($(filter report push,$(or $(MAKECMDGOALS),report)),)
-LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC) | cksum | cut -d' ' -f1).mk
+LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC)$(QCANDIDATES) | cksum | cut -d' ' -f1).mk
 include $(LOCATE)
 endif
 
 $(LOCATE): $(SETUP) FORCE
 	@mkdir -p .make
-	@$(call PIPE,locate) --doc $(QDOC) --out $@
+	@$(call PIPE,locate) --doc $(QDOC) $(QCANDIDATES) --out $@
 
 report: $(REPORT_DIR)/results.csv
 
@@ -61,11 +67,22 @@ $(RUN)/questions.parquet: $(RUN)/keys/generate.key | $(EMBEDDED)
 $(RUN)/answers/%.parquet: $(RUN)/questions.parquet $(RUN)/keys/answer-%.key | $(EMBEDDED)
 	$(call PIPE,answer) --run-dir $(RUN) --candidate $*
 
-$(RUN)/judgements.parquet: $(foreach c,$(CANDIDATES),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
-	$(call PIPE,judge) --run-dir $(RUN)
+$(RUN)/judgements.parquet: $(foreach c,$(MODELS),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
+	$(call PIPE,judge) --run-dir $(RUN) $(QCANDIDATES)
 
 $(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key
-	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document $(QDOC)
+	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document $(QDOC) $(QCANDIDATES)
+
+# --- runs on disk ------------------------------------------------------------
+list: | $(SETUP)
+	@$(PY) -m pipeline list
+
+where: | $(SETUP)
+	@$(call PIPE,where) --doc $(QDOC)
+
+# Removes one document's run and report folders, after a confirmation (YES=1 skips it).
+clean: | $(SETUP)
+	@$(PY) -m pipeline clean --doc $(if $(filter command line environment,$(origin DOC)),$(QDOC),'') $(if $(YES),--yes)
 
 # Upload the report's Hub dataset folder (reports/<doc>/hub): token from HF_TOKEN or `hf auth login`.
 push: $(REPORT_DIR)/results.csv
@@ -76,6 +93,11 @@ compare: reports/_compare/combined.md
 
 reports/_compare/combined.md: $(filter-out reports/_compare/%,$(wildcard reports/*/results.csv)) | $(SETUP)
 	$(PY) -m pipeline compare
+
+# The judge against the hand-labelled calibration set: sensitivity, specificity, kappa, confusion matrix.
+calibrate: $(SETUP)
+	$(PY) -m pipeline models
+	$(PY) -m pipeline calibrate --profile $(PROFILE)
 
 # --- checks ------------------------------------------------------------------
 test: $(SETUP)

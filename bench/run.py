@@ -1,15 +1,22 @@
-"""Serving benchmark for the models a profile uses: `make bench [PROFILE=...] [REPEATS=3]`.
+"""Serving and generation benchmark for a profile: `make bench [PROFILE=...] [REPEATS=3]`.
 
-For every locally served model (generator, candidates, judge) it takes the
-machine's serving lock, measures the idle baseline, starts the server the
-pipeline would start (phase ``load``), sends one warm-up request (not
-measured), then sends a fixed set of prompts one at a time (batch 1) in
-``REPEATS`` measured windows, as the answer stage does with ``energy.repeats``
-(:class:`pipeline.energy.Session`). It records decode speed, latency, the
-server's peak memory and, per window, net energy (gross - idle), reported as
-mean ± standard deviation and as joules per output token. Results go to
-``bench/results/<profile>-<UTC time>.json`` (the energy sessions beside it, as
-``.sessions.jsonl``); nothing here is a pass/fail test.
+1. Serving: for every locally served model (generator, candidates, judge) it
+   takes the machine's serving lock, measures the idle baseline, starts the
+   server the pipeline would start (phase ``load``), sends one warm-up request
+   (not measured), then sends a fixed set of prompts one at a time (batch 1) in
+   ``REPEATS`` measured windows, as the answer stage does with
+   ``energy.repeats`` (:class:`pipeline.energy.Session`). It records decode
+   speed, latency, the server's peak memory and, per window, net energy
+   (gross - idle), reported as mean ± standard deviation and as joules per
+   output token.
+2. Generation cost against pages: PDFs of 3, 40 and 300 pages (made here, from
+   varied text) are ingested and planned; generator calls planned per size, and
+   the seconds per call measured on this machine by a short real generation on
+   the 40-page one (a summary and two question calls), give the time each size
+   needs.
+
+Results go to ``bench/results/<profile>-<UTC time>.json`` (the energy sessions
+beside it, as ``.sessions.jsonl``); nothing here is a pass/fail test.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline import config  # noqa: E402
 from pipeline.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
 from pipeline.serving import machine_lock, pinned_gpus, serve  # noqa: E402
+from tests.documents import make_pdf  # noqa: E402
 
 PROMPTS = [
     "In two sentences, why does a lake level fall in a dry summer?",
@@ -84,6 +92,43 @@ def bench_model(model, cfg, log_dir: Path, sessions: Path, repeats: int) -> dict
     }
 
 
+def generation_cost(cfg, work: Path, sizes=(3, 40, 300), measured_on: int = 40) -> dict:
+    """Generator calls planned per document size, and measured seconds per call of each kind."""
+    import shutil
+
+    from pipeline import generate
+    from pipeline.io import read_jsonl
+
+    shutil.rmtree(work, ignore_errors=True)
+    rows = []
+    for pages in sizes:
+        doc = make_pdf(work / f"report-{pages}.pdf", pages, seed=pages)
+        started = time.perf_counter()
+        plan = generate.plan_document(doc, work / f"run-{pages}", cfg)
+        rows.append({"pages": pages, "tokens": plan.tokens, "chunks": plan.chunks, "calls_planned": plan.calls,
+                     "summary_calls": plan.summary_calls, "single_hop_calls": len(plan.single_hop),
+                     "multi_hop_calls": len(plan.multi_hop), "ingestion_s": round(time.perf_counter() - started, 1)})
+    # A short real generation (target = one call's questions: the summary and two question calls).
+    q = cfg.questions
+    small = cfg.model_copy(update={"questions": q.model_copy(update={"target": q.questions_per_chunk,
+                                                                     "min_usable": 1, "top_up_rounds": 0})})
+    run_dir = work / f"run-{measured_on}"
+    generate.run(work / f"report-{measured_on}.pdf", run_dir, small)
+    calls = read_jsonl(run_dir / "yourbench" / "calls.jsonl")
+    per_kind = {}
+    for kind in ("summary", "single_hop", "multi_hop"):
+        seconds = [c["seconds"] for c in calls if c["kind"] == kind]
+        per_kind[kind] = statistics.mean(seconds) if seconds else None
+    known = [v for v in per_kind.values() if v]
+    for row in rows:
+        row["estimated_generation_s"] = round(sum(
+            n * (per_kind[k] or statistics.mean(known)) for k, n in
+            (("summary", row["summary_calls"]), ("single_hop", row["single_hop_calls"]),
+             ("multi_hop", row["multi_hop_calls"]))), 1) if known else None
+    return {"seconds_per_call": per_kind, "measured_on_pages": measured_on, "measured_calls": len(calls),
+            "sizes": rows}
+
+
 def main(profile: str = "default", repeats: int = 3) -> Path:
     cfg = config.load(profile)
     served = [cfg.generator, *cfg.candidates, cfg.judge, *filter(None, [cfg.second_judge])]
@@ -102,6 +147,13 @@ def main(profile: str = "default", repeats: int = 3) -> Path:
         print(f"  {row['tokens_per_s']:.1f} tokens/s, mean latency {row['latency_mean_s']:.1f} s, "
               f"peak memory {row['peak_rss_mb'] or 0:.0f} MB, {row['j_per_token_mean'] or 0:.3g}{spread} J/token "
               f"net ({row['energy_method']}, idle {row['idle_w']:.3g} W)", flush=True)
+    print("bench: generation cost against pages ...", flush=True)
+    results["generation"] = generation_cost(cfg, ROOT / "bench" / "results" / "generation")
+    per_call = results["generation"]["seconds_per_call"]
+    print("  seconds per generator call: " + ", ".join(f"{k} {v:.1f}" for k, v in per_call.items() if v))
+    for row in results["generation"]["sizes"]:
+        print(f"  {row['pages']:>4} pages: {row['chunks']:>5} chunks, {row['calls_planned']} calls planned, "
+              f"ingestion {row['ingestion_s']} s, generation about {row['estimated_generation_s']} s", flush=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: {out.relative_to(ROOT)}")
     return out

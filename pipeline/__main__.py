@@ -1,7 +1,8 @@
 """Command line for the Makefile: ``python -m pipeline <stage> ...``.
 
 Errors the user can fix are printed as one line (``error: ...``) with exit
-code 2; set ``VERBOSE=1`` to get the traceback too.
+code 2; set ``VERBOSE=1`` to get the traceback too. Every stage records its
+state in its run folder (``status.jsonl``), which ``make list`` reads.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from pathlib import Path
 from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("generate", "answer", "judge", "report")
 
 
 def _keys(cfg) -> dict[str, str]:
-    """What each stage's output depends on; the Makefile compares these files' times."""
+    """What each stage's output depends on (each stage module says); the Makefile compares these files' times."""
     from pipeline.answer import answers_fingerprint
     from pipeline.config import fingerprint
-    from pipeline.judge import passes
+    from pipeline.generate import generate_key
+    from pipeline.judge import judge_key
 
-    keys = {"generate": fingerprint(cfg.generator,
-                                    cfg.questions.model_dump(exclude={"candidate_context", "min_usable"}))}
+    keys = {"generate": generate_key(cfg)}
     for candidate in cfg.candidates:
         keys[f"answer-{candidate.name}"] = answers_fingerprint(cfg, candidate)
-    names = [c.name for c in cfg.candidates]
-    keys["judge"] = fingerprint(*[p.key for p in passes(cfg)], names)
+    keys["judge"] = judge_key(cfg)
     keys["report"] = fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy,
                                  cfg.report)
     return keys
@@ -42,23 +43,32 @@ def _write_if_changed(path: Path, text: str) -> None:
         atomic_write_text(path, text)
 
 
-def locate(args) -> None:
-    """Check DOC, stage it into its run folder, write stage keys and the Make variables."""
-    from pipeline import config, document
+def _config(args):
+    """The profile, narrowed to ``--candidates a,b`` when given."""
+    from pipeline import config
 
     cfg = config.load(args.profile)
+    return cfg.only(args.candidates) if getattr(args, "candidates", "") else cfg
+
+
+def locate(args) -> None:
+    """Check DOC, stage it into its run folder, write stage keys and the Make variables."""
+    from pipeline import document, runs
+
+    cfg = _config(args)
     doc = Path(args.doc)
     document.check(doc)
-    run_dir = ROOT / "runs" / cfg.profile / document.content_hash(doc)
+    run_dir = runs.run_dir(cfg.profile, doc)
     source = document.stage_source(doc, run_dir)
     for name, value in _keys(cfg).items():
         _write_if_changed(run_dir / "keys" / f"{name}.key", value + "\n")
-    report = document.slug(doc) + ("" if cfg.profile == "default" else f"-{cfg.profile}")
+    report = runs.report_dir(cfg.profile, doc)
+    runs.record_source(run_dir, doc, report)
     lines = {
         "RUN": run_dir.relative_to(ROOT),
         "SOURCE": source.relative_to(ROOT),
-        "REPORT_DIR": Path("reports") / report,
-        "CANDIDATES": " ".join(c.name for c in cfg.candidates),
+        "REPORT_DIR": report.relative_to(ROOT),
+        "MODELS": " ".join(c.name for c in cfg.candidates),
         "EMBEDDED": " ".join(f"models/{m}/model.gguf" for m in cfg.embedded_models()),
         # Changes whenever a key file or the run folder is (re)created, so that Make re-reads
         # its makefiles: it caches directory listings and would miss files made after its start.
@@ -67,68 +77,62 @@ def locate(args) -> None:
     _write_if_changed(Path(args.out), "".join(f"{k} := {v}\n" for k, v in lines.items()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("locate", help="check a document and print where its work goes")
-    p.add_argument("--doc", required=True)
-    p.add_argument("--out", required=True)
-    p = sub.add_parser("models", help="materialise embedded models")
-    p.add_argument("keys", nargs="*")
-    p = sub.add_parser("push", help="upload a report's Hub dataset folder")
-    p.add_argument("--report-dir", required=True, type=Path)
-    p.add_argument("--repo", default="")
-    p.add_argument("--private", action="store_true")
-    p = sub.add_parser("compare", help="cross-document view of every finished report")
-    p.add_argument("--reports", default=ROOT / "reports", type=Path)
-    p.add_argument("--out", default=ROOT / "reports" / "_compare", type=Path)
-    for name in ("generate", "answer", "judge", "report"):
-        p = sub.add_parser(name)
-        p.add_argument("--run-dir", required=True, type=Path)
-        if name == "answer":
-            p.add_argument("--candidate", required=True)
-        if name == "report":
-            p.add_argument("--report-dir", required=True, type=Path)
-            p.add_argument("--document", required=True)
-    for p in sub.choices.values():
-        p.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
-    args = parser.parse_args(argv)
+def where(args) -> None:
+    """Print where a document's work and report are (``make where DOC=...``)."""
+    from pipeline import config, document, runs
 
-    from pipeline.io import use_tool_env
+    cfg = config.load(args.profile)
+    doc = Path(args.doc)
+    document.check(doc)
+    run_dir, report = runs.run_dir(cfg.profile, doc), runs.report_dir(cfg.profile, doc)
+    print(f"run folder:    {run_dir.relative_to(ROOT)}{'' if run_dir.exists() else ' (not made yet)'}")
+    print(f"report folder: {report.relative_to(ROOT)}{'' if report.exists() else ' (not made yet)'}")
 
-    use_tool_env()  # before LiteLLM / huggingface_hub are imported
+
+def clean(args) -> None:
+    """Remove one document's run and report folders after a confirmation (``make clean DOC=...``)."""
+    from pipeline import runs
+
+    if not args.doc:
+        raise UserError("say which document: make clean DOC=<file> (nothing removed; no command removes every run)")
+    doc = Path(args.doc)
+    found = runs.matching(doc)
+    if not found:
+        print(f"clean: nothing to remove for {doc.name}")
+        return
+    listed = "\n".join(f"  {p.relative_to(ROOT)}" for p in found)
+    if not args.yes:
+        print(f"clean: remove these {len(found)} folders of {doc.name}?\n{listed}\n[y/N] ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+            print("clean: nothing removed")
+            return
+    runs.remove(found)
+    print(f"clean: removed\n{listed}")
+
+
+def calibrate(args) -> None:
+    """The judge against the hand-labelled calibration set (``make calibrate``)."""
+    from pipeline import config, judge
+
+    cfg = config.load(args.profile)
+    rates = judge.calibrate(cfg, ROOT / "runs")
+    print(f"calibrate: {cfg.judge.name} with judge_prompts/{cfg.judge.prompt} on judge_prompts/calibration.jsonl "
+          f"({rates['positives']} correct and {rates['negatives']} wrong answers, labelled by hand)")
+    print(judge.calibration_table(rates))
+
+
+def _stage(args) -> None:
+    """Run one stage on a run folder, recording its state there."""
+    from pipeline import runs
+
+    cfg = _config(args)
+    questions = args.run_dir / "questions.parquet"
+    runs.mark(args.run_dir, args.command, "running")
     try:
-        if args.command == "locate":
-            locate(args)
-            return 0
-        if args.command == "models":
-            from pipeline import models
-
-            models.run(args.keys or list(models.EMBEDDED_MODELS))
-            return 0
-        if args.command == "push":
-            from pipeline import hub
-
-            if not args.repo:
-                raise UserError("say where to push: make push DOC=<file> REPO=<org/name> [PRIVATE=1]")
-            if not (args.report_dir / "hub" / "README.md").is_file():
-                raise UserError(f"no finished report in {args.report_dir}; run make report first")
-            print(f"pushed: {hub.push(args.report_dir / 'hub', args.repo, private=args.private)}")
-            return 0
-        if args.command == "compare":
-            from pipeline import compare
-
-            print(f"compare: {compare.run(args.reports, args.out)}")
-            return 0
-        from pipeline import config
-
-        cfg = config.load(args.profile)
-        questions = args.run_dir / "questions.parquet"
         if args.command == "generate":
             from pipeline import generate
 
-            source = next(args.run_dir.glob("document.*"))
-            generate.run(source, args.run_dir, cfg)
+            generate.run(next(args.run_dir.glob("document.*")), args.run_dir, cfg)
         elif args.command == "answer":
             from pipeline import answer
 
@@ -137,17 +141,91 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline import judge
 
             judge.run(questions, args.run_dir, cfg)
-        elif args.command == "report":
+        else:
             from pipeline import report
 
             report.run(args.run_dir, args.report_dir, cfg, Path(args.document).name)
+    except KeyboardInterrupt:
+        runs.mark(args.run_dir, args.command, "interrupted", "stopped before the end")
+        raise
+    except BaseException as exc:
+        runs.mark(args.run_dir, args.command, "failed", str(exc) if isinstance(exc, UserError)
+                  else f"{type(exc).__name__}: {exc}")
+        raise
+    runs.mark(args.run_dir, args.command, "done")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("locate", help="check a document and print where its work goes")
+    p.add_argument("--doc", required=True)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("where", help="the run folder and report folder of a document")
+    p.add_argument("--doc", required=True)
+    sub.add_parser("list", help="every run and report, with its state")
+    p = sub.add_parser("clean", help="remove one document's runs and report")
+    p.add_argument("--doc", default="")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p = sub.add_parser("models", help="materialise embedded models")
+    p.add_argument("keys", nargs="*")
+    p = sub.add_parser("push", help="upload a report's Hub dataset folder")
+    p.add_argument("--report-dir", required=True, type=Path)
+    p.add_argument("--repo", default="")
+    p.add_argument("--private", action="store_true")
+    sub.add_parser("calibrate", help="the judge's sensitivity, specificity and kappa on the calibration set")
+    p = sub.add_parser("compare", help="cross-document view of every finished report")
+    p.add_argument("--reports", default=ROOT / "reports", type=Path)
+    p.add_argument("--out", default=ROOT / "reports" / "_compare", type=Path)
+    for name in STAGES:
+        p = sub.add_parser(name)
+        p.add_argument("--run-dir", required=True, type=Path)
+        if name == "answer":
+            p.add_argument("--candidate", required=True)
+        if name == "report":
+            p.add_argument("--report-dir", required=True, type=Path)
+            p.add_argument("--document", required=True)
+    for name in ("locate", "judge", "report"):
+        sub.choices[name].add_argument("--candidates", default="", help="a subset of the profile's candidates: a,b")
+    for p in sub.choices.values():
+        p.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
+    args = parser.parse_args(argv)
+
+    from pipeline.io import use_tool_env
+
+    use_tool_env()  # before LiteLLM / huggingface_hub are imported
+    try:
+        if args.command in STAGES:
+            _stage(args)
+        elif args.command == "list":
+            from pipeline import runs
+
+            print(runs.listing_text(runs.listing()))
+        elif args.command == "models":
+            from pipeline import models
+
+            models.run(args.keys or list(models.EMBEDDED_MODELS))
+        elif args.command == "push":
+            from pipeline import hub
+
+            if not args.repo:
+                raise UserError("say where to push: make push DOC=<file> REPO=<org/name> [PRIVATE=1]")
+            if not (args.report_dir / "hub" / "README.md").is_file():
+                raise UserError(f"no finished report in {args.report_dir}; run make report first")
+            print(f"pushed: {hub.push(args.report_dir / 'hub', args.repo, private=args.private)}")
+        elif args.command == "compare":
+            from pipeline import compare
+
+            print(f"compare: {compare.run(args.reports, args.out)}")
+        else:
+            {"locate": locate, "where": where, "clean": clean, "calibrate": calibrate}[args.command](args)
     except UserError as exc:
         if os.environ.get("VERBOSE"):
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished questions are kept; rerun the same command to resume", file=sys.stderr)
+        print("interrupted: finished work is kept; rerun the same command to resume", file=sys.stderr)
         return 130
     return 0
 

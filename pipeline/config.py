@@ -98,6 +98,9 @@ class Judge(Served):
     devices: int = Field(default=1, ge=1)  # vLLM: the GPUs its server is pinned to and measured on
     max_new_tokens: int = Field(default=16, ge=1)
     calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
+    # Constrain the reply to "<final_answer>0|1</final_answer>" on servers the pipeline starts (a llama.cpp
+    # grammar, vLLM structured outputs); remote endpoints are parsed instead (pipeline/judge.py).
+    constrained: bool = True
 
     @model_validator(mode="after")
     def _prompt_exists(self):
@@ -132,13 +135,35 @@ class SelfConsistency(Strict):
 
 
 class Questions(Strict):
+    """How many questions, and how much of the document generation reads (see pipeline/selection.py)."""
+
     target: int = Field(default=30, ge=1)  # questions kept per document
     min_usable: int = Field(default=20, ge=1)  # fewer usable questions than this is an error
     chunk_tokens: int = Field(default=256, ge=32)
     questions_per_chunk: int = Field(default=4, ge=1)
     multi_hop: bool = True
+    # Generator calls = overdraw x target / questions_per_chunk: the extra covers questions lost to parsing,
+    # duplicates and validation. When fewer than `target` survive, up to `top_up_rounds` more rounds read
+    # further chunks of the same spread order.
+    overdraw: float = Field(default=1.5, ge=1.0, le=10.0)
+    top_up_rounds: int = Field(default=2, ge=0, le=10)
+    multi_hop_share: float = Field(default=0.25, ge=0.0, le=0.5)  # of the question-generation calls
+    # The summary YourBench gives the generator is made from this many tokens of the document,
+    # spread evenly over it (all of it when it is shorter).
+    summary_excerpt_tokens: int = Field(default=1800, ge=256)
+    # Validation before any candidate answers (pipeline/validate.py): duplicates by meaning, YourBench's
+    # citation score (None: not used) and a check of each gold answer by the judge model.
+    duplicate_similarity: float = Field(default=0.9, gt=0, le=1)
+    min_citation_score: float | None = Field(default=60.0, ge=0, le=100)
+    check_gold: bool = True
     seed: int = 42
     candidate_context: Literal["chunk", "none"] = "chunk"  # what candidates see besides the question
+
+    @model_validator(mode="after")
+    def _minimum_within_target(self):
+        if self.min_usable > self.target:
+            raise ValueError(f"min_usable ({self.min_usable}) cannot exceed target ({self.target})")
+        return self
 
 
 class Energy(Strict):
@@ -186,6 +211,16 @@ class Config(Strict):
             if c.name == name:
                 return c
         raise UserError(f"no candidate named '{name}' in profile '{self.profile}'")
+
+    def only(self, names: str) -> "Config":
+        """This profile with only the candidates named in ``names`` ("a,b"), in the profile's order."""
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        known = [c.name for c in self.candidates]
+        unknown = [n for n in wanted if n not in known]
+        if unknown or not wanted:
+            raise UserError(f"CANDIDATES: no candidate named {', '.join(unknown) or '(none given)'} in profile "
+                            f"'{self.profile}' (known: {', '.join(known)})")
+        return self.model_copy(update={"candidates": [c for c in self.candidates if c.name in wanted]})
 
     def embedded_models(self) -> list[str]:
         served = [self.generator, self.judge, *self.candidates, *filter(None, [self.second_judge])]

@@ -15,7 +15,11 @@ from pathlib import Path
 from pipeline.errors import UserError
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".txt", ".html", ".htm")
-MAX_PDF_PAGES = 500
+# No page limit: generation reads a bounded, spread sample of any document (pipeline/selection.py).
+# What remains is a limit on extracted text, for memory: YourBench copies the whole document text into
+# every row of every dataset subset it writes (one per generated question in `prepare_lighteval`), so
+# memory and disk grow as text size x questions. 10 million characters is about 4,000 dense pages.
+MAX_TEXT_CHARS = 10_000_000
 
 
 def content_hash(path: Path) -> str:
@@ -41,12 +45,28 @@ def _check_pdf(path: Path) -> None:
     with pdf:
         if pdf.needs_pass:
             raise UserError(f"{path}: the PDF is encrypted; save an unencrypted copy and use that")
-        if pdf.page_count > MAX_PDF_PAGES:
-            raise UserError(f"{path}: {pdf.page_count} pages is more than the {MAX_PDF_PAGES} this tool accepts; "
-                            "split the document or extract the chapters you need")
-        if not any(page.get_text().strip() for page in pdf):
+        chars = sum(len(page.get_text().strip()) for page in pdf)
+        if not chars:
             raise UserError(f"{path}: the PDF has no text layer (scanned images only); "
                             "run OCR on it first (e.g. ocrmypdf) and use the OCR'd file")
+        _check_size(path, chars)
+
+
+def _check_size(path: Path, chars: int) -> None:
+    if chars > MAX_TEXT_CHARS:
+        raise UserError(f"{path}: {chars:,} characters of text is more than the {MAX_TEXT_CHARS:,} this tool "
+                        "holds in memory (YourBench copies the whole text into every dataset row); "
+                        "split the document or extract the chapters you need")
+
+
+def page_count(path: Path) -> int | None:
+    """Pages of a PDF; None for text formats."""
+    if path.suffix.lower() != ".pdf":
+        return None
+    import pymupdf
+
+    with pymupdf.open(path) as pdf:
+        return pdf.page_count
 
 
 def check(path: Path) -> None:
@@ -74,6 +94,7 @@ def check(path: Path) -> None:
             raise UserError(f"{path}: not UTF-8 text; convert it to UTF-8 first") from None
         if not text.strip():
             raise UserError(f"{path}: the file is empty")
+        _check_size(path, len(text))
 
 
 def stage_source(path: Path, run_dir: Path) -> Path:

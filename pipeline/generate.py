@@ -1,41 +1,74 @@
 """Stage 1: generate questions and gold answers from a document with YourBench.
 
-We run YourBench's own pipeline (ingestion, summarization, chunking, single-hop
-and multi-hop question generation, Lighteval preparation) as a subprocess with a
-config written from ours, against the generator served by :mod:`pipeline.serving`.
+YourBench's own stages run in this process, one at a time, with our chunk
+selection between them (:mod:`pipeline.selection`), so that the generator's
+work is bounded by the questions wanted rather than by the page count:
+
+1. ingestion (YourBench: PDF/HTML/text to Markdown) — kept in
+   ``yourbench/ingested`` and reused while the document is the same;
+2. the plan: pages, tokens, chunks, generator calls and an estimated time,
+   printed before any model work;
+3. summarization (YourBench) of a bounded, evenly spread excerpt, in a dataset
+   folder of its own (``yourbench/summary``);
+4. chunking (YourBench) of the whole text, then the selection: the ``chunked``
+   subset keeps only the chosen chunks and multi-hop pairs;
+5. single-hop and multi-hop question generation and Lighteval preparation
+   (YourBench) on those chunks;
+6. usable questions are selected; when fewer than the target survive, further
+   chunks of the same spread order are read (``questions.top_up_rounds``).
+
+Every model call goes through :class:`pipeline.call_cache.CallProxy`: a call
+that finished once is never made again (rerun after a crash or ``kill -9``,
+a lower target, a higher one), the console shows calls done / planned with an
+ETA, and the model server starts only when a call is not on record.
 
 Small generators rarely follow YourBench's output format, so when
 ``json_schema_decoding`` is on, the question-generation calls carry a JSON
 schema (through YourBench's ``extra_parameters``) that the server enforces with
 a grammar: every generation then parses. Summarization is left free-form by
-routing it to a second model alias of the same server.
+routing it to a second model alias, which the proxy sends to the same server.
 
 Output: ``questions.parquet`` (one row per kept question) and
-``generation.json`` (what was generated, what failed to parse, what was kept).
+``generation.json`` (the plan, what was generated, what failed, what was kept).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import random
 import shutil
-import subprocess
 import sys
 import time
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from pipeline.config import ROOT, Config, Generator
-from pipeline.document import SUPPORTED_SUFFIXES
+from pipeline import selection, validate
+from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
+from pipeline.config import ROOT, Config, Generator, fingerprint
+from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
 from pipeline.errors import UserError
-from pipeline.io import atomic_write_json, atomic_write_parquet, tool_env
-from pipeline.serving import Endpoint, die_with_parent, machine_lock, serve
+from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
+from pipeline.progress import SpeedLog, duration
+from pipeline.serving import machine_lock, pinned_gpus, serve, served_name
 
-QUESTION_TYPES = ["factual", "analytical", "conceptual", "application-based", "clarification",
-                  "counterfactual", "true-false", "edge-case", "open-ended", "false-premise"]
-KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: the key never lands in the yaml
+# The question types the generator may use. "true-false", "false-premise", "edge-case" and "counterfactual"
+# (YourBench's other types) are left out: from small generators they gave yes/no questions whose gold answer
+# restates the question, and questions the text cannot answer.
+QUESTION_TYPES = ["factual", "analytical", "conceptual", "application-based", "clarification", "open-ended"]
+INSTRUCTIONS = (
+    "Write exactly {count} questions that a reader of this document would want answered. Rules:\n"
+    "- Ask about the subject itself: facts, figures, dates, causes, consequences, comparisons. Never ask what "
+    "the text, document or report says, mentions or discusses.\n"
+    "- No yes/no questions: open questions (what, which, how, why, when, where, who) ending with a question "
+    "mark.\n"
+    "- The answer is short (one sentence at most), states the fact itself, and is stated in the text chunk.\n"
+    "- The citation is one sentence copied word for word from the text chunk, the one that contains the answer.\n"
+    "- Write questions and answers in the language of the text.")
+KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: nothing secret lands in its yaml
 
 
 def question_schema(count: int) -> dict:
@@ -61,36 +94,52 @@ def _response_format(gen: Generator, count: int) -> dict:
     return {"type": "json_schema", "json_schema": {"name": "questions", "schema": schema}}
 
 
-def yourbench_config(cfg: Config, endpoint: Endpoint, work: Path) -> dict:
+def generate_key(cfg: Config) -> str:
+    """What the questions depend on: generator, question settings, prompt files, and the gold-answer check."""
+    q = cfg.questions
+    prompt = (ROOT / "generator_prompts" / cfg.generator.summarization_prompt).read_text(encoding="utf-8") \
+        if cfg.generator.summarization_prompt else ""
+    return fingerprint(cfg.generator, q.model_dump(exclude={"candidate_context", "min_usable"}), prompt,
+                       INSTRUCTIONS, QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
+
+
+def summary_window(gen: Generator) -> int:
+    """Tokens of document per summarization call (YourBench's ``summarization.max_tokens``)."""
+    return max(1024, gen.context_length // 2)
+
+
+SUMMARY_OVERLAP = 64
+
+
+def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path) -> dict:
+    """YourBench's configuration: every stage we use, models reached through ``base_url``."""
     gen, q = cfg.generator, cfg.questions
-    model = {"base_url": endpoint.base_url, "api_key": f"${KEY_ENV}",
-             "max_concurrent_requests": gen.concurrent_requests}
+    name = served_name(gen)
+    model = {"base_url": base_url, "api_key": f"${KEY_ENV}", "max_concurrent_requests": gen.concurrent_requests}
     decoding = {"max_tokens": gen.max_new_tokens, "temperature": 0.0, "seed": q.seed}  # reproducible questions
-    models = [{**model, "model_name": endpoint.model,
-               "extra_parameters": {**decoding, "max_tokens": gen.summary_max_tokens}}]
-    question_model = endpoint.model
+    models = [{**model, "model_name": name, "extra_parameters": {**decoding, "max_tokens": gen.summary_max_tokens}}]
+    question_model = name
     if gen.json_schema_decoding:
-        question_model = f"{endpoint.model}-json"
+        question_model = f"{name}-json"
         models.append({**model, "model_name": question_model, "extra_parameters": {
             **decoding, "response_format": _response_format(gen, q.questions_per_chunk)}})
-    instructions = (f"Write exactly {q.questions_per_chunk} questions. Each answer must be short "
-                    "(one sentence) and stated in the text; cite one short quote from the text.")
+    instructions = INSTRUCTIONS.format(count=q.questions_per_chunk)
     stages = {
         "ingestion": {"source_documents_dir": str(work / "raw"), "output_dir": str(work / "processed"),
                       "supported_file_extensions": list(SUPPORTED_SUFFIXES)},
-        "summarization": {"max_tokens": max(1024, gen.context_length // 2), "token_overlap": 64,
+        "summarization": {"max_tokens": summary_window(gen), "token_overlap": SUMMARY_OVERLAP,
                           **({"summarization_user_prompt": str(ROOT / "generator_prompts" / gen.summarization_prompt)}
                              if gen.summarization_prompt else {})},
         "chunking": {"l_max_tokens": q.chunk_tokens, "token_overlap": 0, "h_min": 2, "h_max": 2},
         "single_hop_question_generation": {"additional_instructions": instructions},
+        "multi_hop_question_generation": {"additional_instructions": instructions},
         "prepare_lighteval": {},
+        "citation_score_filtering": {},  # scores only; the threshold is ours (pipeline/validate.py)
     }
-    if q.multi_hop:
-        stages["multi_hop_question_generation"] = {"additional_instructions": instructions}
-    roles = {"summarization": [endpoint.model], "single_hop_question_generation": [question_model],
-             "multi_hop_question_generation": [question_model], "ingestion": [endpoint.model]}
+    roles = {"summarization": [name], "single_hop_question_generation": [question_model],
+             "multi_hop_question_generation": [question_model], "ingestion": [name]}
     return {
-        "hf_configuration": {"hf_dataset_name": "questions", "local_dataset_dir": str(work / "dataset"),
+        "hf_configuration": {"hf_dataset_name": "questions", "local_dataset_dir": str(dataset_dir),
                              "local_saving": True, "push_to_hub": False, "upload_card": False},
         "model_list": models,
         "model_roles": roles,
@@ -100,24 +149,6 @@ def yourbench_config(cfg: Config, endpoint: Endpoint, work: Path) -> dict:
 
 def question_id(question: str) -> str:
     return hashlib.sha256(question.strip().lower().encode()).hexdigest()[:12]
-
-
-def _select(prepared: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Usable questions (non-empty question and gold, no duplicates), ``target`` of them at most."""
-    df = prepared.copy()
-    df["question"] = df["question"].astype(str).str.strip()
-    df["gold"] = df["ground_truth_answer"].astype(str).str.strip()
-    df = df[(df["question"].str.len() >= 10) & (df["gold"].str.len() > 0)]
-    df["question_id"] = df["question"].map(question_id)
-    df = df.drop_duplicates("question_id")
-    if len(df) > cfg.questions.target:
-        keep = sorted(random.Random(cfg.questions.seed).sample(range(len(df)), cfg.questions.target))
-        df = df.iloc[keep]
-    df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(chunks))
-    columns = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty",
-               "citations", "chunk_ids", "chunk_text", "document_summary", "document_id",
-               "question_generating_model"]
-    return df[columns].reset_index(drop=True)
 
 
 def _generation_stats(dataset_dir: Path) -> dict:
@@ -138,9 +169,162 @@ def _generation_stats(dataset_dir: Path) -> dict:
     return stats
 
 
+# --------------------------------------------------------------------------- running YourBench's stages
+
+
+class _YourBench:
+    """YourBench's stages, run in this process; their logs and progress bars go to one log file."""
+
+    def __init__(self, cfg: Config, work: Path, log_path: Path):
+        from loguru import logger
+
+        self.cfg, self.work, self.log_path = cfg, work, log_path
+        self.base_url = "http://127.0.0.1:9/v1"  # set to the proxy's before any model stage
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log_path.open("a", encoding="utf-8")
+        logger.remove()
+        logger.add(self.log, level="INFO", enqueue=False)
+
+    def close(self) -> None:
+        from loguru import logger
+
+        logger.remove()
+        self.log.close()
+
+    def config(self, dataset_dir: Path):
+        from yourbench.conf.loader import load_config
+
+        path = self.work / f"yourbench-{dataset_dir.name}.yaml"
+        atomic_write_text(path, yaml.safe_dump(yourbench_config(self.cfg, self.base_url, dataset_dir, self.work),
+                                               sort_keys=False))
+        return load_config(path)
+
+    def stage(self, name: str, dataset_dir: Path) -> None:
+        from yourbench.pipeline.handler import run_stage
+
+        config = self.config(dataset_dir)
+        self.log.write(f"\n=== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {name} ({dataset_dir.name})\n")
+        self.log.flush()
+        with contextlib.redirect_stdout(self.log), contextlib.redirect_stderr(self.log):
+            run_stage(name, config)
+
+
+def _save(dataset_dir: Path, subsets: dict[str, list[dict]]) -> None:
+    """Write a YourBench dataset folder (a DatasetDict) from plain rows, replacing what was there."""
+    from datasets import Dataset, DatasetDict
+
+    shutil.rmtree(dataset_dir, ignore_errors=True)
+    DatasetDict({name: Dataset.from_list(rows) for name, rows in subsets.items()}).save_to_disk(str(dataset_dir))
+
+
+def _load(dataset_dir: Path, subset: str) -> list[dict]:
+    from datasets import load_from_disk
+
+    return load_from_disk(str(dataset_dir))[subset].to_list()
+
+
+def _ingest(doc: Path, work: Path, yb: _YourBench, console) -> dict:
+    """YourBench's ingestion of ``doc``, done once per document (``ingested.key`` says for which)."""
+    done_key, dataset_dir = work / "ingested.key", work / "ingested"
+    key = content_hash(doc)
+    if done_key.is_file() and done_key.read_text().strip() == key and dataset_dir.is_dir():
+        with contextlib.suppress(Exception):
+            return _load(dataset_dir, "ingested")[0]
+    console.write(f"generate: extracting the text of {doc.name} (YourBench ingestion)\n")
+    console.flush()
+    for stale in (work / "raw", work / "processed", dataset_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    (work / "raw").mkdir(parents=True)
+    shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
+    yb.stage("ingestion", dataset_dir)
+    processed = work / "processed" / "document.md"
+    if not processed.is_file() or not processed.read_text(encoding="utf-8").strip() or not dataset_dir.is_dir():
+        raise UserError(f"YourBench could not extract any text from {doc.name} "
+                        f"(a scanned/image-only PDF needs OCR first); see {yb.log_path}")
+    atomic_write_text(done_key, key + "\n")
+    return _load(dataset_dir, "ingested")[0]
+
+
+def make_plan(document: dict, pages: int | None, cfg: Config, calls: int | None = None) -> selection.Plan:
+    """The plan for ``document`` (YourBench's ingested row); ``calls`` overrides the target's call count."""
+    q = cfg.questions
+    return selection.plan(document["document_text"], pages, target=q.target, calls=calls,
+                          questions_per_chunk=q.questions_per_chunk, overdraw=q.overdraw,
+                          chunk_tokens=q.chunk_tokens, multi_hop=q.multi_hop, multi_hop_share=q.multi_hop_share,
+                          seed=q.seed, summary_budget=q.summary_excerpt_tokens,
+                          summary_window=summary_window(cfg.generator), summary_overlap=SUMMARY_OVERLAP)
+
+
+def plan_document(doc: Path, run_dir: Path, cfg: Config) -> selection.Plan:
+    """Ingest ``doc`` (or reuse its ingestion) and plan its generation; no model is involved."""
+    yb = _YourBench(cfg, run_dir / "yourbench", run_dir / "logs" / "yourbench.log")
+    try:
+        return make_plan(_ingest(doc, yb.work, yb, sys.stdout), page_count(doc), cfg)
+    finally:
+        yb.close()
+
+
+def plan_line(plan: selection.Plan, cfg: Config, speed: SpeedLog) -> str:
+    """One line: pages, tokens, chunks, calls planned, estimated time from this machine's earlier runs."""
+    name = served_name(cfg.generator)
+    per_kind = {"summary": plan.summary_calls, "single_hop": len(plan.single_hop), "multi_hop": len(plan.multi_hop)}
+    known = {k: speed.seconds_per_call(name, k) for k in per_kind}
+    rates = [v for v in known.values() if v]
+    if rates:
+        seconds = sum(n * (known[k] or sum(rates) / len(rates)) for k, n in per_kind.items())
+        estimate = f"about {duration(seconds)} at this machine's measured speed (at most; finished calls are reused)"
+    else:
+        estimate = "no time estimate yet (no generator call measured on this machine)"
+    pages = f"{plan.pages} pages, " if plan.pages is not None else ""
+    coverage = "" if plan.summary_coverage >= 1 else f" over {plan.summary_coverage:.0%} of the text"
+    return (f"generate: {pages}{plan.tokens:,} tokens, {plan.chunks} chunks of {cfg.questions.chunk_tokens} tokens; "
+            f"{plan.calls} generator calls planned ({plan.summary_calls} summary{coverage}, "
+            f"{len(plan.single_hop)} single-hop, {len(plan.multi_hop)} multi-hop) for {cfg.questions.target} "
+            f"questions; {estimate}")
+
+
+def _summarize(document: dict, plan: selection.Plan, cfg: Config, yb: _YourBench, proxy: CallProxy) -> dict:
+    """YourBench's summarization of the bounded excerpt, in a dataset folder of its own."""
+    excerpt, _ = selection.summary_excerpt(document["document_text"], cfg.questions.summary_excerpt_tokens)
+    dataset_dir = yb.work / "summary"
+    _save(dataset_dir, {"ingested": [{**document, "document_text": excerpt}]})
+    proxy.step("summary", "summary", plan.summary_calls)
+    yb.stage("summarization", dataset_dir)
+    row = _load(dataset_dir, "summarized")[0]
+    return {"document_summary": row["document_summary"], "summarization_model": row["summarization_model"]}
+
+
+def _generate_questions(document: dict, summary: dict, plan: selection.Plan, yb: _YourBench,
+                        proxy: CallProxy) -> Path:
+    """Chunking, selection, question generation and Lighteval preparation, in a fresh dataset folder."""
+    dataset_dir = yb.work / "dataset"
+    _save(dataset_dir, {"summarized": [{**document, **summary}]})
+    yb.stage("chunking", dataset_dir)
+    from yourbench.utils.dataset_engine import custom_save_dataset
+    from datasets import Dataset
+
+    row = _load(dataset_dir, "chunked")[0]
+    chunks = row["chunks"]
+    if len(chunks) != plan.chunks:
+        raise RuntimeError(f"YourBench made {len(chunks)} chunks, the plan expected {plan.chunks}")
+    row["chunks"] = [chunks[i] for i in sorted(plan.single_hop)]
+    row["multihop_chunks"] = [{"chunk_ids": [chunks[i]["chunk_id"] for i in pair],
+                               "chunks_text": [chunks[i]["chunk_text"] for i in pair]} for pair in plan.multi_hop]
+    config = yb.config(dataset_dir)
+    custom_save_dataset(Dataset.from_list([row]), config=config, subset="chunked", push_to_hub=False)
+    proxy.step("single_hop", "single-hop questions", len(plan.single_hop))
+    yb.stage("single_hop_question_generation", dataset_dir)
+    if plan.multi_hop:
+        proxy.step("multi_hop", "multi-hop questions", len(plan.multi_hop))
+        yb.stage("multi_hop_question_generation", dataset_dir)
+    yb.stage("prepare_lighteval", dataset_dir)
+    yb.stage("citation_score_filtering", dataset_dir)
+    return dataset_dir
+
+
 def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
     """Generate ``run_dir/questions.parquet`` from ``doc``."""
-    run_dir = run_dir.resolve()  # YourBench runs in its own working directory
+    run_dir = run_dir.resolve()
     with machine_lock(cfg.generator):  # first: a run of the same document in another shell may be generating
         out, key = run_dir / "questions.parquet", run_dir / "keys" / "generate.key"
         if out.exists() and key.exists() and out.stat().st_mtime > key.stat().st_mtime:
@@ -149,54 +333,172 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
         return _generate(doc, run_dir, cfg)
 
 
+def _served_fingerprint(model) -> str:
+    return fingerprint(model.model_dump(mode="json", exclude={"startup_timeout_s", "devices"}))
+
+
+class _GoldCheck:
+    """Asks the judge model, through its recording proxy, whether a gold answer is supported."""
+
+    def __init__(self, cfg: Config, proxy: CallProxy):
+        from openai import OpenAI
+
+        from pipeline.judge import Pass
+
+        self.proxy, self.model = proxy, served_name(cfg.judge)
+        self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
+        self.judge_pass = Pass("gold_check", cfg.judge)
+        self.template = validate.GOLD_CHECK_PROMPT.read_text(encoding="utf-8")
+
+    def expect(self, checks: int) -> None:
+        self.proxy.step("gold_check", "gold-answer checks", checks)
+
+    def __call__(self, row) -> tuple[bool | None, str]:
+        from pipeline.judge import grade
+
+        found = grade(self.client, self.model, self.judge_pass, self.template,
+                      {"question": row["question"], "gold": row["gold"], "chunk_text": row["chunk_text"],
+                       "prediction": ""})
+        return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
+
+
+class _Embedder:
+    """all-MiniLM-L6-v2, loaded on first use only (importing torch takes seconds)."""
+
+    def __init__(self):
+        self.embed = None
+
+    def __call__(self, texts: list[str]):
+        if self.embed is None:
+            self.embed = validate.minilm_embedder()
+        return self.embed(texts)
+
+
 def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
-    work = run_dir / "yourbench"
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "raw").mkdir(parents=True)
-    shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
+    import os
+
+    from pipeline.energy import EnergyMeter, Session
+
+    console = sys.stdout
+    work = run_dir / "yourbench"  # kept between runs: ingestion and every finished call are reused
+    work.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "logs" / "yourbench.log"
+    gen, q = cfg.generator, cfg.questions
     started = time.time()
-    with serve(cfg.generator, run_dir / "logs") as endpoint:
-        config_path = work / "yourbench.yaml"
-        config_path.write_text(yaml.safe_dump(yourbench_config(cfg, endpoint, work), sort_keys=False))
-        env = tool_env() | {KEY_ENV: endpoint.api_key, "YOURBENCH_LOG_DIR": str(work / "logs")}
-        log_path = run_dir / "logs" / "yourbench.log"
-        print(f"generate: YourBench with {cfg.generator.name} (log: {log_path})", flush=True)
-        with log_path.open("w") as log:
-            done = subprocess.run([sys.executable, "-m", "yourbench", "run", "--no-banner", str(config_path)],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work,
-                                  preexec_fn=die_with_parent)
-    if done.returncode != 0:
-        raise UserError(f"YourBench failed (exit {done.returncode}); see {log_path}")
-    if not (work / "processed" / "document.md").is_file() or not (work / "processed" / "document.md").read_text().strip():
-        raise UserError(f"YourBench could not extract any text from {doc.name} "
-                        f"(a scanned/image-only PDF needs OCR first); see {log_path}")
-    return keep_usable(work / "dataset", doc.name, run_dir, cfg, seconds=round(time.time() - started, 1))
+    yb = _YourBench(cfg, work, log_path)
+    speed = SpeedLog()
+    generator_calls = CallRecord(work / "calls.jsonl", _served_fingerprint(gen))
+    judge_calls = CallRecord(run_dir / "validation" / "calls.jsonl", _served_fingerprint(cfg.judge))
+    try:
+        document = _ingest(doc, work, yb, console)
+        plan = make_plan(document, page_count(doc), cfg)
+        print(plan_line(plan, cfg, speed), flush=True)
+        print(f"generate: YourBench with {gen.name} (log: {log_path})", flush=True)
+        os.environ[KEY_ENV] = PLACEHOLDER_KEY  # the proxy holds the real key, if any
+        proxy = CallProxy(generator_calls, lambda: serve(gen, run_dir / "logs"), served_name(gen), speed, console)
+        judge_proxy = CallProxy(judge_calls, lambda: serve(cfg.judge, run_dir / "logs"), served_name(cfg.judge),
+                                speed, console)
+        rounds, embed = [], _Embedder()
+        # One energy session for the stage (generator and the judge's gold-answer checks), charged to the
+        # questions of this configuration: the report keeps the sessions whose fingerprint is generate.key.
+        meter = EnergyMeter(cfg.energy, gpus=sorted({*pinned_gpus(gen), *pinned_gpus(cfg.judge)}))
+        with Session(run_dir / "generation.sessions.jsonl", meter, fingerprint=generate_key(cfg),
+                     generator=gen.name, engine=gen.engine) as session:
+            try:
+                if gen.engine != "openai":
+                    session.idle()
+                with proxy, judge_proxy, session.phase("generate"):
+                    yb.base_url = proxy.base_url
+                    summary = _summarize(document, plan, cfg, yb, proxy)
+                    for _round in range(q.top_up_rounds + 1):
+                        dataset_dir = _generate_questions(document, summary, plan, yb, proxy)
+                        proxy.release()  # one model loaded at a time: the judge checks the gold answers next
+                        gold_check = _GoldCheck(cfg, judge_proxy)
+                        kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir)), cfg,
+                                                           embed=embed, ask_support=gold_check,
+                                                           expect=gold_check.expect)
+                        judge_proxy.release()
+                        rounds.append({"question_calls": plan.question_calls, "kept": len(kept),
+                                       "rejected": len(rejected)})
+                        more = _top_up(plan, len(kept), document, cfg)
+                        if more is None:
+                            break
+                        print(f"generate: {len(kept)} questions passed validation of {q.target} wanted; "
+                              f"reading {more.question_calls - plan.question_calls} more chunks", flush=True)
+                        plan = more
+            finally:
+                session.record.update({"fresh_calls": proxy.fresh_calls + judge_proxy.fresh_calls,
+                                       "reused_calls": proxy.reused_calls + judge_proxy.reused_calls})
+    finally:
+        yb.close()
+    print(f"generate: {proxy.fresh_calls} generator calls made, {proxy.reused_calls} reused from earlier runs; "
+          f"{judge_proxy.fresh_calls} gold-answer checks made, {judge_proxy.reused_calls} reused", flush=True)
+    extra = {"plan": {**asdict(plan), "calls": plan.calls}, "rounds": rounds,
+             "fresh_calls": proxy.fresh_calls, "reused_calls": proxy.reused_calls,
+             "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
+             "seconds": round(time.time() - started, 1)}
+    return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
 
 
-def keep_usable(dataset_dir: Path, doc_name: str, run_dir: Path, cfg: Config, seconds: float = 0.0) -> Path:
-    """Select the usable questions of YourBench's dataset; refuse (with the counts) below ``min_usable``."""
+def _load_prepared(dataset_dir: Path) -> pd.DataFrame:
     from datasets import load_from_disk
 
     subsets = load_from_disk(str(dataset_dir))
-    log_path = run_dir / "logs" / "yourbench.log"
     if "prepared_lighteval" not in subsets or len(subsets["prepared_lighteval"]) == 0:
-        raise UserError(f"YourBench produced no questions for {doc_name}; see {log_path}")
-    questions = _select(subsets["prepared_lighteval"].to_pandas(), cfg)
-    by_kind = _generation_stats(dataset_dir)
-    stats = {"document": doc_name, "generator": cfg.generator.name, "seconds": seconds, "by_kind": by_kind,
-             "generated": len(subsets["prepared_lighteval"]), "usable": len(questions),
-             "target": cfg.questions.target, "min_usable": cfg.questions.min_usable}
+        return pd.DataFrame(columns=["question", "ground_truth_answer", "chunks"])
+    return subsets["prepared_lighteval"].to_pandas()
+
+
+def candidates(prepared: pd.DataFrame) -> pd.DataFrame:
+    """YourBench's prepared questions, one row each, in our column names (before validation)."""
+    df = prepared.copy()
+    df["question"] = df["question"].astype(str).str.strip()
+    df["gold"] = df["ground_truth_answer"].astype(str).str.strip()
+    df["question_id"] = df["question"].map(question_id)
+    df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(chunks))
+    if "citation_score" not in df:
+        df["citation_score"] = float("nan")
+    return df
+
+
+def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> selection.Plan | None:
+    """A larger plan when fewer than ``target`` questions passed and unread chunks remain, else None."""
+    q = cfg.questions
+    if kept >= q.target or len(plan.single_hop) >= plan.chunks:
+        return None
+    extra = selection.question_calls_wanted(q.target - kept, q.questions_per_chunk, q.overdraw)
+    return make_plan(document, plan.pages, cfg, calls=plan.question_calls + extra)
+
+
+QUESTION_COLUMNS = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty",
+                    "citations", "chunk_ids", "chunk_text", "document_summary", "document_id",
+                    "question_generating_model", "citation_score", "gold_check", "doubt"]
+REJECTED_COLUMNS = ["question_id", "question", "gold", "kind", "rejection", "citation_score", "gold_check",
+                    "chunk_text"]
+
+
+def write_questions(kept: pd.DataFrame, rejected: pd.DataFrame, by_kind: dict, doc_name: str, run_dir: Path,
+                    cfg: Config, extra: dict | None = None) -> Path:
+    """``questions.parquet`` and ``rejected.parquet``; refuse (with the counts) below ``min_usable``."""
+    counts = rejected["rejection"].str.replace(r":.*", "", regex=True).value_counts().to_dict() if len(rejected) else {}
+    reasons = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    generated = sum(k["questions"] for k in by_kind.values())
+    stats = {"document": doc_name, "generator": cfg.generator.name, "by_kind": by_kind, "generated": generated,
+             "usable": len(kept), "rejected": len(rejected), "rejected_by_reason": reasons,
+             "target": cfg.questions.target, "min_usable": cfg.questions.min_usable, **(extra or {})}
     atomic_write_json(run_dir / "generation.json", stats)
-    if len(questions) < cfg.questions.min_usable:
+    atomic_write_parquet(rejected.reindex(columns=REJECTED_COLUMNS), run_dir / "rejected.parquet")
+    if len(kept) < cfg.questions.min_usable:
         failed = sum(k["calls_without_parseable_questions"] for k in by_kind.values())
         calls = sum(k["calls"] for k in by_kind.values())
-        dropped = stats["generated"] - len(questions)
-        raise UserError(f"only {len(questions)} usable questions from {doc_name} (need "
+        why = ", ".join(f"{n} {reason}" for reason, n in reasons.items()) or "none rejected"
+        raise UserError(f"only {len(kept)} usable questions from {doc_name} (need "
                         f"{cfg.questions.min_usable}): {failed} of {calls} generation calls gave no parseable "
-                        f"questions, {dropped} of {stats['generated']} generated were empty or duplicates. "
+                        f"questions; of {generated} generated, validation rejected {len(rejected)} ({why}). "
                         f"A longer document, a stronger generator or a lower questions.min_usable helps; "
-                        f"details in {run_dir / 'generation.json'}")
+                        f"details in {run_dir / 'generation.json'} and {run_dir / 'rejected.parquet'}")
     out = run_dir / "questions.parquet"
-    atomic_write_parquet(questions, out)
-    print(f"generate: {len(questions)} questions kept of {stats['generated']} generated", flush=True)
+    atomic_write_parquet(kept.reindex(columns=QUESTION_COLUMNS), out)
+    print(f"generate: {len(kept)} questions kept of {generated} generated ({len(rejected)} rejected by "
+          f"validation: {', '.join(f'{n} {r}' for r, n in reasons.items()) or 'none'})", flush=True)
     return out

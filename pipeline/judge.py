@@ -102,6 +102,11 @@ class Pass:
 CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 
 
+def judge_key(cfg: Config) -> str:
+    """What ``judgements.parquet`` depends on: each pass's judge and prompt, and the candidates graded."""
+    return fingerprint(*[p.key for p in passes(cfg)], [c.name for c in cfg.candidates])
+
+
 def passes(cfg: Config) -> list[Pass]:
     """The judge's pass, then the optional checks: self-consistency (two seeded samples), a second judge."""
     found = [Pass("judge", cfg.judge)]
@@ -116,15 +121,38 @@ def _answer_hash(prediction: str) -> str:
     return hashlib.sha256((prediction or "").encode()).hexdigest()[:16]
 
 
-def _ask(client, model: str, prompt: str, judge_pass: Pass) -> tuple[str, dict]:
+VERDICT_GRAMMAR = 'root ::= "<final_answer>" [01] "</final_answer>"'  # llama.cpp GBNF
+VERDICT_REGEX = r"<final_answer>[01]</final_answer>"  # vLLM structured outputs
+RETRY_PROMPT = ("Your reply did not end with a verdict. Reply now with only <final_answer>1</final_answer> "
+                "(yes) or <final_answer>0</final_answer> (no).")
+
+
+def verdict_constraint(judge: Judge) -> dict:
+    """Request fields that make the reply a verdict, on the servers the pipeline starts.
+
+    llama.cpp gets a grammar, vLLM a structured-output regex; a reply without a
+    verdict then cannot happen. vLLM applies the regex after the reasoning when
+    the server runs with ``--reasoning-parser`` (the paper profile's QwQ-32B: it
+    thinks first, then its verdict is constrained). Remote endpoints get nothing:
+    their support for constraints varies, so their reply is parsed.
+    """
+    if not judge.constrained or judge.engine == "openai":
+        return {}
+    if judge.engine == "llama-cpp":
+        return {"grammar": VERDICT_GRAMMAR}
+    return {"structured_outputs": {"regex": VERDICT_REGEX}}
+
+
+def _ask(client, model: str, messages: list[dict], judge_pass: Pass) -> tuple[str, dict]:
     import openai
 
     started = time.monotonic()
     seed = {} if judge_pass.seed is None else {"seed": judge_pass.seed}
     try:
         response = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": prompt}], temperature=judge_pass.temperature,
-            max_tokens=judge_pass.judge.max_new_tokens, **seed)
+            model=model, messages=messages, temperature=judge_pass.temperature,
+            max_tokens=judge_pass.judge.max_new_tokens, extra_body=verdict_constraint(judge_pass.judge) or None,
+            **seed)
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
         raise UserError(f"the judge endpoint refused the API key ({exc.status_code}): check the token") from None
     usage = response.usage
@@ -135,12 +163,19 @@ def _ask(client, model: str, prompt: str, judge_pass: Pass) -> tuple[str, dict]:
     }
 
 
-def _grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> dict:
+def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> dict:
+    """One verdict on ``item`` (question, gold, chunk_text, prediction) with the prompt ``template``.
+
+    A reply without a verdict is followed up once with a short request for the
+    verdict alone (a new request: resending the same one at temperature 0 would
+    give the same reply); a call that fails outright is retried once as it was.
+    """
     prompt = render_prompt(template, item["question"], item["gold"], item["chunk_text"], item["prediction"])
+    messages = [{"role": "user", "content": prompt}]
     raw, stats = "", {}
-    for _attempt in range(2):  # one retry when the reply holds no verdict
+    for _attempt in range(2):
         try:
-            raw, stats = _ask(client, model, prompt, judge_pass)
+            raw, stats = _ask(client, model, messages, judge_pass)
         except UserError:
             raise
         except Exception as exc:  # the client already retried transient errors
@@ -148,6 +183,7 @@ def _grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> d
             continue
         if parse_verdict(raw) is not None:
             break
+        messages = [*messages, {"role": "assistant", "content": raw}, {"role": "user", "content": RETRY_PROMPT}]
     verdict = parse_verdict(raw)
     status = "judged" if verdict is not None else "error" if raw.startswith("ERROR: ") else "unparsed"
     return {"verdict": verdict, "status": status,
@@ -187,33 +223,93 @@ def calibration_path(run_dir: Path, key: str) -> Path:
     return run_dir.parent / "judge-calibration" / f"{key}.jsonl"
 
 
+def _calibration_items() -> list[dict]:
+    """The hand-labelled calibration set, each item with a hash of its content (an edited item is re-graded)."""
+    items = []
+    for item in read_jsonl(CALIBRATION_SET):
+        content = [item[k] for k in ("question", "gold", "chunk", "answer", "correct")]
+        items.append({"id": item["id"], "correct": item["correct"], "case": item["case"],
+                      "question": item["question"], "gold": item["gold"], "chunk_text": item["chunk"],
+                      "prediction": item["answer"], "item_hash": fingerprint(*map(str, content))})
+    return items
+
+
 def _calibration_todo(judge: Judge, path: Path) -> list[dict]:
     if not judge.calibrate:
         return []
-    done = {r["id"] for r in read_jsonl(path) if r.get("status") != "error"}
-    return [{"id": item["id"], "correct": item["correct"], "case": item["case"], "question": item["question"],
-             "gold": item["gold"], "chunk_text": item["chunk"], "prediction": item["answer"]}
-            for item in read_jsonl(CALIBRATION_SET) if item["id"] not in done]
+    done = {(r["id"], r.get("item_hash")) for r in read_jsonl(path) if r.get("status") != "error"}
+    return [item for item in _calibration_items() if (item["id"], item["item_hash"]) not in done]
 
 
 def calibration_summary(run_dir: Path, judge: Judge) -> dict | None:
-    """The judge's agreement with the hand-labelled calibration set, or None when not run."""
-    from pipeline.stats import judge_calibration_accuracy
+    """The judge's error rates on the hand-labelled calibration set (:func:`stats.judge_error_rates`,
+    plus ``agree`` and ``by_case``), or None when it was not graded."""
+    from pipeline.stats import judge_error_rates
 
-    latest = {r["id"]: r for r in read_jsonl(calibration_path(run_dir, judge_fingerprint(judge)))}
+    current = {(item["id"], item["item_hash"]): item for item in _calibration_items()}
+    latest = {}
+    for record in read_jsonl(calibration_path(run_dir, judge_fingerprint(judge))):
+        if (record["id"], record.get("item_hash")) in current:
+            latest[record["id"]] = record
     if not latest:
         return None
     records = list(latest.values())
-    return judge_calibration_accuracy([bool(r["correct"]) for r in records],
-                                      [None if r["verdict"] is None else bool(r["verdict"]) for r in records])
+    rates = judge_error_rates([bool(r["correct"]) for r in records],
+                              [None if r["verdict"] is None else bool(r["verdict"]) for r in records])
+    by_case: dict[str, list[int]] = {}
+    for r in records:
+        counts = by_case.setdefault(r["case"], [0, 0])
+        counts[0] += r["verdict"] is not None and bool(r["verdict"]) == bool(r["correct"])
+        counts[1] += 1
+    return {**rates, "agree": rates["tp"] + rates["tn"], "by_case": by_case}
+
+
+def calibrate(cfg: Config, runs_dir: Path) -> dict:
+    """Grade the calibration set with the profile's judge (items graded before are reused); its error rates."""
+    from openai import OpenAI
+
+    from pipeline.serving import machine_lock, serve
+
+    judge = cfg.judge.model_copy(update={"calibrate": True})
+    run_dir = runs_dir / cfg.profile / "_calibrate"  # calibration_path() keeps verdicts beside the profile's runs
+    key = judge_fingerprint(judge)
+    path = calibration_path(run_dir, key)
+    todo = _calibration_todo(judge, path)
+    print(f"calibrate: {len(todo)} of {len(_calibration_items())} calibration items to grade with {judge.name}",
+          flush=True)
+    if todo:
+        with machine_lock(judge), serve(judge, runs_dir / cfg.profile / "logs") as endpoint:
+            client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
+            _grade_all(client, endpoint.model, Pass("judge", judge), todo,
+                       lambda item, result: append_jsonl(path, {
+                           "id": item["id"], "case": item["case"], "correct": item["correct"],
+                           "item_hash": item["item_hash"], "judge_fingerprint": key, **result}), "calibration")
+    return calibration_summary(run_dir, judge)
+
+
+def calibration_table(rates: dict) -> str:
+    """The judge's confusion matrix and error rates as console text."""
+    def share(value):
+        return "n/a" if value != value else f"{value:.1%}"
+
+    lines = [
+        f"{'':18}{'judged correct':>16}{'judged wrong':>14}",
+        f"{'correct answer':18}{rates['tp']:>16}{rates['fn']:>14}",
+        f"{'wrong answer':18}{rates['fp']:>16}{rates['tn']:>14}",
+        f"sensitivity {share(rates['sensitivity'])} (correct answers recognised), specificity "
+        f"{share(rates['specificity'])} (wrong answers recognised), agreement {share(rates['accuracy'])}, "
+        f"Cohen's kappa {rates['kappa']:.2f}, unparsed {rates['unparsed']} of {rates['items']}",
+        "by case: " + ", ".join(f"{case} {agree}/{n}" for case, (agree, n) in sorted(rates["by_case"].items())),
+    ]
+    return "\n".join(lines)
 
 
 def _grade_all(client, model: str, judge_pass: Pass, items: list[dict], write, desc: str) -> None:
     template = judge_pass.judge.prompt_text()  # read once: the fingerprint was taken of this text
     with ThreadPoolExecutor(judge_pass.judge.concurrent_requests) as pool:
-        grade = lambda item: (item, _grade(client, model, judge_pass, template, item))  # noqa: E731
+        grade_one = lambda item: (item, grade(client, model, judge_pass, template, item))  # noqa: E731
         try:
-            for item, result in tqdm(pool.map(grade, items), total=len(items), desc=desc, unit="answer"):
+            for item, result in tqdm(pool.map(grade_one, items), total=len(items), desc=desc, unit="answer"):
                 write(item, result)
         except BaseException:  # a refused token, Ctrl-C: do not send the queued calls
             pool.shutdown(wait=False, cancel_futures=True)
@@ -259,7 +355,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
 
         def write_calibration(item, result):
             append_jsonl(calibration, {"id": item["id"], "case": item["case"], "correct": item["correct"],
-                                       "judge_fingerprint": judge_key, "session": session.id, **result})
+                                       "item_hash": item["item_hash"], "judge_fingerprint": judge_key,
+                                       "session": session.id, **result})
 
         try:
             if judge.engine != "openai":

@@ -68,6 +68,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def served_name(model: Served) -> str:
+    """The model id requests carry: the endpoint's own id for ``openai``, our alias for servers we start."""
+    return model.model if model.engine == "openai" else model.name
+
+
 def _api_key(model: Served) -> str:
     if not model.api_key_env:
         return LOCAL_API_KEY
@@ -261,7 +266,7 @@ def serve(model: Served, log_dir: Path, attempts: int = 2, restarts: int = 1):
     model and its log file.
     """
     if model.engine == "openai":
-        yield Endpoint(base_url=model.base_url.rstrip("/"), model=model.model, api_key=_api_key(model),
+        yield Endpoint(base_url=model.base_url.rstrip("/"), model=served_name(model), api_key=_api_key(model),
                        local=False)
         return
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -278,7 +283,7 @@ def serve(model: Served, log_dir: Path, attempts: int = 2, restarts: int = 1):
                 raise
             time.sleep(2 * attempt)
             continue
-        endpoint = Endpoint(base_url=url, model=model.name, api_key=LOCAL_API_KEY, local=True)
+        endpoint = Endpoint(base_url=url, model=served_name(model), api_key=LOCAL_API_KEY, local=True)
         watcher = threading.Thread(target=server.watch, name=f"watch-{model.name}", daemon=True)
         watcher.start()
         try:

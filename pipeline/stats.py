@@ -475,3 +475,74 @@ def judge_agreement(a: Sequence, b: Sequence) -> dict:
     first, second = [x for x, _ in pairs], [y for _, y in pairs]
     return {"compared": len(pairs), "agreement": percent_agreement(first, second),
             "kappa": cohen_kappa(first, second), "not_compared": len(a) - len(pairs)}
+
+
+# --------------------------------------------------------------------------- judge error rates
+
+
+def judge_error_rates(labels: Sequence, verdicts: Sequence) -> dict:
+    """Sensitivity, specificity, Cohen's kappa and confusion matrix of a judge on hand-labelled items.
+
+    Method: only items with a parsed verdict count. With labels as truth,
+    ``tp`` = correct answers judged correct, ``fn`` = correct answers judged
+    wrong, ``tn`` = wrong answers judged wrong, ``fp`` = wrong answers judged
+    correct. Sensitivity q1 = tp / (tp + fn), specificity q0 = tn / (tn + fp)
+    (NaN when a class is empty); kappa is :func:`cohen_kappa` of verdicts and
+    labels; accuracy = (tp + tn) / parsed.
+
+    Returns {"items", "parsed", "unparsed", "tp", "fn", "tn", "fp", "sensitivity",
+    "specificity", "accuracy", "kappa", "positives", "negatives"}.
+    """
+    labels, verdicts = _check_pair(labels, verdicts)
+    pairs = [(bool(lab), bool(v)) for lab, v in zip(labels, verdicts) if not _is_missing(v)]
+    tp = sum(lab and v for lab, v in pairs)
+    fn = sum(lab and not v for lab, v in pairs)
+    tn = sum(not lab and not v for lab, v in pairs)
+    fp = sum(not lab and v for lab, v in pairs)
+    return {
+        "items": len(labels), "parsed": len(pairs), "unparsed": len(labels) - len(pairs),
+        "tp": tp, "fn": fn, "tn": tn, "fp": fp,
+        "positives": tp + fn, "negatives": tn + fp,
+        "sensitivity": tp / (tp + fn) if tp + fn else NAN,
+        "specificity": tn / (tn + fp) if tn + fp else NAN,
+        "accuracy": (tp + tn) / len(pairs) if pairs else NAN,
+        "kappa": cohen_kappa([lab for lab, _ in pairs], [v for _, v in pairs]) if pairs else NAN,
+    }
+
+
+def corrected_accuracy(correct: int, judged: int, rates: dict, z: float = 1.959964) -> dict:
+    """Accuracy corrected for the judge's measured error rates (Rogan-Gladen), with a 95% interval.
+
+    Method: with p = correct / judged the share the judge called correct, and
+    the judge's sensitivity q1 and specificity q0 measured on m1 correct and m0
+    wrong calibration items (:func:`judge_error_rates`), the true share is
+    theta = (p + q0 - 1) / (q0 + q1 - 1) (Rogan & Gladen 1978), clipped to
+    [0, 1]. Its variance by the delta method adds the calibration set's own
+    uncertainty to the sampling of the answers (as recommended for LLM-judge
+    evaluations, e.g. arXiv 2511.21140):
+    Var = [p(1-p)/n + theta^2 q1(1-q1)/m1 + (1-theta)^2 q0(1-q0)/m0] / (q0 + q1 - 1)^2;
+    the interval is theta +/- z sqrt(Var), clipped to [0, 1].
+    Undefined (NaN, with ``reason``) when there are no judged answers, a class
+    of the calibration set is empty, or q0 + q1 <= 1 (the judge is no better
+    than chance and its verdicts carry no information about the truth).
+
+    Returns {"accuracy", "ci_low", "ci_high", "observed", "reason"}.
+    """
+    q1, q0 = rates.get("sensitivity", NAN), rates.get("specificity", NAN)
+    m1, m0 = rates.get("positives", 0), rates.get("negatives", 0)
+    observed = correct / judged if judged else NAN
+    empty = {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN, "observed": observed}
+    if not judged:
+        return {**empty, "reason": "no judged answers"}
+    if not m1 or not m0 or _is_missing(q1) or _is_missing(q0):
+        return {**empty, "reason": "the calibration set lacks correct or incorrect items"}
+    youden = q0 + q1 - 1
+    if youden <= 0:
+        return {**empty, "reason": "the judge is no better than chance on the calibration set"}
+    p = observed
+    theta = min(1.0, max(0.0, (p + q0 - 1) / youden))
+    variance = (p * (1 - p) / judged + theta ** 2 * q1 * (1 - q1) / m1
+                + (1 - theta) ** 2 * q0 * (1 - q0) / m0) / youden ** 2
+    half = z * math.sqrt(variance)
+    return {"accuracy": theta, "ci_low": max(0.0, theta - half), "ci_high": min(1.0, theta + half),
+            "observed": observed, "reason": ""}

@@ -6,4 +6,4 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.io import use_tool_env  # noqa: E402
 
-use_tool_env()  # as the command line does: LiteLLM and tiktoken stay offline
+use_tool_env()  # as `python -m pipeline` does: offline tiktoken / LiteLLM settings for code called directly

@@ -68,12 +68,21 @@ def test_runs_are_keyed_by_content_not_name(tmp_path):
     assert document.slug(tmp_path / "‘’.pdf") == "document"
 
 
-def test_huge_pdf_is_refused_with_the_limit(tmp_path):
+def test_no_page_limit_a_501_page_pdf_is_accepted(tmp_path):
     import pymupdf
 
     pdf = pymupdf.open()
-    for _ in range(document.MAX_PDF_PAGES + 1):
-        pdf.new_page().insert_text((72, 72), "page")
-    pdf.save(tmp_path / "huge.pdf")
-    with pytest.raises(UserError, match=f"more than the {document.MAX_PDF_PAGES}"):
-        document.check(tmp_path / "huge.pdf")
+    for number in range(501):
+        pdf.new_page().insert_text((72, 72), f"Page {number}: reservoir levels and tariffs.")
+    pdf.save(tmp_path / "long.pdf")
+    document.check(tmp_path / "long.pdf")
+    assert document.page_count(tmp_path / "long.pdf") == 501
+
+
+def test_text_beyond_the_memory_limit_is_refused_with_its_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(document, "MAX_TEXT_CHARS", 1000)
+    with pytest.raises(UserError, match="more than the 1,000 this tool holds in memory"):
+        document.check(_file(tmp_path / "big.md", "word " * 300))
+    with pytest.raises(UserError, match="copies the whole text into every dataset row"):
+        document.check(_pdf(tmp_path / "big.pdf", ("word " * 16 + "\n") * 20))
+    document.check(_file(tmp_path / "small.md", "word " * 100))

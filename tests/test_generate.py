@@ -6,26 +6,26 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import config
-from pipeline.generate import _select, question_schema, yourbench_config
-from pipeline.serving import Endpoint
+from pipeline import config, generate
+from pipeline.generate import question_schema, yourbench_config
 
 
 def test_yourbench_accepts_the_config_we_write(tmp_path, monkeypatch):
     from yourbench.conf.loader import load_config
 
     cfg = config.load("default")
-    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", model="gen", api_key="sk-local", local=True)
     path = tmp_path / "yourbench.yaml"
-    path.write_text(yaml.safe_dump(yourbench_config(cfg, endpoint, tmp_path)))
-    assert "sk-local" not in path.read_text()  # the key travels in the environment only
-    monkeypatch.setenv("EVAL_GENERATOR_API_KEY", "sk-local")
+    path.write_text(yaml.safe_dump(yourbench_config(cfg, "http://127.0.0.1:9/v1", tmp_path / "dataset", tmp_path)))
+    assert "sk-" not in path.read_text()  # YourBench only ever sees the proxy's placeholder, from the environment
+    monkeypatch.setenv("EVAL_GENERATOR_API_KEY", "sk-proxy-local")
     loaded = load_config(path)
+    name = cfg.generator.name
     assert loaded.hf_configuration.push_to_hub is False and loaded.hf_configuration.upload_card is False
-    assert loaded.model_roles["summarization"] == ["gen"]
-    assert loaded.model_roles["single_hop_question_generation"] == ["gen-json"]
-    json_model = next(m for m in loaded.model_list if m.model_name == "gen-json")
-    assert json_model.api_key == "sk-local"
+    assert loaded.hf_configuration.local_dataset_dir == str(tmp_path / "dataset")
+    assert loaded.model_roles["summarization"] == [name]
+    assert loaded.model_roles["single_hop_question_generation"] == [f"{name}-json"]
+    json_model = next(m for m in loaded.model_list if m.model_name == f"{name}-json")
+    assert json_model.api_key == "sk-proxy-local" and json_model.base_url == "http://127.0.0.1:9/v1"
     assert json_model.extra_parameters["response_format"]["schema"]["minItems"] == cfg.questions.questions_per_chunk
     assert loaded.pipeline.chunking.l_max_tokens == cfg.questions.chunk_tokens
     assert loaded.pipeline.multi_hop_question_generation.run
@@ -39,18 +39,34 @@ def test_question_schema_asks_for_yourbench_fields():
                                                 "citations"}
 
 
+def _rows(questions: list[str], gold: str = "an answer") -> list[dict]:
+    return [{"question": q, "ground_truth_answer": gold, "kind": "single_hop", "question_category": "factual",
+             "estimated_difficulty": 3, "citations": ["x"], "chunk_ids": ["c0"], "chunks": ["text"],
+             "document_summary": "s", "document_id": "d", "question_generating_model": "g", "citation_score": 90.0}
+            for q in questions]
+
+
+def _kept_and_rejected(questions: list[str], cfg):
+    import numpy as np
+
+    from pipeline.generate import candidates
+    from pipeline.validate import validate
+
+    def embed(texts):  # every question its own direction: no duplicates by meaning here
+        return np.eye(len(texts))
+
+    return validate(candidates(pd.DataFrame(_rows(questions))), cfg, embed=embed,
+                    ask_support=lambda row: (True, "<final_answer>1</final_answer>"))
+
+
 def test_selection_drops_unusable_and_duplicates_and_caps_the_count():
     cfg = config.load("default")
-    rows = [{"question": f"What is the value of item {i}?", "ground_truth_answer": f"{i}", "kind": "single_hop",
-             "question_category": "factual", "estimated_difficulty": 3, "citations": ["x"], "chunk_ids": ["c"],
-             "chunks": ["text"], "document_summary": "s", "document_id": "d",
-             "question_generating_model": "g"} for i in range(40)]
-    rows += [dict(rows[0]), dict(rows[1], ground_truth_answer=" "), dict(rows[2], question="Why?")]
-    kept = _select(pd.DataFrame(rows), cfg)
-    assert len(kept) == cfg.questions.target
-    assert kept["question_id"].is_unique
-    assert (kept["gold"].str.len() > 0).all()
-    again = _select(pd.DataFrame(rows), cfg)
+    questions = [f"What is the value of item {i}?" for i in range(40)]
+    questions += [questions[0], "Why?", "The value of item 3 is high."]
+    kept, rejected = _kept_and_rejected(questions, cfg)
+    assert len(kept) == cfg.questions.target and kept["question_id"].is_unique
+    assert sorted(rejected["rejection"]) == ["duplicate", "not a question", "not a question"]
+    again, _ = _kept_and_rejected(questions, cfg)
     assert kept["question_id"].tolist() == again["question_id"].tolist()  # same seed, same questions
 
 
@@ -58,38 +74,78 @@ def _yourbench_dataset(path, questions: list[str]):
     """A YourBench output folder in miniature: 2 chunks (2 single-hop calls) of which one gave questions."""
     from datasets import Dataset, DatasetDict
 
-    rows = [{"question": q, "ground_truth_answer": "an answer", "kind": "single_hop", "question_category": "factual",
-             "estimated_difficulty": 3, "citations": ["x"], "chunk_ids": ["c0"], "chunks": ["text"],
-             "document_summary": "s", "document_id": "d", "question_generating_model": "g"} for q in questions]
     DatasetDict({
         "chunked": Dataset.from_list([{"chunks": [{"chunk_id": "c0"}, {"chunk_id": "c1"}], "multihop_chunks": []}]),
         "single_hop_questions": Dataset.from_list([{"raw_response": "one reply", "question": q} for q in questions]),
-        "prepared_lighteval": Dataset.from_list(rows),
+        "prepared_lighteval": Dataset.from_list(_rows(questions)),
     }).save_to_disk(str(path))
 
 
 def test_fewer_usable_questions_than_the_minimum_stops_with_the_reasons(tmp_path):
     from pipeline.errors import UserError
-    from pipeline.generate import keep_usable
+    from pipeline.generate import _generation_stats, write_questions
 
     cfg = config.load("default")  # min_usable 12
     questions = [f"What is the value of item {i}?" for i in range(5)] + ["What is the value of item 0?", "Why?"]
     _yourbench_dataset(tmp_path / "dataset", questions)
+    kept, rejected = _kept_and_rejected(questions, cfg)
     with pytest.raises(UserError) as err:
-        keep_usable(tmp_path / "dataset", "report.pdf", tmp_path, cfg)
+        write_questions(kept, rejected, _generation_stats(tmp_path / "dataset"), "report.pdf", tmp_path, cfg)
     message = str(err.value)
     assert f"only 5 usable questions from report.pdf (need {cfg.questions.min_usable})" in message
     assert "1 of 2 generation calls gave no parseable questions" in message
-    assert "2 of 7 generated were empty or duplicates" in message and "generation.json" in message
+    assert "of 7 generated, validation rejected 2 (1 duplicate, 1 not a question)" in message
+    assert "generation.json" in message and "rejected.parquet" in message
     assert not (tmp_path / "questions.parquet").exists()  # nothing that looks finished
     stats = json.loads((tmp_path / "generation.json").read_text())
-    assert stats["usable"] == 5 and stats["generated"] == 7
+    assert stats["usable"] == 5 and stats["generated"] == 7 and stats["rejected_by_reason"]["duplicate"] == 1
+    assert len(pd.read_parquet(tmp_path / "rejected.parquet")) == 2
 
 
 def test_enough_usable_questions_are_kept(tmp_path):
-    from pipeline.generate import keep_usable
+    from pipeline.generate import _generation_stats, write_questions
 
     cfg = config.load("default")
-    _yourbench_dataset(tmp_path / "dataset", [f"What is the value of item {i}?" for i in range(30)])
-    kept = pd.read_parquet(keep_usable(tmp_path / "dataset", "report.pdf", tmp_path, cfg))
-    assert len(kept) == cfg.questions.target
+    questions = [f"What is the value of item {i}?" for i in range(30)]
+    _yourbench_dataset(tmp_path / "dataset", questions)
+    kept, rejected = _kept_and_rejected(questions, cfg)
+    out = write_questions(kept, rejected, _generation_stats(tmp_path / "dataset"), "report.pdf", tmp_path, cfg)
+    assert len(pd.read_parquet(out)) == cfg.questions.target
+
+
+def test_generation_is_planned_by_questions_wanted_not_by_pages(tmp_path):
+    """PDFs of 3, 40 and 300 pages, ingested by YourBench: about the same number of generator calls."""
+    from pipeline.generate import plan_document, plan_line
+    from pipeline.progress import SpeedLog
+    from documents import make_pdf
+
+    cfg = config.load("default")
+    plans = {}
+    for pages in (3, 40, 300):
+        doc = make_pdf(tmp_path / f"report-{pages}.pdf", pages, seed=pages)
+        plans[pages] = plan_document(doc, tmp_path / f"run-{pages}", cfg)
+    calls = [p.calls for p in plans.values()]
+    assert max(calls) <= 1.2 * min(calls), calls
+    for pages, plan in plans.items():
+        assert plan.pages == pages and plan.chunks >= 9
+        wanted = -(-cfg.questions.target * cfg.questions.overdraw // cfg.questions.questions_per_chunk)
+        assert plan.question_calls == wanted, (pages, plan)
+        assert min(plan.thirds()) >= 2, (pages, plan.thirds())  # first, middle and last third all read
+        assert plan.summary_calls == 1
+    assert plans[300].chunks > 60 * plans[3].chunks
+    assert plans[300].summary_coverage < 0.02 and plans[3].summary_coverage > 0.5
+    line = plan_line(plans[300], cfg, SpeedLog(tmp_path / "speed.json"))
+    assert line.startswith(f"generate: 300 pages, {plans[300].tokens:,} tokens, {plans[300].chunks} chunks")
+    assert f"{plans[300].calls} generator calls planned" in line and "no time estimate yet" in line
+    speed = SpeedLog(tmp_path / "speed.json")
+    speed.record(cfg.generator.name, "single_hop", 600.0, 10)  # 60 s per call measured earlier
+    assert "about " in plan_line(plans[300], cfg, speed)
+
+
+def test_questions_depend_on_the_judge_model_but_not_on_its_grading_prompt():
+    """The gold-answer check uses the judge model: a new model regenerates, a new grading prompt does not."""
+    cfg = config.load("default")
+    stricter = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"prompt": "qwq32b_binary.txt"})})
+    other_model = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"model": "gemma-3-270m"})})
+    assert generate.generate_key(stricter) == generate.generate_key(cfg)
+    assert generate.generate_key(other_model) != generate.generate_key(cfg)

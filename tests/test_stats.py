@@ -337,3 +337,55 @@ def test_judge_calibration_accuracy():
     assert empty["items"] == 1 and empty["unparsed"] == 1 and empty["agree"] == 0
     assert math.isnan(empty["accuracy"])
 
+
+
+# --------------------------------------------------------------------------- judge-corrected accuracy
+
+
+def test_judge_error_rates_by_hand():
+    from pipeline.stats import judge_error_rates
+
+    labels = [1, 1, 1, 1, 0, 0, 0, 0, 1, 0]
+    verdicts = [1, 1, 1, 0, 0, 0, 1, 1, None, 0]
+    rates = judge_error_rates(labels, verdicts)
+    assert (rates["tp"], rates["fn"], rates["tn"], rates["fp"]) == (3, 1, 3, 2)
+    assert rates["sensitivity"] == pytest.approx(3 / 4) and rates["specificity"] == pytest.approx(3 / 5)
+    assert rates["unparsed"] == 1 and rates["accuracy"] == pytest.approx(6 / 9)
+    # kappa: p_o = 6/9; p_e = (5/9)(4/9) + (4/9)(5/9) = 40/81 -> (54/81 - 40/81) / (41/81) = 14/41
+    assert rates["kappa"] == pytest.approx(14 / 41)
+
+
+def test_rogan_gladen_by_hand():
+    from pipeline.stats import corrected_accuracy
+
+    rates = {"sensitivity": 0.9, "specificity": 0.8, "positives": 50, "negatives": 50}
+    found = corrected_accuracy(60, 100, rates)
+    # theta = (0.6 + 0.8 - 1) / (0.8 + 0.9 - 1) = 0.4 / 0.7
+    theta = 0.4 / 0.7
+    var = (0.6 * 0.4 / 100 + theta ** 2 * 0.9 * 0.1 / 50 + (1 - theta) ** 2 * 0.8 * 0.2 / 50) / 0.7 ** 2
+    assert found["accuracy"] == pytest.approx(theta)
+    assert found["ci_high"] - found["accuracy"] == pytest.approx(1.959964 * math.sqrt(var))
+    assert math.isnan(corrected_accuracy(5, 10, {"sensitivity": 0.5, "specificity": 0.4, "positives": 5,
+                                                 "negatives": 5})["accuracy"])  # no better than chance
+
+
+@pytest.mark.parametrize("sensitivity, specificity", [(0.95, 0.6), (0.7, 0.97)])
+def test_corrected_accuracy_recovers_the_truth_that_a_biased_judge_hides(sensitivity, specificity):
+    """Fake judges of known error rates grade a synthetic answer set whose true accuracy is 0.5."""
+    import random
+
+    from pipeline.stats import corrected_accuracy, judge_error_rates, wilson_interval
+
+    rng = random.Random(7)
+
+    def judge(truth: bool) -> bool:
+        return rng.random() < sensitivity if truth else rng.random() >= specificity
+
+    calibration_truth = [True] * 300 + [False] * 300
+    rates = judge_error_rates(calibration_truth, [judge(t) for t in calibration_truth])
+    answers = [i % 2 == 0 for i in range(3000)]  # true accuracy 0.5
+    called_correct = sum(judge(t) for t in answers)
+    found = corrected_accuracy(called_correct, len(answers), rates)
+    low, high = wilson_interval(called_correct, len(answers))
+    assert found["ci_low"] <= 0.5 <= found["ci_high"]
+    assert not low <= 0.5 <= high  # the judged accuracy alone is biased away from the truth

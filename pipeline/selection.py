@@ -1,0 +1,161 @@
+"""Which parts of a document question generation reads: bounded by the questions wanted, not the pages.
+
+YourBench 0.9.0 asks the generator for questions from *every* chunk (its
+``chunk_sampling`` setting is ignored: ``get_sampling_cfg`` in
+``yourbench/utils/chunking_utils.py`` hard-codes mode "all") and summarizes
+the whole document. Here the cost is planned from what is kept instead:
+
+* ``overdraw x target / questions_per_chunk`` generator calls, a share of them
+  multi-hop (pairs of chunks), the rest single-hop;
+* the chunks are taken in a seeded, *nested* order spread over the whole
+  document (a rotated van der Corput sequence over chunk positions): any prefix
+  of the order covers the document evenly, so the first third, the middle and
+  the last third of a long report are all represented, a lower target uses a
+  prefix of the chunks a higher one used (nothing is regenerated), and a
+  higher target only adds chunks;
+* the summary YourBench gives the generator as context is made from a bounded,
+  evenly spread excerpt of the document (``summary_excerpt_tokens``), not from
+  all of it.
+
+Everything here is pure: text in, plan out. The chunking itself is YourBench's
+own ``split_into_token_chunks``, so the plan's chunk indices are the chunks
+YourBench's chunking stage makes from the same text.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+ENCODING = "cl100k_base"  # YourBench's default token encoding for chunking and summarization
+PASSAGE_BREAK = "\n\n[…]\n\n"
+
+
+def _encoder():
+    import tiktoken
+
+    return tiktoken.get_encoding(ENCODING)
+
+
+def van_der_corput(i: int) -> float:
+    """The i-th point of the base-2 van der Corput sequence: 0, 1/2, 1/4, 3/4, 1/8, ..."""
+    value, denominator = 0.0, 1.0
+    while i:
+        denominator *= 2
+        i, bit = divmod(i, 2)
+        value += bit / denominator
+    return value
+
+
+def spread_order(n: int, seed: int) -> list[int]:
+    """All of ``range(n)`` in an order whose every prefix is spread evenly over the range.
+
+    Point i of a van der Corput sequence, rotated by a seeded offset, picks the
+    chunk at that relative position; positions already taken are skipped. The
+    first k points leave no gap wider than 2/k of the document.
+    """
+    offset = random.Random(seed).random()
+    order: list[int] = []
+    seen: set[int] = set()
+    i = 0
+    while len(order) < n:
+        index = min(int(((offset + van_der_corput(i)) % 1.0) * n), n - 1)
+        if index not in seen:
+            seen.add(index)
+            order.append(index)
+        i += 1
+    return order
+
+
+def chunk_texts(text: str, chunk_tokens: int) -> list[str]:
+    """The chunks YourBench's chunking stage makes of ``text`` (its own function, no overlap)."""
+    from yourbench.utils.chunking_utils import split_into_token_chunks
+
+    return split_into_token_chunks(text, chunk_tokens, overlap=0, encoding_name=ENCODING) if text.strip() else []
+
+
+def summary_excerpt(text: str, budget_tokens: int, passages: int = 8) -> tuple[str, float]:
+    """At most ``budget_tokens`` of ``text``: all of it, or ``passages`` evenly spaced passages.
+
+    Returns the excerpt and the share of the document's tokens it holds.
+    """
+    encoder = _encoder()
+    tokens = encoder.encode(text, disallowed_special=())
+    if len(tokens) <= budget_tokens:
+        return text, 1.0
+    passages = max(1, min(passages, budget_tokens // 64))
+    size = budget_tokens // passages
+    step = (len(tokens) - size) / max(passages - 1, 1)  # the first passage opens the text, the last one ends it
+    parts = [encoder.decode(tokens[round(k * step):round(k * step) + size]).strip() for k in range(passages)]
+    return PASSAGE_BREAK.join(parts), passages * size / len(tokens)
+
+
+def summary_calls(excerpt: str, window_tokens: int, overlap: int) -> int:
+    """How many calls YourBench's summarization makes for ``excerpt`` (its ``_build_calls``), plus the combine call."""
+    from yourbench.utils.chunking_utils import split_into_token_chunks
+
+    if len(_encoder().encode(excerpt, disallowed_special=())) <= window_tokens:
+        return 1
+    windows = len(split_into_token_chunks(excerpt, window_tokens, overlap, ENCODING))
+    return windows + (1 if windows > 1 else 0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What generation will read and how many generator calls it will make."""
+
+    pages: int | None  # PDF pages; None for text formats
+    tokens: int  # of the whole extracted text
+    chunks: int  # chunks of the whole text
+    summary_calls: int
+    summary_coverage: float  # share of the document the summary reads
+    single_hop: list[int] = field(default_factory=list)  # chunk indices, in selection order
+    multi_hop: list[tuple[int, int]] = field(default_factory=list)  # chunk index pairs, each in document order
+
+    @property
+    def question_calls(self) -> int:
+        return len(self.single_hop) + len(self.multi_hop)
+
+    @property
+    def calls(self) -> int:
+        return self.summary_calls + self.question_calls
+
+    def thirds(self) -> tuple[int, int, int]:
+        """How many selected chunks lie in the first, middle and last third of the document."""
+        counts = [0, 0, 0]
+        for index in self.single_hop:
+            counts[min(3 * index // max(self.chunks, 1), 2)] += 1
+        return counts[0], counts[1], counts[2]
+
+
+def question_calls_wanted(target: int, questions_per_chunk: int, overdraw: float) -> int:
+    return max(1, math.ceil(overdraw * target / questions_per_chunk))
+
+
+def choose(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> tuple[list[int], list[tuple[int, int]]]:
+    """Single-hop chunks and multi-hop pairs for ``calls`` question-generation calls over ``n_chunks`` chunks.
+
+    Multi-hop pairs are consecutive elements of the spread order (two distant
+    parts of the document), taken from the chunks single-hop already reads, so
+    that every chunk a question cites is one YourBench keeps.
+    """
+    order = spread_order(n_chunks, seed)
+    multi = round(multi_hop_share * calls)
+    single = order[:min(calls - multi, n_chunks)]
+    multi = min(multi, len(single) // 2)
+    pairs = [tuple(sorted((order[2 * j], order[2 * j + 1]))) for j in range(multi)]
+    return single, pairs
+
+
+def plan(text: str, pages: int | None, *, target: int, questions_per_chunk: int, overdraw: float,
+         chunk_tokens: int, multi_hop: bool, multi_hop_share: float, seed: int,
+         summary_budget: int, summary_window: int, summary_overlap: int, calls: int | None = None) -> Plan:
+    """The plan for ``target`` questions (or for ``calls`` question-generation calls, when given)."""
+    chunks = chunk_texts(text, chunk_tokens)
+    calls = calls or question_calls_wanted(target, questions_per_chunk, overdraw)
+    single, pairs = choose(len(chunks), calls, multi_hop_share if multi_hop else 0.0, seed)
+    excerpt, coverage = summary_excerpt(text, summary_budget)
+    return Plan(pages=pages, tokens=len(_encoder().encode(text, disallowed_special=())), chunks=len(chunks),
+                summary_calls=summary_calls(excerpt, summary_window, summary_overlap), summary_coverage=coverage,
+                single_hop=single, multi_hop=pairs)

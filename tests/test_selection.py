@@ -1,0 +1,64 @@
+"""Which chunks generation reads: bounded by the questions wanted, spread over the document, nested."""
+
+import pytest
+
+from pipeline import selection
+
+
+def test_van_der_corput_points():
+    assert [selection.van_der_corput(i) for i in range(6)] == [0, 0.5, 0.25, 0.75, 0.125, 0.625]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 1000])
+def test_spread_order_is_a_seeded_permutation(n):
+    order = selection.spread_order(n, seed=3)
+    assert sorted(order) == list(range(n))
+    assert order == selection.spread_order(n, seed=3)
+    if n == 1000:  # the seed rotates the order (two seeds in the same 1/n of a turn give the same one)
+        assert order != selection.spread_order(n, seed=4)
+
+
+@pytest.mark.parametrize("k", [3, 6, 9, 12, 30])
+def test_every_prefix_of_the_order_covers_the_document(k):
+    n = 1000
+    prefix = sorted(selection.spread_order(n, seed=42)[:k])
+    gaps = [b - a for a, b in zip(prefix, prefix[1:])] + [prefix[0] + n - prefix[-1]]  # circular
+    assert max(gaps) <= 2 * n / k + 1  # no stretch of the document wider than 2/k is left unread
+    thirds = [sum(1 for i in prefix if third * n / 3 <= i < (third + 1) * n / 3) for third in range(3)]
+    assert min(thirds) >= 1
+
+
+def test_calls_follow_the_target_not_the_document():
+    # 24 questions x 1.5 overdraw / 3 per call = 12 calls, a quarter of them multi-hop pairs
+    single, pairs = selection.choose(500, selection.question_calls_wanted(24, 3, 1.5), 0.25, seed=42)
+    assert len(single) == 9 and len(pairs) == 3
+    assert all(a in single and b in single and a < b for a, b in pairs)
+    single_small, pairs_small = selection.choose(4, 12, 0.25, seed=42)  # a short document: every chunk
+    assert sorted(single_small) == [0, 1, 2, 3] and len(pairs_small) == 2
+
+
+def test_a_lower_target_reads_a_subset_and_a_higher_one_only_adds():
+    low = selection.choose(300, 6, 0.25, seed=7)
+    mid = selection.choose(300, 12, 0.25, seed=7)
+    high = selection.choose(300, 20, 0.25, seed=7)
+    assert set(low[0]) <= set(mid[0]) <= set(high[0])
+    assert set(low[1]) <= set(mid[1]) <= set(high[1])
+
+
+def test_summary_excerpt_is_bounded_and_spread():
+    text = " ".join(f"w{i}" for i in range(20000))
+    excerpt, coverage = selection.summary_excerpt(text, 1000, passages=4)
+    tokens = len(selection._encoder().encode(excerpt))
+    assert tokens <= 1000 + 40 and excerpt.count(selection.PASSAGE_BREAK.strip()) == 3
+    passages = excerpt.split(selection.PASSAGE_BREAK)
+    assert passages[0].startswith("w0 ") and passages[-1].endswith("w19999")  # the start and the end are read
+    assert 0 < coverage < 0.1
+    short, full = selection.summary_excerpt("A short report.", 1000)
+    assert short == "A short report." and full == 1.0
+
+
+def test_summary_calls_match_yourbench_windows():
+    assert selection.summary_calls("short text", 2048, 64) == 1
+    long = " ".join(f"w{i}" for i in range(3000))  # ~6,000 tokens: 3 windows + 1 combine call
+    windows = -(-len(selection._encoder().encode(long)) // (2048 - 64))
+    assert selection.summary_calls(long, 2048, 64) == windows + 1
