@@ -36,6 +36,7 @@ from pipeline.energy import EnergyMeter, Session
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 from pipeline.judge import strip_reasoning
+from pipeline.progress import Progress
 from pipeline.serving import Endpoint, machine_lock, pinned_gpus, serve
 
 ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "input_tokens",
@@ -79,7 +80,7 @@ class _Recorder:
     Lighteval's own retries included), to set beside each measured window.
     """
 
-    def __init__(self, prompts: dict[str, str], path: Path, base: dict):
+    def __init__(self, prompts: dict[str, str], path: Path, base: dict, progress: Progress | None = None):
         from litellm.integrations.custom_logger import CustomLogger
 
         recorder = self
@@ -89,7 +90,7 @@ class _Recorder:
                 recorder.record(kwargs, response_obj, start_time, end_time)
 
         self.callback = Callback()
-        self.prompts, self.path, self.base = prompts, path, base
+        self.prompts, self.path, self.base, self.progress = prompts, path, base, progress
         self.lock = threading.Lock()
         self.seen: set[str] = set()
         self.requests: list[tuple[float, float]] = []  # (start, end), seconds since the epoch
@@ -118,6 +119,8 @@ class _Recorder:
             if question_id not in self.seen:
                 self.seen.add(question_id)
                 append_jsonl(self.path, row)
+                if self.progress:
+                    self.progress.advance(seconds=row["latency_s"])
 
     def in_window(self, window: dict) -> dict:
         """The requests that started inside a measured window: how many, and their summed latency."""
@@ -247,7 +250,8 @@ def _answer(questions_path: Path, run_dir: Path, cfg: Config, candidate: Candida
 
     if len(pending):
         prompts = {prompt: qid for prompt, qid in prompts.items() if qid in set(pending["question_id"])}
-        recorder = _Recorder(prompts, records_path, {"candidate": name, "fingerprint": key})
+        recorder = _Recorder(prompts, records_path, {"candidate": name, "fingerprint": key},
+                             Progress("answer", name, len(pending), unit="questions"))
         work = out_dir / f".{name}.work"
         shutil.rmtree(work, ignore_errors=True)
         lighteval = Lighteval()  # imports before any window opens

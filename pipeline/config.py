@@ -182,6 +182,9 @@ class Energy(Strict):
 class Report(Strict):
     projection_volume: int = Field(default=1_000_000, ge=1)  # queries, for the "at scale" table
     significance_alpha: float = Field(default=0.05, gt=0, lt=1)
+    # The decision card recommends the most efficient model within this much accuracy of the best
+    # (0.05: 5 points) that is not significantly worse than it.
+    accuracy_tolerance: float = Field(default=0.05, ge=0, le=1)
 
 
 class Config(Strict):

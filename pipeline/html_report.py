@@ -1,8 +1,11 @@
-"""One self-contained HTML page for a run: summary, tables, text, embedded plots, links to sibling files.
+"""One self-contained HTML page for a run: the decision, the plot, tables, a per-question explorer.
 
-The page opens offline from a file: CSS is inline, images are ``data:`` URIs, there is no
-JavaScript and nothing is fetched from anywhere. Every piece of caller text is HTML-escaped;
-DataFrames go through ``DataFrame.to_html(escape=True)``.
+The page opens offline from a file: CSS and one small script are inline, images are ``data:``
+URIs, and nothing is fetched from anywhere. The decision card and the plot come first (within the
+first screen at 1280×900); tables wrap instead of scrolling sideways and sort on a header click;
+the explorer shows, per question, the excerpt, the gold answer and every model's answer with its
+verdict and the judge's output, filtered by model, verdict, question kind and "flagged". Every
+piece of caller text is HTML-escaped; DataFrames go through ``DataFrame.to_html(escape=True)``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_RESERVED_IDS = ("contents", "summary", "figures", "files")
+_RESERVED_IDS = ("contents", "summary", "figures", "files", "decision", "explorer", "explorer-filters")
 
 CSS = """
 :root {
@@ -51,17 +54,36 @@ nav.toc strong { display: block; margin-bottom: 0.25rem; }
 nav.toc ol { margin: 0; padding-left: 1.25rem; }
 section p { margin: 0.5rem 0; max-width: 75ch; }
 .table-wrap {
-  overflow: auto; max-height: 80vh; max-width: 100%;
+  overflow-y: auto; overflow-x: hidden; max-height: 80vh; max-width: 100%;
   border: 1px solid var(--border); border-radius: 6px; margin: 0.5rem 0 1rem;
 }
-table.report-table { border-collapse: separate; border-spacing: 0; width: 100%; font-size: 0.92rem; }
+table.report-table { border-collapse: separate; border-spacing: 0; width: 100%; font-size: 0.85rem; }
+table.report-table td { overflow-wrap: anywhere; }
+table.report-table thead th { cursor: pointer; }
+table.report-table thead th[aria-sort="ascending"]::after { content: " ▲"; }
+table.report-table thead th[aria-sort="descending"]::after { content: " ▼"; }
+.decision {
+  border: 2px solid var(--accent); border-radius: 8px; background: #f3f8fe;
+  padding: 0.6rem 1rem; margin: 0 0 0.75rem;
+}
+.decision p { margin: 0.2rem 0; max-width: none; }
+.lead figure { margin: 0.5rem 0; }
+.lead figure img { max-height: 55vh; width: auto; }
+.filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin: 0.5rem 0; }
+article.question { border: 1px solid var(--border); border-radius: 6px; padding: 0.5rem 0.8rem; margin: 0.6rem 0; }
+article.question h3 { font-size: 1rem; margin: 0.2rem 0; }
+article.question .meta { color: var(--muted); font-size: 0.85rem; }
+.verdict-correct { color: #116329; font-weight: 600; }
+.verdict-wrong { color: #a40e26; font-weight: 600; }
+.verdict-none { color: var(--muted); }
+.hidden { display: none !important; }
 table.report-table th, table.report-table td {
   padding: 0.4rem 0.7rem; border-bottom: 1px solid var(--border); vertical-align: top;
 }
 table.report-table td { font-variant-numeric: tabular-nums; }
 table.report-table thead th {
   position: sticky; top: 0; z-index: 1; background: var(--head);
-  text-align: left; white-space: nowrap; border-bottom: 2px solid var(--border);
+  text-align: left; border-bottom: 2px solid var(--border);
 }
 table.report-table tbody tr:nth-child(even) td { background: var(--zebra); }
 table.report-table tbody tr:hover td { background: var(--hover); }
@@ -81,10 +103,105 @@ ul.files .missing { color: var(--muted); }
 """
 
 
+# Sorting on a header click (numbers by value, "n/a" and text after), and the explorer's filters.
+SCRIPT = """
+(function () {
+  function key(cell) {
+    var t = cell.textContent.trim(), m = t.replace(/,/g, "").match(/^-?[0-9.]+(e-?[0-9]+)?/);
+    return m ? [0, parseFloat(m[0]), ""] : [1, 0, t.toLowerCase()];
+  }
+  document.querySelectorAll("table.report-table").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (th, col) {
+      th.title = "sort";
+      th.addEventListener("click", function () {
+        var down = th.getAttribute("aria-sort") === "ascending";
+        table.querySelectorAll("thead th").forEach(function (o) { o.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", down ? "descending" : "ascending");
+        var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a.cells[col]), y = key(b.cells[col]);
+          var c = x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
+          return down ? -c : c;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+  var filters = document.getElementById("explorer-filters");
+  if (!filters) return;
+  function apply() {
+    var model = filters.querySelector("[name=model]").value, verdict = filters.querySelector("[name=verdict]").value,
+        kind = filters.querySelector("[name=kind]").value, flagged = filters.querySelector("[name=flagged]").checked;
+    var shown = 0;
+    document.querySelectorAll("article.question").forEach(function (q) {
+      var any = false;
+      q.querySelectorAll("tr[data-model]").forEach(function (r) {
+        var ok = (!model || r.dataset.model === model) && (!verdict || r.dataset.verdict === verdict);
+        r.classList.toggle("hidden", !ok);
+        any = any || ok;
+      });
+      var ok = any && (!kind || q.dataset.kind === kind) && (!flagged || q.dataset.flagged === "1");
+      q.classList.toggle("hidden", !ok);
+      shown += ok ? 1 : 0;
+    });
+    document.getElementById("explorer-count").textContent = shown + " questions shown";
+  }
+  filters.addEventListener("change", apply);
+  apply();
+})();
+"""
+
+
+def explorer(details: pd.DataFrame, flagged: set[str]) -> str:
+    """The per-question explorer: one article per question, one row per model, and the filters."""
+    if details.empty:
+        return '<p class="empty">(no answers)</p>'
+
+    def options(name: str, values, labels=None) -> str:
+        items = "".join(f'<option value="{html.escape(str(v))}">{html.escape(str((labels or {}).get(v, v)))}</option>'
+                        for v in values)
+        return f'<label>{name.title()} <select name="{name}"><option value="">all</option>{items}</select></label>'
+
+    verdict_of = {1.0: "correct", 0.0: "wrong"}
+    models = list(dict.fromkeys(details["candidate"]))
+    kinds = sorted(details["kind"].dropna().astype(str).unique()) if "kind" in details else []
+    parts = ['<form class="filters" id="explorer-filters">', options("model", models),
+             options("verdict", ["correct", "wrong", "none"], {"none": "no verdict"}), options("kind", kinds),
+             '<label><input type="checkbox" name="flagged"> flagged only</label>',
+             '<span id="explorer-count" class="meta"></span></form>']
+    for qid, group in details.groupby("question_id", sort=False):
+        first = group.iloc[0]
+        flag = "1" if qid in flagged else "0"
+        rows = []
+        for row in group.itertuples():
+            verdict = verdict_of.get(getattr(row, "verdict"), "none")
+            rows.append(f'<tr data-model="{html.escape(str(row.candidate))}" data-verdict="{verdict}">'
+                        f"<td>{html.escape(str(row.candidate))}</td>"
+                        f'<td class="verdict-{verdict}">{verdict if verdict != "none" else "no verdict"}</td>'
+                        f"<td>{html.escape(str(getattr(row, 'prediction', '')))}</td>"
+                        f"<td><code>{html.escape(str(getattr(row, 'raw_judge_output', '')))}</code></td></tr>")
+        parts.append(
+            f'<article class="question" data-kind="{html.escape(str(first.get("kind", "")))}" data-flagged="{flag}">'
+            f'<h3>{html.escape(str(first["question"]))}</h3>'
+            f'<p class="meta">{html.escape(str(first.get("kind", "")))}'
+            f'{" · flagged for a human look" if flag == "1" else ""}</p>'
+            f"<p><strong>Gold answer:</strong> {html.escape(str(first['gold']))}</p>"
+            f"<details><summary>Excerpt</summary><p>{html.escape(str(first.get('chunk_text', '')))}</p></details>"
+            '<div class="table-wrap"><table class="report-table"><thead><tr><th>Model</th><th>Verdict</th>'
+            f'<th>Answer</th><th>Judge output</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            "</article>")
+    return "\n".join(parts)
+
+
 def _inline(text: str) -> str:
     """Escape HTML, then turn `code` spans into <code> (the backtick is not escaped, the content is)."""
     escaped = html.escape(str(text), quote=True)
     return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", escaped)
+
+
+def _bold(escaped: str) -> str:
+    """**text** (already escaped) as <strong>."""
+    return re.sub(r"\*\*([^*\n]+)\*\*", r"<strong>\1</strong>", escaped)
 
 
 def _slug(text: str, used: set[str]) -> str:
@@ -160,12 +277,14 @@ def _link(label: str, href: str, page_dir: Path) -> str:
 
 
 def render(path: Path, title: str, summary_lines: list[str], sections: list[tuple[str, object]],
-           images: list[tuple[str, Path]], links: list[tuple[str, str]] = ()) -> Path:
+           images: list[tuple[str, Path]], links: list[tuple[str, str]] = (), *,
+           decision: list[str] = (), explorer_html: str | None = None) -> Path:
     """Write one self-contained HTML page at ``path`` (atomically) and return ``path``.
 
-    ``sections`` are (heading, DataFrame | str); ``images`` are (caption, PNG path), embedded as
-    base64; ``links`` are (label, href relative to the page's folder); a link whose file is
-    missing is listed as plain text, not as a dead link.
+    ``decision`` lines open the page in a card, followed by ``images`` (caption, PNG path;
+    embedded as base64); then the summary, the contents and the ``sections`` (heading,
+    DataFrame | str); then ``explorer_html`` (:func:`explorer`), if any; ``links`` are (label,
+    href relative to the page's folder); a link whose file is missing is listed as plain text.
     """
     path = Path(path)
     used: set[str] = set(_RESERVED_IDS)
@@ -183,10 +302,17 @@ def render(path: Path, title: str, summary_lines: list[str], sections: list[tupl
             raise TypeError(f"section {heading!r}: expected a DataFrame or str, got {type(content).__name__}")
         body.append(f'<section id="{sid}">\n<h2>{_inline(heading)}</h2>\n{inner}\n</section>')
 
+    lead = ""
+    if decision:
+        lead += ('<div class="decision" id="decision">\n'
+                 + "\n".join(f"<p>{_bold(_inline(line))}</p>" for line in decision) + "\n</div>")
     if images:
-        toc.append(("figures", "Figures"))
         figures = "\n".join(_image(caption, png) for caption, png in images)
-        body.append(f'<section id="figures">\n<h2>Figures</h2>\n{figures}\n</section>')
+        lead += f'\n<div class="lead" id="figures">\n{figures}\n</div>'
+
+    if explorer_html is not None:
+        toc.append(("explorer", "Every question, every answer"))
+        body.append(f'<section id="explorer">\n<h2>Every question, every answer</h2>\n{explorer_html}\n</section>')
 
     if links:
         toc.append(("files", "Files"))
@@ -215,10 +341,12 @@ def render(path: Path, title: str, summary_lines: list[str], sections: list[tupl
         "<body>",
         "<main>",
         f"<h1>{_inline(title)}</h1>",
+        lead,
         summary,
         nav,
         *body,
         "</main>",
+        f"<script>{SCRIPT}</script>",
         "</body>",
         "</html>",
         "",

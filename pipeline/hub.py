@@ -155,7 +155,8 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         "",
         "## Results",
         "",
-        table_markdown(results, ["Model", "# Params", "Duration (s)", "Accuracy", "Energy (Wh)", "Method"]),
+        table_markdown(results, ["Model", "# Params", "Duration (s)", "Accuracy",
+                                 "Judge-corrected accuracy (95% CI)", "Energy (Wh)", "Method"]),
         "",
         "## How the data was produced",
         "",
@@ -187,7 +188,8 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         f"| `questions` | {rows['questions']} | the generated questions, gold answers and source chunks |",
         (f"| `details` | {rows['details']} | one row per (candidate, question): prediction, verdict, "
         "raw judge output, tokens, latency, energy share |"),
-        f"| `results` | {rows['results']} | one row per candidate: accuracy, duration, energy, CO2 |",
+        f"| `results` | {rows['results']} | one row per candidate: accuracy (judged and judge-corrected, with "
+        "95% intervals), duration, energy, CO2 |",
         f"| `run` | {rows['run']} | the run's identity: profile, models, library versions, times |",
         "",
         "## How to load it",

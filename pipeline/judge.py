@@ -38,11 +38,11 @@ from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
+from pipeline.progress import Progress
 
 CALIBRATION_SET = ROOT / "judge_prompts" / "calibration.jsonl"  # hand-labelled answers, see its cases
 # A reply cut off by max_tokens right after the digit ("...<final_answer>1") still counts.
@@ -306,11 +306,14 @@ def calibration_table(rates: dict) -> str:
 
 def _grade_all(client, model: str, judge_pass: Pass, items: list[dict], write, desc: str) -> None:
     template = judge_pass.judge.prompt_text()  # read once: the fingerprint was taken of this text
+    progress = Progress("judge", desc.replace("_", " "), len(items), unit="items" if desc == "calibration"
+                        else "answers")
     with ThreadPoolExecutor(judge_pass.judge.concurrent_requests) as pool:
         grade_one = lambda item: (item, grade(client, model, judge_pass, template, item))  # noqa: E731
         try:
-            for item, result in tqdm(pool.map(grade_one, items), total=len(items), desc=desc, unit="answer"):
+            for item, result in pool.map(grade_one, items):
                 write(item, result)
+                progress.advance(seconds=result.get("judge_latency_s"))
         except BaseException:  # a refused token, Ctrl-C: do not send the queued calls
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -23,13 +23,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline import energy, stats  # noqa: E402
+from pipeline import energy, review, stats  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
-from pipeline.judge import CHECKS, judge_fingerprint, latest_records, passes  # noqa: E402
+from pipeline.judge import CHECKS, calibration_summary, judge_fingerprint, latest_records, passes  # noqa: E402
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
-                 "ci": "95% CI (Wilson)", "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
+                 "ci": "95% CI (Wilson)", "corrected": "Judge-corrected accuracy (95% CI)",
+                 "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
                  "questions": "Questions", "unparsed": "Unparsed judgements"}
 
 
@@ -88,7 +89,8 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
         )
         frames.append(answers)
     details = pd.concat(frames, ignore_index=True)
-    keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text"]
+    keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text",
+            *(c for c in ("citation_score", "doubt") if c in questions)]
     details = details.merge(questions[keep], on="question_id", how="left")
     details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
     checks = [c for c in judgements.columns if c.startswith(CHECKS)]  # optional reliability checks
@@ -96,7 +98,27 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
     details["status"] = details["status"].fillna("missing")
     details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
-    return details
+    return details.assign(**calibration_columns(calibration_summary(run_dir, cfg.judge)))
+
+
+# The judge's error rates on the calibration set, copied onto every row of the details so that the
+# judge-corrected accuracy is recomputable from details.parquet alone (NaN: the judge was not calibrated).
+CALIBRATION_COLUMNS = {"judge_sensitivity": "sensitivity", "judge_specificity": "specificity",
+                       "calibration_correct_items": "positives", "calibration_wrong_items": "negatives"}
+
+
+def calibration_columns(calibration: dict | None) -> dict:
+    return {column: float("nan") if not calibration else calibration[key]
+            for column, key in CALIBRATION_COLUMNS.items()}
+
+
+def corrected(correct: int, judged: int, group: pd.DataFrame) -> dict:
+    """:func:`stats.corrected_accuracy` from the calibration columns of ``group`` (NaN without them)."""
+    if any(column not in group or group[column].isna().all() for column in CALIBRATION_COLUMNS):
+        return {"accuracy": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                "reason": "the judge was not checked against the calibration set"}
+    rates = {key: group[column].iloc[0] for column, key in CALIBRATION_COLUMNS.items()}
+    return stats.corrected_accuracy(correct, judged, rates)
 
 
 def format_params(billions: float) -> str:
@@ -112,6 +134,7 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
         judged = group[group["status"] == "judged"]
         correct = int(judged["verdict"].sum())
         low, high = stats.wilson_interval(correct, len(judged))
+        fixed = corrected(correct, len(judged), group)
         with_energy = group[group["energy_wh"].notna()]
         rows.append({
             "model": name,
@@ -120,6 +143,9 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "accuracy": judged["verdict"].mean() if len(judged) else float("nan"),
             "accuracy_ci_low": low,
             "accuracy_ci_high": high,
+            "corrected_accuracy": fixed["accuracy"],
+            "corrected_ci_low": fixed["ci_low"],
+            "corrected_ci_high": fixed["ci_high"],
             "energy_wh": group["energy_wh"].sum(min_count=1),
             "energy_sd_wh": _column(group, "energy_sd_wh").sum(min_count=1),
             "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
@@ -174,6 +200,13 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
         above = (shown["accuracy_ci_high"] - accuracy).clip(lower=0).fillna(0)
         ax.errorbar(energy_x, accuracy, yerr=[below, above],
                     fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
+    fixed = shown[shown["corrected_accuracy"].notna()] if "corrected_accuracy" in shown else shown.iloc[:0]
+    if len(fixed):  # beside each bubble (same energy, nudged right): the judge-corrected accuracy and its CI
+        value = fixed["corrected_accuracy"]
+        ax.errorbar(energy_x[fixed.index] * 1.12, value,
+                    yerr=[(value - fixed["corrected_ci_low"]).clip(lower=0), (fixed["corrected_ci_high"] - value)
+                          .clip(lower=0)], fmt="D", color="black", markersize=4, elinewidth=1, capsize=2, zorder=4,
+                    label="judge-corrected (95% CI)")
     estimated = shown["energy_method"].map(energy.is_estimate).astype(bool)
     colours = plt.get_cmap("viridis")([0.85 * i / max(len(results) - 1, 1) for i in range(len(results))])
     colour = dict(zip(results["model"], colours))
@@ -199,7 +232,7 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
                     ha="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("Net energy for answering (Wh, log scale)")
-    ax.set_ylabel("Accuracy (judged correct, 95% CI)")
+    ax.set_ylabel("Accuracy (judged correct; diamonds: judge-corrected), 95% CI")
     ax.set_ylim(-0.05, 1.1)
     if len(shown):
         ax.set_xlim(energy_x.min() / 2, energy_x.max() * 2)
@@ -241,6 +274,43 @@ def energy_cell(row) -> str:
     return text
 
 
+def corrected_cell(row) -> str:
+    if pd.isna(row.get("corrected_accuracy", float("nan"))):
+        return "n/a"
+    return f"{pct(row['corrected_accuracy'])} ({pct(row['corrected_ci_low'])}–{pct(row['corrected_ci_high'])})"
+
+
+def correction_effects(results: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+    """Where correcting accuracy for the judge's error rates changes a conclusion of the report.
+
+    Rogan-Gladen is increasing in the judged accuracy, so the order only changes where
+    corrected values are clipped to 0 or 1 and tie; the frontier likewise; what
+    changes most often is whether a difference is real: the corrected intervals
+    carry the calibration set's uncertainty too.
+    """
+    rated = results.dropna(subset=["accuracy", "corrected_accuracy"])
+    if rated.empty:
+        return []
+    found = []
+    by_judged = rated.sort_values(["accuracy", "energy_wh"], ascending=[False, True])["model"].tolist()
+    by_corrected = rated.sort_values(["corrected_accuracy", "energy_wh"], ascending=[False, True])["model"].tolist()
+    if by_judged[0] != by_corrected[0]:
+        found.append(f"The most accurate model changes: {by_judged[0]} as judged, {by_corrected[0]} corrected "
+                     "(corrected accuracies tie where they are clipped at 0% or 100%).")
+    frontier = stats.pareto_frontier(rated, y="corrected_accuracy")
+    moved = sorted(set(rated.loc[frontier, "model"]) ^ set(rated.loc[rated["on_frontier"], "model"]))
+    if moved:
+        found.append(f"The efficiency frontier changes for {', '.join(moved)} with corrected accuracies.")
+    bounds = rated.set_index("model")[["corrected_ci_low", "corrected_ci_high"]]
+    for pair in pairs[pairs["significant"]].itertuples():
+        if pair.model_a in bounds.index and pair.model_b in bounds.index:
+            a, b = bounds.loc[pair.model_a], bounds.loc[pair.model_b]
+            if a["corrected_ci_low"] <= b["corrected_ci_high"] and b["corrected_ci_low"] <= a["corrected_ci_high"]:
+                found.append(f"{pair.model_a} vs {pair.model_b}: significant as judged (McNemar), but their "
+                             "corrected 95% intervals overlap once the judge's own error rates are counted.")
+    return found
+
+
 def main_table(results: pd.DataFrame) -> pd.DataFrame:
     """The study's table (plus CI, energy method, CO2, counts), formatted for reading."""
     return results.assign(
@@ -248,6 +318,7 @@ def main_table(results: pd.DataFrame) -> pd.DataFrame:
         duration_s=results["duration_s"].map("{:.1f}".format),
         accuracy=results["accuracy"].map(pct),
         ci=[f"{pct(lo)}–{pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
+        corrected=[corrected_cell(row) for _, row in results.iterrows()],
         energy=[energy_cell(row) for _, row in results.iterrows()],
         co2_g=results["co2_g"].map(num),
     )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
@@ -319,6 +390,55 @@ def significance_summary(details: pd.DataFrame, results: pd.DataFrame, alpha: fl
     return text, pairs
 
 
+PAIR_COLUMNS = {"model_a": "Model A", "model_b": "Model B", "n_paired": "Questions both judged",
+                "accuracy_a": "Accuracy A", "accuracy_b": "Accuracy B", "a_only_correct": "Only A correct",
+                "b_only_correct": "Only B correct", "p_value": "p (exact McNemar)", "significant": "Significant"}
+
+
+def pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    return pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format), accuracy_a=pairs["accuracy_a"].map(pct),
+                        accuracy_b=pairs["accuracy_b"].map(pct),
+                        significant=pairs["significant"].map({True: "yes", False: "no"}))[
+        list(PAIR_COLUMNS)].rename(columns=PAIR_COLUMNS)
+
+
+def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float) -> list[str]:
+    """The card at the top of the page: which model to pick, and what it saves against the best.
+
+    The pick is the lowest-energy model whose accuracy is within ``tolerance`` of
+    the best and which is not significantly worse than the best (the pairwise
+    McNemar tests of the report); ties go to the lower energy.
+    """
+    rated = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
+    if rated.empty:
+        return ["No model has a judged answer: nothing to recommend."]
+    best = rated.iloc[0]
+
+    def worse_than_best(model: str) -> bool:
+        pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == model))
+                     | ((pairs["model_b"] == best["model"]) & (pairs["model_a"] == model))]
+        return bool(len(pair)) and bool(pair["significant"].iloc[0])
+
+    close = rated[(rated["accuracy"] >= best["accuracy"] - tolerance - 1e-12) & rated["energy_wh"].notna()
+                  & ~rated["model"].map(worse_than_best)]
+    pick = close.sort_values(["energy_wh", "accuracy"], ascending=[True, False]).iloc[0] if len(close) else best
+    name = f"**{pick['model']}** ({format_params(pick['params_b'])})"
+    lines = [f"Pick {name}: accuracy {pct(pick['accuracy'])} "
+             f"({pct(pick['accuracy_ci_low'])}–{pct(pick['accuracy_ci_high'])}), net energy "
+             f"{num(pick['energy_wh'])} Wh for {pick['questions']} questions ({pick['energy_method']})."]
+    if pick["model"] == best["model"]:
+        lines.append(f"It is the most accurate model, and no model within {100 * tolerance:g} points of it "
+                     "that is not significantly worse uses less energy.")
+    else:
+        ratio = best["energy_wh"] / pick["energy_wh"] if pick["energy_wh"] > 0 else float("nan")
+        gap = 100 * (best["accuracy"] - pick["accuracy"])
+        lines.append(f"The most accurate, {best['model']} ({pct(best['accuracy'])}), is {gap:.1f} points better: "
+                     f"within the {100 * tolerance:g}-point tolerance and not significant at this question count "
+                     f"(McNemar). It uses {num(best['energy_wh'])} Wh, {num(ratio, '{:.3g}')}× the energy "
+                     f"({num(best['energy_wh'] - pick['energy_wh'])} Wh more).")
+    return lines
+
+
 def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
     """Best model and the most efficient frontier model, side by side, at ``volume`` queries."""
     best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
@@ -347,12 +467,35 @@ def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
     return wide[list(dict.fromkeys(details["candidate"]))].reset_index().fillna("")
 
 
+def _correction_paragraph(effects: list[str]) -> str:
+    if not effects:
+        return ("\n\nCorrected for the judge's error rates (calibration set), the ranking, the frontier and these "
+                "conclusions stay the same.")
+    return "\n\nCorrected for the judge's error rates, the conclusion changes:\n" + "\n".join(f"- {e}" for e in effects)
+
+
+def review_sections(details: pd.DataFrame) -> list[tuple[str, object]]:
+    """"Questions a human should look at": the three lists of :mod:`pipeline.review`."""
+    lists = [("failed by every candidate", review.failed_by_all(details),
+              "a wrong gold answer or an over-strict judge is as likely as a hard question"),
+             ("gold answer doubted by validation but kept", review.doubted_but_kept(details),
+              "close to a validation threshold"),
+             ("judge and lexical F1 disagree sharply", review.judge_vs_f1(details),
+              "a lenient or a strict verdict, worth a look")]
+    summary = "\n".join(f"- {len(table)} {what}: {why}." for what, table, why in lists)
+    sections: list[tuple[str, object]] = [("Questions a human should look at", summary)]
+    sections += [(f"Look at: {what}", table) for what, table, _ in lists if len(table)]
+    return sections
+
+
 def _calibration_line(name: str, calibration: dict | None) -> str:
     if not calibration:
         return f"{name}: not checked against the calibration set."
     return (f"{name} agreed with the labels of the {calibration['items']}-item calibration set "
             f"(`judge_prompts/calibration.jsonl`) {calibration['agree']} times "
-            f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed).")
+            f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed): "
+            f"sensitivity {pct(calibration['sensitivity'])}, specificity {pct(calibration['specificity'])}, "
+            f"Cohen's kappa {num(calibration['kappa'], '{:.2f}')}.")
 
 
 def judge_checks(details: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -485,6 +628,17 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
     return notes
 
 
+CORRECTION_NOTES = (
+    "- Judge-corrected accuracy: the judge itself errs. Its sensitivity (correct answers it accepts) and "
+    "specificity (wrong answers it rejects), measured on the hand-labelled calibration set, turn the share it "
+    "judged correct, p, into an estimate of the true share: (p + specificity - 1) / (sensitivity + specificity - 1) "
+    "(Rogan-Gladen), clipped to 0-100%.",
+    "- Its 95% interval adds the calibration set's own uncertainty (a finite number of labelled items) to the "
+    "sampling of the questions, so it is wider than the judged interval; n/a where the judge was not calibrated "
+    "or is no better than chance on the calibration set.",
+)
+
+
 def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
                calibration: dict | None) -> list[str]:
     generation = json.loads((run_dir / "generation.json").read_text())
@@ -497,11 +651,18 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
                   "and are listed as unparsed, not scored.")
     if calibration:
         judge_line += " " + _calibration_line("The judge", calibration)
+    rejected = generation.get("rejected_by_reason", {})
+    rejected_line = (f"- Validation rejected {sum(rejected.values())} generated questions before any candidate "
+                     f"answered ({', '.join(f'{n} {why}' for why, n in rejected.items())}); each is listed with "
+                     "its reason in `rejected.parquet`." if rejected else
+                     "- Validation rejected no generated question.")
     return [
         f"- Questions: {generation['usable']} used ({', '.join(f'{v} {k}' for k, v in kinds.items())}), "
         f"generated by {generation['generator']} with YourBench; {failed} of {calls} generation calls "
         "gave no parseable questions.",
+        rejected_line,
         judge_line,
+        *CORRECTION_NOTES,
         *_energy_notes(cfg, results, details),
         "- What the evaluation itself cost (question generation, loading, judging) is in its own table, "
         "not in the ranking.",
@@ -548,6 +709,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     notes = _run_notes(run_dir, cfg, results, details, calibration)
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(details, report_dir / "details.parquet")
+    if (run_dir / "rejected.parquet").exists():  # the questions validation turned away, with the reason
+        atomic_write_parquet(pd.read_parquet(run_dir / "rejected.parquet"), report_dir / "rejected.parquet")
     bubble_plot(results, report_dir / "bubble.png", f"{document}: accuracy vs energy ({cfg.profile} profile)")
     bounds = "; ".join(f"{metric} [{b['min']:.4g}, {b['max']:.4g}] ({'higher' if b['higher_is_better'] else 'lower'}"
                        " is better)" for metric, b in per_bounds.items())
@@ -564,16 +727,15 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
          + ("\n- Peak GPU memory is what the server held (vLLM reserves a fixed share of the GPU, "
             "`--gpu-memory-utilization`), not what the model needed." if (results["peak_memory_kind"] == "GPU").any()
             else "")),
-        ("Is the difference real?", significance),
-        ("Pairwise comparisons", pairs.assign(p_value=pairs["p_value"].map("{:.3g}".format),
-                                              accuracy_a=pairs["accuracy_a"].map(pct),
-                                              accuracy_b=pairs["accuracy_b"].map(pct))),
+        ("Is the difference real?", significance + _correction_paragraph(correction_effects(results, pairs))),
+        ("Pairwise comparisons", pairs_table(pairs)),
         (f"At scale ({cfg.report.projection_volume:,} queries)",
          projection_table(results, cfg.report.projection_volume)),
         ("Accuracy by question kind", breakdown_table(details, "kind")),
         ("Accuracy by question type", breakdown_table(details, "question_category")),
         ("Accuracy by difficulty", breakdown_table(details, "difficulty_band")),
         ("Energy accounting", energy_table(results)),
+        *review_sections(details),
         ("What the evaluation itself cost", evaluation_cost(run_dir, cfg, details)),
         ("How these numbers were made", "\n".join(notes)),
     ]
@@ -591,9 +753,10 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             count = f"{len(disagreements)} answer{'' if len(disagreements) == 1 else 's'}"
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
+    card = [*decision(results, pairs, cfg.report.accuracy_tolerance), _calibration_line("The judge", calibration)]
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
-    parts = [f"# {title}", "", intro, ""]
+    parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]
     for heading, content in sections:
         parts += [f"## {heading}", "", _markdown(content) if isinstance(content, pd.DataFrame) else content, ""]
     parts += ["![accuracy vs energy](bubble.png)", "",
@@ -605,8 +768,10 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
                        [("Accuracy vs net energy (bubble area ∝ parameters; hollow: estimated energy; "
                          "dashed: efficiency frontier)",
                          report_dir / "bubble.png")],
-                       links=[("details.parquet", "details.parquet"), ("results.csv", "results.csv"),
-                              ("results.md", "results.md")])
+                       links=[("details.parquet", "details.parquet"), ("rejected.parquet", "rejected.parquet"),
+                              ("results.csv", "results.csv"),
+                              ("results.md", "results.md")],
+                       decision=card, explorer_html=html_report.explorer(details, review.flagged(details)))
     csv = report_dir / "results.csv"  # Make's target: if anything below fails, Make deletes it again
     atomic_write_text(csv, results.to_csv(index=False))
     hub.build_dataset(run_dir, report_dir, cfg, document, run_info(run_dir, cfg, results))

@@ -47,3 +47,10 @@ def judge_vs_f1(details: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"Model": rows["candidate"], "Question": rows["question"], "Gold answer": rows["gold"],
                          "Answer": rows["prediction"].astype(str).str.replace("\n", " "),
                          "F1": rows["lexical_f1"].map("{:.2f}".format), "Why": rows["why"]})
+
+
+def flagged(details: pd.DataFrame) -> set[str]:
+    """Ids of the questions on any of the three lists (the page's "flagged" filter)."""
+    questions = pd.concat([table["Question"] for table in (failed_by_all(details), doubted_but_kept(details),
+                                                           judge_vs_f1(details))])
+    return set(details.loc[details["question"].isin(questions), "question_id"])

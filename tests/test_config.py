@@ -108,3 +108,10 @@ def test_a_vllm_model_needs_as_many_devices_as_its_parallelism():
     for model in [config.load("paper").judge, *config.load("paper").candidates]:  # the published setup pins right
         assert model.devices >= int(dict(zip(model.server_args, model.server_args[1:])).get(
             "--tensor-parallel-size", 1))
+
+
+def test_the_paper_judge_reasons_before_its_constrained_verdict():
+    """A regex constraint without a reasoning parser would forbid QwQ-32B's thinking altogether."""
+    judge = config.load("paper").judge
+    assert judge.constrained and judge.engine == "vllm"
+    assert judge.server_args[judge.server_args.index("--reasoning-parser") + 1] == "deepseek_r1"

@@ -7,6 +7,7 @@ tiny document, in French, runs at the same time, as from a second shell. Takes a
 minutes on 2 CPU cores.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -122,14 +123,32 @@ def test_report_table_is_recomputable_from_details(first_run):
     assert (details["input_tokens"] > 0).all() and (details["latency_s"] > 0).all()
     assert details["raw_judge_output"].notna().all()
     recomputed = aggregate(details)
-    for column in ("accuracy", "energy_wh", "duration_s", "co2_g", "questions", "unparsed"):
+    for column in ("accuracy", "corrected_accuracy", "corrected_ci_low", "corrected_ci_high", "energy_wh",
+                   "duration_s", "co2_g", "questions", "unparsed"):
         assert recomputed[column].tolist() == pytest.approx(results[column].tolist(), nan_ok=True)
     assert (REPORT / "bubble.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (REPORT / "results.md").read_text()
+    # The constrained judge always gives a verdict; the judge was calibrated, so accuracy is corrected too.
+    assert (results["unparsed"] == 0).all() and results["corrected_accuracy"].notna().all()
+    assert "| Judge-corrected accuracy (95% CI) |" in markdown and "Rogan-Gladen" in markdown
+    rejected = json.loads((RUN_DIR / "generation.json").read_text())["rejected_by_reason"]
+    assert f"Validation rejected {sum(rejected.values())} generated questions" in markdown or not rejected
+    assert len(pd.read_parquet(REPORT / "rejected.parquet")) == sum(rejected.values())
+    assert "## Questions a human should look at" in markdown
     assert "| Energy (Wh) | Method |" in markdown and "| Judging |" in markdown
     assert " ± " in markdown  # two measured windows per candidate (energy.repeats: 2)
     assert "| estimated (CodeCarbon CPU model) |" in markdown  # no RAPL on the test machine
     assert "energy ranking equals the duration ranking" in markdown
+
+
+def test_the_page_a_person_reads(first_run, tmp_path):
+    """report.html of the real run at 1280x900: the decision and the plot first, tables that fit, an
+    explorer whose model filter works; a screenshot is kept in the report folder."""
+    from test_html_report import page_checks
+
+    page_checks(REPORT / "report.html", tmp_path, REPORT / "screenshot.png")
+    text = (REPORT / "report.html").read_text(encoding="utf-8")
+    assert text.count('<article class="question"') == pd.read_csv(REPORT / "results.csv")["questions"].iloc[0]
 
 
 WINDOW_MARGIN_S = 1.5  # LiteLLM's and Lighteval's work between requests, CodeCarbon's own stop/start

@@ -83,7 +83,9 @@ def test_page_is_self_contained_and_escaped(report):
     assert '<meta charset="utf-8">' in text
     assert "<title>Energy eval — &lt;run 1&gt;</title>" in text
     assert "http://" not in text and "https://" not in text and "//" not in re.sub(r"data:[^\"]+", "", text)
-    assert "<script" not in text.lower() and "<link" not in text.lower() and "@import" not in text
+    # one inline script (sorting, the explorer's filters), nothing loaded from elsewhere
+    assert text.lower().count("<script") == 1 and "<script src" not in text.lower()
+    assert "<link" not in text.lower() and "@import" not in text
     # escaped cell, escaped prose, code spans
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "Paris &amp; London" in text
@@ -100,7 +102,7 @@ def test_page_is_self_contained_and_escaped(report):
     assert "<figcaption>Accuracy against energy</figcaption>" in text
     # ids and the table of contents that links to them
     for sid in report["ids"]:
-        assert f'id="{sid}"' in text and f'href="#{sid}"' in text
+        assert f'id="{sid}"' in text and (f'href="#{sid}"' in text or sid == "figures")  # the plot leads the page
     # sibling links: relative, and a missing file is not a dead link
     assert '<a href="results.csv">Results (CSV)</a>' in text
     assert 'href="details.parquet"' not in text and "details.parquet: not found" in text
@@ -157,6 +159,28 @@ PROBE = """<script>
     var rows = document.querySelectorAll("tbody tr");
     if (rows.length > 1) out.zebra = getComputedStyle(rows[0].cells[0]).backgroundColor !==
                                      getComputedStyle(rows[1].cells[0]).backgroundColor;
+    // the first screen, sideways overflow, and the explorer's model filter
+    var vh = window.innerHeight;
+    out.viewport = [window.innerWidth, vh];
+    out.firstScreen = {};
+    ["#decision", "#figures img"].forEach(function (sel) {
+      var el = document.querySelector(sel);
+      out.firstScreen[sel] = el ? el.getBoundingClientRect().bottom <= vh : null;
+    });
+    out.overflowing = Array.prototype.filter.call(document.querySelectorAll(".table-wrap"), function (w) {
+      return w.scrollWidth > w.clientWidth + 1;
+    }).length;
+    out.pageOverflow = document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;
+    var select = document.querySelector("#explorer-filters [name=model]");
+    if (select && select.options.length > 2) {
+      var rows = function () {
+        return Array.prototype.filter.call(document.querySelectorAll("article.question tr[data-model]"), shown).length;
+      };
+      var before = rows();
+      select.value = select.options[1].value;
+      select.dispatchEvent(new Event("change", {bubbles: true}));
+      out.filter = {before: before, after: rows(), model: select.value};
+    }
     var pre = document.createElement("pre");
     pre.id = "probe-result";
     pre.textContent = JSON.stringify(out);
@@ -197,14 +221,15 @@ def _stderr_errors(err: str) -> list[str]:
     return [line for line in err.splitlines() if BAD_STDERR.search(line)]
 
 
-def _probe(page: Path, selectors: list[str], tmp: Path, name: str) -> tuple[dict, str, str]:
+def _probe(page: Path, selectors: list[str], tmp: Path, name: str,
+           window: tuple[int, int] = (1280, 900)) -> tuple[dict, str, str]:
     probed = page.with_name(page.stem + f".probe-{name}.html")  # beside the page: same relative links
     text = page.read_text(encoding="utf-8")
     script = PROBE.replace("SELECTORS", json.dumps(selectors))
     probed.write_text(text.replace('<meta charset="utf-8">', '<meta charset="utf-8">\n' + script, 1),
                       encoding="utf-8")
     try:
-        dom, err = _chromium(["--dump-dom", probed.as_uri()], tmp, name)
+        dom, err = _chromium([f"--window-size={window[0]},{window[1]}", "--dump-dom", probed.as_uri()], tmp, name)
     finally:
         probed.unlink(missing_ok=True)
     found = re.search(r'<pre id="probe-result">(.*?)</pre>', dom, re.DOTALL)
@@ -232,7 +257,7 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
 
     # the DOM as chromium parsed it: headings, cells (still escaped), the image
     for heading in ("Model", "Accuracy", "Estimated Energy (Wh)", "question_id", "answer", "verdict"):
-        assert f"<th>{heading}</th>" in dom
+        assert re.search(f"<th[^>]*>{re.escape(heading)}</th>", dom)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{100,}"', dom)
     for sid in report["ids"]:
@@ -259,3 +284,52 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
         assert _stderr_errors(err) == [], _stderr_errors(err)
     if os.environ.get("HTML_REPORT_KEEP_SHOT"):
         Path(os.environ["HTML_REPORT_KEEP_SHOT"]).write_bytes(shot.read_bytes())
+
+
+def page_checks(page: Path, tmp: Path, shot: Path | None = None) -> dict:
+    """What a person sees at 1280×900: decision card and plot on the first screen, no table wider than
+    the page, and the explorer's model filter changing the rows shown. Returns the probe's findings."""
+    result, _, err = _probe(page, ["#decision", "#figures img", "article.question"], tmp, "page")
+    assert result["errors"] == [] and _stderr_errors(err) == [], result["errors"] + _stderr_errors(err)
+    assert result["viewport"][0] == 1280, result["viewport"]  # the height left by the window's own chrome
+    assert all(result["visible"].values()), result["visible"]
+    assert result["firstScreen"] == {"#decision": True, "#figures img": True}, result["firstScreen"]
+    assert result["overflowing"] == 0 and not result["pageOverflow"]
+    assert 0 < result["filter"]["after"] < result["filter"]["before"], result["filter"]
+    if shot is not None:
+        _chromium([f"--screenshot={shot}", "--window-size=1280,900", page.as_uri()], tmp, "screenshot")
+        assert shot.stat().st_size > 10_000
+    return result
+
+
+def test_decision_first_tables_fit_and_the_explorer_filters(tmp_path):
+    from pipeline.html_report import explorer
+
+    png = _png(tmp_path / "plot.png")
+    wide = pd.DataFrame({f"A rather long column name {i}": [f"value-{i}-" * 6, 0.5] for i in range(14)})
+    details = pd.DataFrame({
+        "question_id": ["q1", "q1", "q2", "q2"], "candidate": ["small", "big"] * 2, "kind": "single_hop",
+        "question": ["Why?", "Why?", "When?", "When?"], "gold": ["Because.", "Because.", "1999", "1999"],
+        "chunk_text": "An excerpt.", "prediction": ["b", EVIL, "1999", "2000"], "verdict": [1.0, 0.0, 1.0, None],
+        "raw_judge_output": "<final_answer>1</final_answer>",
+    })
+    page = render(tmp_path / "report.html", "Which model?", ["a line"], [("Wide table", wide)],
+                  [("Accuracy against energy", png)], decision=["Pick **small**: accuracy 100%.", "It saves."],
+                  explorer_html=explorer(details, flagged={"q2"}))
+    text = page.read_text(encoding="utf-8")
+    assert "<strong>small</strong>" in text and "&lt;script&gt;alert(1)" in text
+    assert text.index('id="decision"') < text.index('id="figures"') < text.index('id="wide-table"')
+    result = page_checks(page, tmp_path, tmp_path / "shot.png")
+    assert result["filter"] == {"before": 4, "after": 2, "model": "small"}
+
+
+def test_the_page_checks_can_fail(tmp_path):
+    """Negative control: a page with the plot far below the first screen and a table that cannot wrap."""
+    png = _png(tmp_path / "plot.png")
+    wide = pd.DataFrame({f"c{i}": ["x" * 400] for i in range(3)})
+    text = "\n\n".join(["A long paragraph of prose."] * 80)
+    page = render(tmp_path / "report.html", "t", [], [("Wide", wide)], [("plot", png)],
+                  decision=[text])
+    page.write_text(page.read_text().replace("overflow-wrap: anywhere", "white-space: nowrap"))
+    with pytest.raises(AssertionError):
+        page_checks(page, tmp_path)

@@ -83,3 +83,56 @@ def test_significance_projection_and_breakdown_tables():
     assert projected.set_index("Model").loc["big", energy_col] == "0.2"  # 0.8 Wh / 4 q * 1000 q = 200 Wh
     by_kind = breakdown_table(details, "kind").set_index("kind")
     assert by_kind.loc["single_hop", "small"] == "50.0% (2)"
+
+
+def _calibrated(details: pd.DataFrame, sensitivity=0.9, specificity=0.8, items=30) -> pd.DataFrame:
+    return details.assign(judge_sensitivity=sensitivity, judge_specificity=specificity,
+                          calibration_correct_items=items, calibration_wrong_items=items)
+
+
+def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
+    results = aggregate(_calibrated(tiny_details())).set_index("model")
+    # big: 3 of 4 judged correct; (0.75 + 0.8 - 1) / (0.9 + 0.8 - 1) = 0.55 / 0.7
+    assert results.loc["big", "corrected_accuracy"] == pytest.approx(0.55 / 0.7)
+    assert results.loc["big", "corrected_ci_low"] < 0.55 / 0.7 < results.loc["big", "corrected_ci_high"]
+    assert "78.6% (" in table_markdown(results.reset_index())
+    uncalibrated = aggregate(tiny_details())
+    assert uncalibrated["corrected_accuracy"].isna().all()
+    assert "| n/a |" in table_markdown(uncalibrated, ["Model", "Judge-corrected accuracy (95% CI)"])
+
+
+def test_the_report_says_when_the_correction_changes_a_conclusion():
+    from pipeline.report import correction_effects
+
+    results = aggregate(_calibrated(tiny_details()))
+    significant = pd.DataFrame({"model_a": ["big"], "model_b": ["small"], "significant": [True]})
+    effects = correction_effects(results, significant)
+    # with 30+30 calibration items and 3-4 answers, the corrected intervals overlap: "significant" no longer holds
+    assert any("big vs small" in e and "overlap" in e for e in effects)
+    assert correction_effects(results, significant.assign(significant=False)) == []
+    assert correction_effects(aggregate(tiny_details()), significant) == []  # no calibration: nothing to say
+
+
+def test_questions_a_human_should_look_at_are_listed():
+    from pipeline.report import review_sections
+
+    details = tiny_details().assign(question="Q?", gold="G", prediction="P", lexical_f1=0.5, doubt="")
+    details.loc[details["question_id"] == "q1", "verdict"] = 0  # q1: both candidates wrong
+    sections = dict(review_sections(details))
+    assert "- 1 failed by every candidate" in sections["Questions a human should look at"]
+    assert len(sections["Look at: failed by every candidate"]) == 1
+    assert "Look at: judge and lexical F1 disagree sharply" not in sections
+
+
+def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_best():
+    from pipeline.report import decision
+
+    results = aggregate(tiny_details())  # small: 2/3 correct, 0.04 Wh; big: 3/4 correct, 0.8 Wh
+    pairs = pd.DataFrame({"model_a": ["small"], "model_b": ["big"], "significant": [False]})
+    strict = decision(results, pairs, tolerance=0.05)  # small is 8.3 points below: outside the tolerance
+    assert strict[0].startswith("Pick **big** (7B): accuracy 75.0%") and "most accurate model" in strict[1]
+    loose = decision(results, pairs, tolerance=0.10)
+    assert loose[0].startswith("Pick **small** (135M): accuracy 66.7%")
+    assert "8.3 points better" in loose[1] and "20× the energy" in loose[1] and "0.76 Wh more" in loose[1]
+    # a significant difference rules the cheaper model out, whatever the tolerance
+    assert decision(results, pairs.assign(significant=True), tolerance=0.10)[0].startswith("Pick **big**")

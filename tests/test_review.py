@@ -35,3 +35,10 @@ def test_judge_and_f1_far_apart():
     found = review.judge_vs_f1(_details())
     assert sorted(zip(found["Model"], found["Question"])) == [("a", "Q2?"), ("a", "Q3?")]
     assert set(found["Why"]) == {"judged wrong, F1 above 0.8", "judged correct, F1 below 0.1"}
+
+
+def test_flagged_questions_are_those_on_any_list():
+    # q1 failed by both, q2 doubted (and judged wrong word for word by a), q3 judged correct with F1 0.05
+    assert review.flagged(_details()) == {"q1", "q2", "q3"}
+    calm = _details().assign(doubt="", lexical_f1=0.5, verdict=1.0)
+    assert review.flagged(calm) == set()
