@@ -420,8 +420,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                         judge_proxy.release()
                         rounds.append({"question_calls": plan.question_calls, "kept": len(kept),
                                        "rejected": len(rejected)})
-                        more = _top_up(plan, len(kept), document, cfg)
-                        if more is None:
+                        more = _top_up(plan, len(kept), document, cfg) if _round < q.top_up_rounds else None
+                        if more is None:  # enough questions, no chunk left, or no round left
                             break
                         print(f"generate: {len(kept)} questions passed validation of {q.target} wanted; "
                               f"reading {more.question_calls - plan.question_calls} more chunks", flush=True)
