@@ -19,7 +19,10 @@ Cheapest first; the last needs a model:
    ``questions.duplicate_similarity``);
 5. ``citation not in the excerpt``: YourBench's own citation score (its
    ``citation_score_filtering`` stage: fuzzy overlap of the cited quote with the
-   excerpt and the answer) below ``questions.min_citation_score``;
+   excerpt and the answer) below ``questions.min_citation_score``. A profile
+   whose generator rarely quotes its source word for word sets it to null: a
+   low score then only flags the question (``doubt``) and the judge's check
+   below carries the grounding;
 6. ``gold answer not supported``: the judge model, given the excerpt, the
    question and the gold answer (``judge_prompts/gold_check.txt``), says the
    answer is not supported by the excerpt or does not answer the question. Its
@@ -125,6 +128,7 @@ def gold_check_key(cfg: Config) -> str:
 
 
 DOUBT_MARGIN = 10.0  # citation scores this close above the threshold are flagged for a human look
+UNQUOTED = 60.0  # with no threshold (min_citation_score null), scores below this are flagged
 
 
 def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
@@ -173,6 +177,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
                 continue
         if q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
             doubts[i] = f"citation score {scores[i]:.0f}, close to the threshold {q.min_citation_score:g}"
+        elif q.min_citation_score is None and scores[i] < UNQUOTED:
+            doubts[i] = f"citation score {scores[i]:.0f}: the generator's quote is not in the excerpt"
         kept.append(i)
     rows["gold_check"] = [checks.get(i, "") for i in range(len(rows))]
     rows["doubt"] = [doubts.get(i, "") for i in range(len(rows))]

@@ -195,6 +195,20 @@ def test_rerun_with_nothing_changed_does_nothing(first_run):
     assert (REPORT / "results.csv").stat().st_mtime_ns == before
 
 
+def test_a_subset_of_candidates_then_the_full_run_reuses_the_answers(first_run):
+    subset = make("report", f"DOC={DOC}", "PROFILE=e2e-test", "CANDIDATES=gemma-3-270m")
+    assert subset.returncode == 0, subset.stdout[-2000:] + subset.stderr[-2000:]
+    assert _stages(subset.stdout) == ["report"]  # its answers and verdicts are on disk already
+    assert list(pd.read_csv(REPORT / "results.csv")["model"]) == ["gemma-3-270m"]
+    full = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    assert full.returncode == 0, full.stderr
+    assert _stages(full.stdout) == ["report"]
+    assert list(pd.read_csv(REPORT / "results.csv")["model"]) == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
+    listing = make("list")
+    assert listing.returncode == 0 and any("done" in line and "tiny-report" in line
+                                           for line in listing.stdout.splitlines()), listing.stdout
+
+
 def _stages(output: str) -> list[str]:
     """The pipeline commands Make ran (or, with -n, would run), e.g. ['answer SmolLM2-135M-Instruct', 'judge']."""
     stages = []

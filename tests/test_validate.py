@@ -107,7 +107,7 @@ def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
 
 
 def test_citation_scores_below_the_threshold_are_rejected_and_close_ones_flagged():
-    cfg = config.load("default")  # min_citation_score 60
+    cfg = config.load("paper")  # min_citation_score 60
     rows = _candidates([("What did the station cut?", "The electricity bill, by 22 percent.", EXCERPT)], 45.0)
     rows = pd.concat([rows, _candidates([("How far did water use fall?", "To 118 litres.", EXCERPT)], 65.0)])
     kept, rejected = validate.validate(rows.reset_index(drop=True), cfg, embed=lambda t: np.eye(len(t)),
@@ -125,3 +125,11 @@ def test_checks_stop_at_the_target():
                                        ask_support=lambda row: (asked.append(row["question"]) or True, "1"),
                                        expect=lambda n: asked.append(f"expect {n}"))
     assert len(kept) == 2 and len(rejected) == 0 and asked[0] == "expect 2" and len(asked) == 3
+
+
+def test_without_a_citation_threshold_low_scores_are_flagged_not_rejected():
+    cfg = config.load("default")  # min_citation_score null: the 1.5B generator's quotes are rarely verbatim
+    assert cfg.questions.min_citation_score is None
+    rows = _candidates([("What did the station cut?", "The electricity bill, by 22 percent.", EXCERPT)], 45.0)
+    kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)), ask_support=lambda row: (True, "1"))
+    assert rejected.empty and kept["doubt"].iloc[0] == "citation score 45: the generator's quote is not in the excerpt"
