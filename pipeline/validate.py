@@ -158,7 +158,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     remaining = [i for i in range(len(rows)) if i not in reasons]
     for later, earlier in semantic_duplicates([rows.at[i, "question"] for i in remaining],
                                               q.duplicate_similarity, embed).items():
-        reasons[remaining[later]] = f"duplicate by meaning of: {rows.at[remaining[earlier], 'question']}"
+        reasons[remaining[later]] = f"duplicate by meaning: asks what \"{rows.at[remaining[earlier], 'question']}\" asks"
     scores = rows["citation_score"] if "citation_score" in rows else pd.Series([float("nan")] * len(rows))
     if q.min_citation_score is not None:
         for i in range(len(rows)):

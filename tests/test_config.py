@@ -19,7 +19,7 @@ def test_default_profile_is_offline_and_embedded():
     assert all(m.engine == "llama-cpp" for m in served)
     assert len(cfg.candidates) == 3
     assert len({c.params_b for c in cfg.candidates}) == 3  # three different sizes
-    assert cfg.questions.target >= 20 and cfg.questions.min_usable >= 10
+    assert cfg.questions.target >= 20 and cfg.questions.min_usable >= 8
     assert "{answer}" in cfg.judge.prompt_text()
 
 

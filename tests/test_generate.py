@@ -85,7 +85,7 @@ def test_fewer_usable_questions_than_the_minimum_stops_with_the_reasons(tmp_path
     from pipeline.errors import UserError
     from pipeline.generate import _generation_stats, write_questions
 
-    cfg = config.load("default")  # min_usable 12
+    cfg = config.load("default")  # min_usable 8
     questions = [f"What is the value of item {i}?" for i in range(5)] + ["What is the value of item 0?", "Why?"]
     _yourbench_dataset(tmp_path / "dataset", questions)
     kept, rejected = _kept_and_rejected(questions, cfg)
