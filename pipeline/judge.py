@@ -306,8 +306,8 @@ def calibration_table(rates: dict) -> str:
 
 def _grade_all(client, model: str, judge_pass: Pass, items: list[dict], write, desc: str) -> None:
     template = judge_pass.judge.prompt_text()  # read once: the fingerprint was taken of this text
-    progress = Progress("judge", desc.replace("_", " "), len(items), unit="items" if desc == "calibration"
-                        else "answers")
+    label = "grading" if desc == "judge" else desc.replace("_", " ")  # "judge: grading 3/24 answers"
+    progress = Progress("judge", label, len(items), unit="items" if desc == "calibration" else "answers")
     with ThreadPoolExecutor(judge_pass.judge.concurrent_requests) as pool:
         grade_one = lambda item: (item, grade(client, model, judge_pass, template, item))  # noqa: E731
         try:
