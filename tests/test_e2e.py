@@ -196,13 +196,15 @@ def test_rerun_with_nothing_changed_does_nothing(first_run):
 
 
 def test_a_subset_of_candidates_then_the_full_run_reuses_the_answers(first_run):
+    nothing_to_grade = "judge: 0 answers to grade with qwen2.5-coder-1.5b-instruct-judge\n"
     subset = make("report", f"DOC={DOC}", "PROFILE=e2e-test", "CANDIDATES=gemma-3-270m")
     assert subset.returncode == 0, subset.stdout[-2000:] + subset.stderr[-2000:]
-    assert _stages(subset.stdout) == ["report"]  # its answers and verdicts are on disk already
+    # The verdicts table is rebuilt for the candidates named; their answers and verdicts are on disk already.
+    assert _stages(subset.stdout) == ["judge", "report"] and nothing_to_grade in subset.stdout
     assert list(pd.read_csv(REPORT / "results.csv")["model"]) == ["gemma-3-270m"]
     full = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
     assert full.returncode == 0, full.stderr
-    assert _stages(full.stdout) == ["report"]
+    assert _stages(full.stdout) == ["judge", "report"] and nothing_to_grade in full.stdout
     assert list(pd.read_csv(REPORT / "results.csv")["model"]) == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
     listing = make("list")
     assert listing.returncode == 0 and any("done" in line and "tiny-report" in line
