@@ -14,7 +14,7 @@
 # make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b]
 # make list    make where DOC=file.pdf    make clean DOC=file.pdf [YES=1]
 # make compare    make calibrate    make push DOC=file.pdf REPO=org/name [PRIVATE=1]
-# make test    make bench [REPEATS=3]
+# make test    make bench [REPEATS=3] [DOC=file.pdf]
 # The same commands as a console program: .venv/bin/energy-eval --help
 
 PROFILE ?= default
@@ -109,6 +109,6 @@ test-fast: $(SETUP)
 
 bench: $(SETUP)
 	$(PY) -m pipeline models
-	$(PY) bench/run.py $(PROFILE) $(REPEATS)
+	$(PY) bench/run.py $(PROFILE) $(REPEATS) $(QDOC)
 
 FORCE:

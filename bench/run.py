@@ -15,6 +15,13 @@
    the 40-page one (a summary and two question calls), give the time each size
    needs.
 
+3. Pipeline against engine (bench/engine.py): the answer and judge stages on
+   DOC's questions (those of its last `make report`), against llama.cpp in this
+   process on the same prompts: tokens/s of each, their ratio, the prefix-cache
+   hit rate, and whether the outputs are the same.
+4. CPU serving settings (bench/engine.py): 1 against 2 requests in flight, all
+   cores against one thread, per model file.
+
 Results go to ``bench/results/<profile>-<UTC time>.json`` (the energy sessions
 beside it, as ``.sessions.jsonl``); nothing here is a pass/fail test.
 """
@@ -36,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline import config  # noqa: E402
+from bench.engine import cpu_settings, pipeline_vs_engine  # noqa: E402
+from pipeline.io import use_tool_env  # noqa: E402
 from pipeline.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
 from pipeline.serving import machine_lock, pinned_gpus, serve  # noqa: E402
 from tests.documents import make_pdf  # noqa: E402
@@ -129,7 +138,22 @@ def generation_cost(cfg, work: Path, sizes=(3, 40, 300), measured_on: int = 40) 
             "sizes": rows}
 
 
-def main(profile: str = "default", repeats: int = 3) -> Path:
+def ratio_table(rows: list[dict]) -> str:
+    """The pipeline-against-engine rows as a Markdown table (printed, and pasted into the README)."""
+    def num(value, spec):
+        return "n/a" if value is None else format(value, spec)
+
+    lines = ["| stage | model | requests | pipeline tokens/s | engine tokens/s | ratio | prefix-cache hits "
+             "| same output |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['stage']} | {r['model']} | {r['requests']} | {num(r['pipeline_tokens_per_s'], '.1f')} "
+                     f"| {num(r['engine_tokens_per_s'], '.1f')} | {num(r['ratio'], '.2f')} "
+                     f"| {num(r['prefix_hit_rate'], '.0%')} | {r['same_output']}/{r['requests']} |")
+    return "\n".join(lines)
+
+
+def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples" / "sample-report.pdf") -> Path:
+    use_tool_env()  # offline LiteLLM, no progress bars, as the pipeline's own stages run
     cfg = config.load(profile)
     served = [cfg.generator, *cfg.candidates, cfg.judge, *filter(None, [cfg.second_judge])]
     models = {m.name: m for m in served if m.engine != "openai"}
@@ -147,6 +171,16 @@ def main(profile: str = "default", repeats: int = 3) -> Path:
         print(f"  {row['tokens_per_s']:.1f} tokens/s, mean latency {row['latency_mean_s']:.1f} s, "
               f"peak memory {row['peak_rss_mb'] or 0:.0f} MB, {row['j_per_token_mean'] or 0:.3g}{spread} J/token "
               f"net ({row['energy_method']}, idle {row['idle_w']:.3g} W)", flush=True)
+    print(f"bench: pipeline against engine on {doc.name} ...", flush=True)
+    results["pipeline_vs_engine"] = pipeline_vs_engine(cfg, doc)
+    print(ratio_table(results["pipeline_vs_engine"]), flush=True)
+    print("bench: CPU serving settings ...", flush=True)
+    log_dir = ROOT / "bench" / "results" / "logs"
+    distinct = {m.model: m for m in models.values() if m.engine == "llama-cpp"}  # one per model file
+    results["cpu_settings"] = [row for m in distinct.values() for row in cpu_settings(m, log_dir, PROMPTS, MAX_TOKENS)]
+    for row in results["cpu_settings"]:
+        print(f"  {row['model']}: {row['threads']} threads, {row['in_flight']} in flight: "
+              f"{row['tokens_per_s']:.1f} tokens/s", flush=True)
     print("bench: generation cost against pages ...", flush=True)
     results["generation"] = generation_cost(cfg, ROOT / "bench" / "results" / "generation")
     per_call = results["generation"]["seconds_per_call"]
@@ -160,4 +194,5 @@ def main(profile: str = "default", repeats: int = 3) -> Path:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "default", int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    main(sys.argv[1] if len(sys.argv) > 1 else "default", int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+         *(Path(a) for a in sys.argv[3:4]))

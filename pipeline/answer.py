@@ -271,7 +271,8 @@ def _answer(questions_path: Path, run_dir: Path, cfg: Config, candidate: Candida
                 session.record["questions_answered"] = len(recorder.seen)
                 if endpoint is not None:
                     session.record.update(local_server=endpoint.local, peak_rss_mb=endpoint.peak_rss_mb,
-                                          peak_gpu_mb=endpoint.peak_gpu_mb)
+                                          peak_gpu_mb=endpoint.peak_gpu_mb,
+                                          prefix_hit_tokens=endpoint.prefix_hit_tokens)
         for question_id, value in f1.items():
             append_jsonl(out_dir / f"{name}.f1.jsonl", {"question_id": question_id, "f1": value, "fingerprint": key})
         shutil.rmtree(work / "cache", ignore_errors=True)

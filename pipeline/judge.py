@@ -375,6 +375,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                     with session.phase("calibration"):
                         _grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo,
                                    write_calibration, "calibration")
+            # Prompt tokens taken from llama.cpp's prefix cache: how much the grouping by question saves.
+            session.record["prefix_hit_tokens"] = endpoint.prefix_hit_tokens
         finally:  # an interrupted session's energy counts too: its judgements are kept
             session.record["answers_judged"] = sum(len(t) for t in todo.values())
     _fail_on_errors(run_dir, cfg, judge, [p.key for p in its_passes], session.record["answers_judged"])

@@ -17,6 +17,7 @@ from lighteval.tasks.requests import Doc
 
 TASK_NAME = "document_qa"
 INSTRUCTION = "Answer the question in one or two sentences."
+STOP_SEQUENCES = ["\nQuestion:"]  # a base model would go on with the next question
 
 
 def prompt_text(question: str, context: str = "") -> str:
@@ -45,7 +46,7 @@ def task_config(dataset_dir: str, max_new_tokens: int) -> LightevalTaskConfig:
         few_shots_split=None,
         few_shots_select=None,
         generation_size=max_new_tokens,
-        stop_sequence=["\nQuestion:"],
+        stop_sequence=STOP_SEQUENCES,
         metrics=[Metrics.f1_score],
         version=1,
     )

@@ -128,3 +128,23 @@ def test_a_vllm_server_is_pinned_to_its_gpus(model, tmp_path, monkeypatch):
     assert pinned_gpus(model) == ["0"]
     cpu = Candidate(name="cpu-model", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
     assert pinned_gpus(cpu) == []  # llama.cpp runs on the CPU: no GPU counted (its server sees none)
+
+
+def test_prefix_cache_hits_are_summed_from_the_llama_cpp_log():
+    from pipeline.serving import prefix_hit_tokens
+
+    log = ("Llama.generate: 44 prefix-match hit, remaining 390 prompt tokens to eval\n"
+           "llama_perf_context_print: prompt eval time = 3120.74 ms /   600 tokens\n"
+           "INFO:     127.0.0.1:43438 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK\n"
+           "Llama.generate: 588 prefix-match hit, remaining 137 prompt tokens to eval\n"
+           "Llama.generate: 12 prefix-match found but partial kv removal not supported, re-evaluating full prompt\n")
+    assert prefix_hit_tokens(log) == 44 + 588  # a match that could not be used is no hit
+    assert prefix_hit_tokens("") == 0
+
+
+def test_the_llama_cpp_server_computes_no_logits_it_is_not_asked_for():
+    from pipeline.serving import server_command
+
+    model = Candidate(name="tiny", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
+    cmd = server_command(model, 8000)
+    assert cmd[cmd.index("--logits_all") + 1] == "False"

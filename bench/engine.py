@@ -1,0 +1,206 @@
+"""The pipeline against its engine, and the CPU serving settings: two parts of `make bench` (bench/run.py).
+
+Pipeline against engine (:func:`pipeline_vs_engine`): the answer and judge
+stages run for real on a copy of one document's questions, in a fresh folder
+beside the profile's runs (so the judge's calibration verdicts are reused, not
+redone). Their speed, output tokens over the measured request window, is set
+beside llama.cpp's own in this process: llama-cpp-python's ``Llama`` with the
+same GGUF, threads and context, sent the same prompts with the same max tokens,
+stop sequences and verdict grammar, in the same order. Both figures include
+prompt evaluation and both get llama.cpp's reuse of the previous request's
+prefix, so their ratio is what the pipeline (HTTP server, LiteLLM, Lighteval,
+our records) costs on top of the engine. The outputs are compared too: greedy
+answers and verdicts should not depend on the path they took.
+
+Serving settings (:func:`cpu_settings`): on a CPU, 1 against 2 requests in
+flight and all cores against one thread per server, so that the profile keeps
+the faster setting with a number behind it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import answer, judge, runs
+from pipeline.config import Config, Served
+from pipeline.io import read_jsonl
+from pipeline.models import EMBEDDED_MODELS, gguf_path
+from pipeline.serving import machine_lock, serve
+
+
+def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
+    """Send ``requests`` (messages, max_tokens, stop, grammar) to llama.cpp in this process, one at a time."""
+    from llama_cpp import Llama, LlamaGrammar
+
+    threads = os.cpu_count() or 2
+    with machine_lock(model):
+        llm = Llama(model_path=str(gguf_path(model.model)), n_ctx=model.context_length, n_threads=threads,
+                    n_threads_batch=threads, chat_format=EMBEDDED_MODELS[model.model].chat_format, verbose=False)
+        grammars: dict[str, LlamaGrammar] = {}
+        results = []
+        try:
+            for request in requests:
+                grammar = request.get("grammar")
+                if grammar and grammar not in grammars:
+                    grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
+                started = time.perf_counter()
+                # repeat_penalty: the server's default (1.1; the in-process default is 1.0), which the
+                # pipeline's requests get since neither Lighteval nor our judge sends one.
+                reply = llm.create_chat_completion(messages=request["messages"], max_tokens=request["max_tokens"],
+                                                   temperature=0.0, stop=request.get("stop"), repeat_penalty=1.1,
+                                                   grammar=grammars.get(grammar) if grammar else None)
+                results.append({"seconds": time.perf_counter() - started,
+                                "prompt_tokens": reply["usage"]["prompt_tokens"],
+                                "completion_tokens": reply["usage"]["completion_tokens"],
+                                "text": reply["choices"][0]["message"]["content"] or ""})
+        finally:
+            del llm
+    return results
+
+
+def _last_session(path: Path) -> dict:
+    records = read_jsonl(path)
+    return records[-1] if records else {}
+
+
+def _row(stage: str, model: str, records: list[dict], window_s: float, hits: int | None, engine: list[dict],
+         same: int, tokens_key: str, prompt_key: str, latency_key: str) -> dict:
+    tokens = sum(r[tokens_key] or 0 for r in records)
+    prompt_tokens = sum(r[prompt_key] or 0 for r in records)
+    engine_tokens = sum(e["completion_tokens"] for e in engine)
+    engine_s = sum(e["seconds"] for e in engine)
+    pipeline_tps = tokens / window_s if window_s else None
+    engine_tps = engine_tokens / engine_s if engine_s else None
+    return {
+        "stage": stage, "model": model, "requests": len(records),
+        "prompt_tokens": prompt_tokens, "output_tokens": tokens, "engine_output_tokens": engine_tokens,
+        "window_s": round(window_s, 2), "requests_s": round(sum(r[latency_key] or 0 for r in records), 2),
+        "engine_s": round(engine_s, 2),
+        "pipeline_tokens_per_s": pipeline_tps, "engine_tokens_per_s": engine_tps,
+        "ratio": pipeline_tps / engine_tps if pipeline_tps and engine_tps else None,
+        "prefix_hit_tokens": hits, "prefix_hit_rate": hits / prompt_tokens if hits is not None and prompt_tokens
+        else None,
+        "same_prompt_tokens": sum(r[prompt_key] == e["prompt_tokens"] for r, e in zip(records, engine)),
+        "same_output": same,
+    }
+
+
+def _stage(cfg: Config, bench_dir: Path, *args: str) -> float:
+    """Run one stage as `make report` does (its own process: Lighteval's start-up included); its wall time."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pipeline", *args, "--run-dir", str(bench_dir), "--profile", cfg.profile],
+                   cwd=runs.ROOT, check=True)
+    return round(time.perf_counter() - started, 1)
+
+
+def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: Path) -> list[dict]:
+    from tasks.document_qa import STOP_SEQUENCES
+
+    by_id = {qid: prompt for prompt, qid in answer._prompts(questions, cfg).items()}
+    rows = []
+    for candidate in cfg.candidates:
+        if candidate.engine != "llama-cpp":
+            continue
+        stage_s = _stage(cfg, bench_dir, "answer", "--candidate", candidate.name)
+        session = _last_session(bench_dir / "answers" / f"{candidate.name}.sessions.jsonl")
+        records = [r for r in read_jsonl(bench_dir / "answers" / f"{candidate.name}.jsonl")
+                   if r.get("session") == session.get("session")]
+        requests = [{"messages": [{"role": "user", "content": by_id[r["question_id"]]}],
+                     "max_tokens": candidate.max_new_tokens, "stop": STOP_SEQUENCES} for r in records]
+        print(f"bench: {candidate.name}: the same {len(requests)} prompts in process ...", flush=True)
+        engine = engine_replay(candidate, requests)
+        row = _row("answer", candidate.name, records, session["answer"]["duration_s"],
+                   session.get("prefix_hit_tokens"), engine,
+                   sum(r["raw_prediction"].strip() == e["text"].strip() for r, e in zip(records, engine)),
+                   "output_tokens", "input_tokens", "latency_s")
+        row["stage_s"] = stage_s
+        earlier = before / "answers" / f"{candidate.name}.parquet"
+        if earlier.exists():  # the answers of the document's own run, made before this bench
+            made = pd.read_parquet(earlier).set_index("question_id")["prediction"].to_dict()
+            row["same_as_report_run"] = sum(made.get(r["question_id"]) == r["prediction"] for r in records)
+        rows.append(row)
+    return rows
+
+
+def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | None:
+    the_judge = cfg.judge
+    if the_judge.engine != "llama-cpp":
+        return None
+    stage_s = _stage(cfg, bench_dir, "judge")
+    session = _last_session(bench_dir / "judgements" / "judge.sessions.jsonl")
+    records = [r for c in cfg.candidates for r in read_jsonl(bench_dir / "judgements" / f"{c.name}.jsonl")
+               if r.get("session") == session.get("session") and r.get("pass") == "judge"]
+    records.sort(key=lambda r: (r["question_id"], r["candidate"]))  # the order they were sent in
+    by_id = questions.set_index("question_id")
+    predictions = {(c.name, qid): p for c in cfg.candidates for qid, p in
+                   pd.read_parquet(bench_dir / "answers" / f"{c.name}.parquet")[["question_id", "prediction"]]
+                   .itertuples(index=False)}
+    template = the_judge.prompt_text()
+    grammar = judge.verdict_constraint(the_judge).get("grammar")
+    requests = []
+    for r in records:
+        q = by_id.loc[r["question_id"]]
+        prompt = judge.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
+                                     predictions[(r["candidate"], r["question_id"])])
+        requests.append({"messages": [{"role": "user", "content": prompt}],
+                         "max_tokens": the_judge.max_new_tokens, "grammar": grammar})
+    print(f"bench: {the_judge.name}: the same {len(requests)} prompts in process ...", flush=True)
+    engine = engine_replay(the_judge, requests)
+    same = sum(r["verdict"] == judge.parse_verdict(e["text"]) for r, e in zip(records, engine))
+    return {**_row("judge", the_judge.name, records, session["judge"]["duration_s"], session.get("prefix_hit_tokens"),
+                   engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
+
+
+def pipeline_vs_engine(cfg: Config, doc: Path) -> list[dict]:
+    """Answer and judge stages on ``doc``'s questions, against llama.cpp in process; one row per model."""
+    source = runs.run_dir(cfg.profile, doc)
+    if not (source / "questions.parquet").exists():
+        print(f"bench: no questions for {doc} under profile {cfg.profile} yet: run `make report DOC={doc}` "
+              "first; pipeline against engine skipped", flush=True)
+        return []
+    bench_dir = source.parent / "_bench"  # beside the runs: the judge's calibration verdicts are shared
+    shutil.rmtree(bench_dir, ignore_errors=True)
+    bench_dir.mkdir(parents=True)
+    shutil.copy2(source / "questions.parquet", bench_dir / "questions.parquet")
+    questions = pd.read_parquet(bench_dir / "questions.parquet")
+    rows = _answer_rows(cfg, questions, bench_dir, source)
+    judged = _judge_row(cfg, questions, bench_dir)
+    return rows + ([judged] if judged else [])
+
+
+def cpu_settings(model: Served, log_dir: Path, prompts: list[str], max_tokens: int) -> list[dict]:
+    """Tokens/s of ``model``'s server with all cores or one thread, and 1 or 2 requests in flight."""
+    import requests as http
+
+    def ask(endpoint, prompt):
+        reply = http.post(f"{endpoint.base_url}/chat/completions", timeout=600,
+                          headers={"Authorization": f"Bearer {endpoint.api_key}"},
+                          json={"model": endpoint.model, "max_tokens": max_tokens, "temperature": 0,
+                                "messages": [{"role": "user", "content": prompt}]})
+        reply.raise_for_status()
+        return reply.json()["usage"]["completion_tokens"]
+
+    cores = os.cpu_count() or 2
+    rows = []
+    with machine_lock(model):
+        for threads in dict.fromkeys([cores, 1]):
+            variant = model.model_copy(update={"server_args": [*model.server_args, "--n_threads", str(threads),
+                                                               "--n_threads_batch", str(threads)]})
+            with serve(variant, log_dir) as endpoint:
+                ask(endpoint, prompts[0])  # warm-up
+                for in_flight in ([1, 2] if threads == cores else [1]):
+                    started = time.perf_counter()
+                    with ThreadPoolExecutor(in_flight) as pool:
+                        tokens = sum(pool.map(lambda p: ask(endpoint, p), prompts))
+                    seconds = time.perf_counter() - started
+                    rows.append({"model": model.name, "threads": threads, "in_flight": in_flight,
+                                 "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": tokens / seconds})
+    return rows

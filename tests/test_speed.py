@@ -1,0 +1,65 @@
+"""The speed work changes no answer and no verdict (real llama.cpp servers, embedded models).
+
+Two things make the default run faster without touching a prompt: the judge's
+requests are grouped by question so that llama.cpp reuses the shared prefix of
+consecutive prompts, and the server no longer computes the logits of every
+prompt token (``--logits_all False``). Greedy decoding must give the same text
+either way: here the same prompts are sent grouped to today's server and
+interleaved to a server that computes every logit, as before.
+"""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from pipeline import config
+from pipeline.io import read_jsonl
+from pipeline.judge import CALIBRATION_SET, VERDICT_GRAMMAR, render_prompt
+from pipeline.serving import serve
+from tasks.document_qa import STOP_SEQUENCES, prompt_text
+
+pytestmark = pytest.mark.e2e
+
+
+def _replies(model, log_dir, prompts: list[str], max_tokens: int, **extra) -> tuple[list[str], int]:
+    """The replies in the order sent, and the prompt tokens the server took from its prefix cache."""
+    with serve(model, log_dir) as endpoint:
+        client = openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key)
+        replies = [client.chat.completions.create(
+            model=endpoint.model, messages=[{"role": "user", "content": p}], max_tokens=max_tokens,
+            temperature=0, **extra).choices[0].message.content for p in prompts]
+    return replies, endpoint.prefix_hit_tokens
+
+
+def _interleaved(groups: list[list[str]]) -> list[str]:
+    return [p for row in zip(*groups) for p in row]
+
+
+def _compare(model, tmp_path, groups: list[list[str]], max_tokens: int, **extra) -> None:
+    grouped_prompts = [p for group in groups for p in group]
+    grouped, grouped_hits = _replies(model, tmp_path / "new", grouped_prompts, max_tokens, **extra)
+    before = model.model_copy(update={"server_args": [*model.server_args, "--logits_all", "True"]})
+    mixed, mixed_hits = _replies(before, tmp_path / "old", _interleaved(groups), max_tokens, **extra)
+    by_prompt = dict(zip(_interleaved(groups), mixed))
+    assert grouped == [by_prompt[p] for p in grouped_prompts]
+    assert grouped_hits > mixed_hits  # grouping is what lets the cache serve the shared prefix
+
+
+def test_verdicts_are_the_same_grouped_or_interleaved_with_or_without_all_logits(tmp_path):
+    judge = config.load("default").judge
+    template = judge.prompt_text()
+    items = read_jsonl(CALIBRATION_SET)[:2]
+    # Per question, three answers to grade: the prompts share everything up to the answer.
+    groups = [[render_prompt(template, it["question"], it["gold"], it["chunk"], answer)
+               for answer in (it["answer"], it["gold"], "I do not know.")] for it in items]
+    _compare(judge, tmp_path, groups, judge.max_new_tokens, extra_body={"grammar": VERDICT_GRAMMAR})
+
+
+def test_answers_are_the_same_grouped_or_interleaved_with_or_without_all_logits(tmp_path):
+    candidate = next(c for c in config.load("default").candidates if c.model == "smollm2-135m-instruct")
+    items = read_jsonl(CALIBRATION_SET)[:2]
+    # Two questions per excerpt, as YourBench asks several questions of one chunk.
+    groups = [[prompt_text(it["question"], it["chunk"]), prompt_text(f"What does the excerpt say? {it['question']}",
+                                                                     it["chunk"])] for it in items]
+    _compare(candidate, tmp_path, groups, candidate.max_new_tokens, stop=STOP_SEQUENCES)
