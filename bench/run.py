@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import statistics
 import sys
@@ -42,10 +43,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import config  # noqa: E402
 from bench.engine import cpu_settings, pipeline_vs_engine  # noqa: E402
-from pipeline.io import use_tool_env  # noqa: E402
+from pipeline import config  # noqa: E402
 from pipeline.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
+from pipeline.io import atomic_write_text, use_tool_env  # noqa: E402
 from pipeline.serving import machine_lock, pinned_gpus, serve  # noqa: E402
 from tests.documents import make_pdf  # noqa: E402
 
@@ -109,6 +110,7 @@ def generation_cost(cfg, work: Path, sizes=(3, 40, 300), measured_on: int = 40) 
     from pipeline.io import read_jsonl
 
     shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     rows = []
     for pages in sizes:
         doc = make_pdf(work / f"report-{pages}.pdf", pages, seed=pages)
@@ -161,7 +163,11 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     out = ROOT / "bench" / "results" / f"{profile}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results = {"profile": profile, "time": stamp, "machine": platform.processor() or platform.machine(),
-               "max_tokens": MAX_TOKENS, "idle_s": cfg.energy.idle_s, "models": []}
+               "cores": os.cpu_count(), "max_tokens": MAX_TOKENS, "idle_s": cfg.energy.idle_s, "models": []}
+
+    def save() -> None:  # after each part: a failure later keeps what was measured
+        atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+
     for model in models.values():
         print(f"bench: {model.name} ...", flush=True)
         row = bench_model(model, cfg, ROOT / "bench" / "results" / "logs", out.with_suffix(".sessions.jsonl"),
@@ -171,9 +177,14 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
         print(f"  {row['tokens_per_s']:.1f} tokens/s, mean latency {row['latency_mean_s']:.1f} s, "
               f"peak memory {row['peak_rss_mb'] or 0:.0f} MB, {row['j_per_token_mean'] or 0:.3g}{spread} J/token "
               f"net ({row['energy_method']}, idle {row['idle_w']:.3g} W)", flush=True)
+        save()
     print(f"bench: pipeline against engine on {doc.name} ...", flush=True)
     results["pipeline_vs_engine"] = pipeline_vs_engine(cfg, doc)
+    save()
     print(ratio_table(results["pipeline_vs_engine"]), flush=True)
+    for row in results["pipeline_vs_engine"]:
+        print(f"  {row['stage']} {row['model']}: stage {row['stage_s']} s in all, {row['window_s']} s of requests",
+              flush=True)
     print("bench: CPU serving settings ...", flush=True)
     log_dir = ROOT / "bench" / "results" / "logs"
     distinct = {m.model: m for m in models.values() if m.engine == "llama-cpp"}  # one per model file
@@ -181,6 +192,7 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     for row in results["cpu_settings"]:
         print(f"  {row['model']}: {row['threads']} threads, {row['in_flight']} in flight: "
               f"{row['tokens_per_s']:.1f} tokens/s", flush=True)
+    save()
     print("bench: generation cost against pages ...", flush=True)
     results["generation"] = generation_cost(cfg, ROOT / "bench" / "results" / "generation")
     per_call = results["generation"]["seconds_per_call"]
@@ -188,7 +200,7 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     for row in results["generation"]["sizes"]:
         print(f"  {row['pages']:>4} pages: {row['chunks']:>5} chunks, {row['calls_planned']} calls planned, "
               f"ingestion {row['ingestion_s']} s, generation about {row['estimated_generation_s']} s", flush=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    save()
     print(f"bench: {out.relative_to(ROOT)}")
     return out
 
