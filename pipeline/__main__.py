@@ -22,16 +22,15 @@ STAGES = ("generate", "answer", "judge", "report")
 def _keys(cfg) -> dict[str, str]:
     """What each stage's output depends on (each stage module says); the Makefile compares these files' times."""
     from pipeline.answer import answers_fingerprint
-    from pipeline.config import fingerprint
     from pipeline.generate import generate_key
     from pipeline.judge import judge_key
+    from pipeline.report import report_key
 
     keys = {"generate": generate_key(cfg)}
     for candidate in cfg.candidates:
         keys[f"answer-{candidate.name}"] = answers_fingerprint(cfg, candidate)
     keys["judge"] = judge_key(cfg)
-    keys["report"] = fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy,
-                                 cfg.report)
+    keys["report"] = report_key(cfg)
     return keys
 
 

@@ -7,7 +7,9 @@ Writes, under ``out_dir``:
 - ``combined.csv`` / ``combined.md``: one row per model, with its accuracy and
   answering energy on each document and its average over the documents where it
   appears (a plain mean of the per-document values, each document weighing the same);
-- ``compare.png``: accuracy per model, grouped by document.
+- ``compare.png``: accuracy per model, grouped by document;
+- ``compare.html``: the same, as one page in the look of a document's report:
+  a decision card and the plot first, sortable tables, links to each report.
 """
 
 from __future__ import annotations
@@ -21,18 +23,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from pipeline import html_report
 from pipeline.errors import UserError
+from pipeline.formatting import format_params, markdown_table, num, pct
 from pipeline.io import atomic_save_figure, atomic_write_text
-from pipeline.report import format_params, num, pct
 
 REQUIRED = ("model", "params_b", "duration_s", "accuracy", "energy_wh")
 AVERAGE = "average"
-
-
-def _markdown(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def load_reports(reports_root: Path, out_dir: Path | None = None) -> dict[str, pd.DataFrame]:
@@ -83,19 +80,28 @@ def combine(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return table
 
 
-def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
-    parts = ["# Results per document", ""]
+def per_document_tables(reports: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Per document, its results as the report shows them (Model, # Params, Duration, Accuracy, Energy, Method)."""
+    tables = {}
     for document, results in reports.items():
         methods = results["energy_method"] if "energy_method" in results else pd.Series("", index=results.index)
         rows = [[str(r.model), format_params(r.params_b), f"{float(r.duration_s):.1f}", pct(r.accuracy),
                  num(r.energy_wh) if not pd.isna(r.energy_wh) else "not measured", str(method)]
                 for r, method in zip(results.itertuples(index=False), methods.fillna(""))]
-        parts += [f"## {document}", "",
-                  _markdown(["Model", "# Params", "Duration (s)", "Accuracy", "Energy (Wh)", "Method"], rows), ""]
+        tables[document] = pd.DataFrame(rows, columns=["Model", "# Params", "Duration (s)", "Accuracy",
+                                                       "Energy (Wh)", "Method"])
+    return tables
+
+
+def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
+    parts = ["# Results per document", ""]
+    for document, table in per_document_tables(reports).items():
+        parts += [f"## {document}", "", markdown_table(table), ""]
     return "\n".join(parts)
 
 
-def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
+def combined_display(table: pd.DataFrame, documents: list[str]) -> pd.DataFrame:
+    """The combined table for reading: one row per model, accuracy and energy per document, then averages."""
     columns = ["Model", "# Params"]
     for document in documents:
         columns += [f"Accuracy ({document})", f"Energy Wh ({document})"]
@@ -109,13 +115,47 @@ def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
                     num(r[f"energy_wh:{document}"]) if present else "–"]
         row += [pct(r[f"accuracy:{AVERAGE}"]), num(r[f"energy_wh:{AVERAGE}"]), str(int(r["documents"]))]
         rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _summary(table: pd.DataFrame, documents: list[str]) -> str:
+    return (f"{len(table)} models, {len(documents)} documents. Averages are plain means over the documents "
+            "where the model appears (each document weighs the same); \"–\": not evaluated on that document.")
+
+
+def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
     return "\n".join([
-        "# Models across documents", "",
-        (f"{len(table)} models, {len(documents)} documents. Averages are plain means over the documents "
-        "where the model appears (each document weighs the same); \"–\": not evaluated on that document."), "",
-        _markdown(columns, rows), "",
+        "# Models across documents", "", _summary(table, documents), "",
+        markdown_table(combined_display(table, documents)), "",
         "![accuracy per model and document](compare.png)", "",
     ])
+
+
+def decision(table: pd.DataFrame, documents: list[str], tolerance: float = 0.05) -> list[str]:
+    """The card at the top of the page, over the models evaluated on every document.
+
+    As in one document's report: the lowest-energy model whose average accuracy
+    is within ``tolerance`` of the best average; each document's own report
+    says whether a difference there is significant.
+    """
+    everywhere = table[(table["documents"] == len(documents)) & table[f"accuracy:{AVERAGE}"].notna()]
+    if everywhere.empty:
+        return ["No model was evaluated on every document: compare them per document below."]
+    acc, wh = f"accuracy:{AVERAGE}", f"energy_wh:{AVERAGE}"
+    best = everywhere.sort_values([acc, wh], ascending=[False, True]).iloc[0]
+    close = everywhere[(everywhere[acc] >= best[acc] - tolerance - 1e-12) & everywhere[wh].notna()]
+    pick = close.sort_values([wh, acc], ascending=[True, False]).iloc[0] if len(close) else best
+    lines = [f"Across {len(documents)} documents, pick **{pick['model']}** ({format_params(pick['params_b'])}): "
+             f"average accuracy {pct(pick[acc])}, average net energy {num(pick[wh])} Wh per document."]
+    if pick["model"] == best["model"]:
+        lines.append(f"It is the most accurate on average, and no model within {100 * tolerance:g} points of it "
+                     "uses less energy.")
+    else:
+        lines.append(f"The most accurate on average, {best['model']} ({pct(best[acc])}), is "
+                     f"{100 * (best[acc] - pick[acc]):.1f} points better and uses {num(best[wh])} Wh, "
+                     f"{num(best[wh] / pick[wh], '{:.3g}')}× the energy; each document's report says whether "
+                     "that difference is significant there.")
+    return lines
 
 
 def bar_chart(table: pd.DataFrame, documents: list[str], path: Path) -> None:
@@ -154,5 +194,13 @@ def run(reports_root: Path, out_dir: Path) -> Path:
     bar_chart(table, documents, out_dir / "compare.png")
     combined = out_dir / "combined.md"
     atomic_write_text(combined, combined_markdown(table, documents))
+    html_report.render(
+        out_dir / "compare.html", "Which model, across documents?", [_summary(table, documents)],
+        [("Across documents", combined_display(table, documents)),
+         *((f"Results for {document}", frame) for document, frame in per_document_tables(reports).items())],
+        [("Accuracy per model and document", out_dir / "compare.png")],
+        links=[(f"{document}: its report", f"../{document}/report.html") for document in documents]
+        + [("combined.csv", "combined.csv"), ("combined.md", "combined.md"), ("per_document.md", "per_document.md")],
+        decision=decision(table, documents))
     print(f"comparison: {combined} ({len(documents)} documents, {len(table)} models)", flush=True)
     return combined

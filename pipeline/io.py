@@ -81,6 +81,7 @@ def tool_env() -> dict[str, str]:
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # our own progress lines say what happens
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # and transformers' "Loading weights" bar
+    env.setdefault("TQDM_DISABLE", "1")  # and Lighteval's request bars (tqdm reads TQDM_* settings from the environment)
     if "TIKTOKEN_CACHE_DIR" not in env:
         # tiktoken downloads cl100k_base at first use; LiteLLM ships that file.
         import importlib.util

@@ -202,9 +202,17 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
         for row in answers.to_dict("records"):
             if (row["question_id"], _answer_hash(row["prediction"])) not in done:
                 todo.append(row)
-    # Grouped by question, the prompts of consecutive calls share everything up to the answer,
-    # which llama.cpp and vLLM reuse from their prefix cache.
-    return sorted(todo, key=lambda row: (row["question_id"], row["candidate"]))
+    return sorted(todo, key=grading_order)
+
+
+def grading_order(item: dict) -> tuple:
+    """The order answers are sent to the judge in: by excerpt, then question, then candidate.
+
+    Consecutive prompts then share the excerpt (questions of one chunk) or everything
+    up to the answer (one question's candidates), which llama.cpp and vLLM reuse from
+    their prefix cache instead of reading it again.
+    """
+    return item["chunk_text"], item["question_id"], item["candidate"]
 
 
 def _fail_on_errors(run_dir: Path, cfg: Config, judge: Judge, keys: list[str], attempted: int) -> None:

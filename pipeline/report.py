@@ -1,15 +1,8 @@
-"""Stage 4: the decision table, the plots, the per-question details and the page.
+"""Stage 4: the report a person reads: the decision, the tables, the notes and the page.
 
-Every number is an aggregate of ``details.parquet`` (one row per model x
-question): accuracy is the mean verdict over judged answers (95% Wilson
-interval); duration, energy and CO2 are sums of each answer's share of the
-answering session that produced it (:func:`pipeline.energy.charge`: net energy
-= gross - idle baseline, shared in proportion to latency); the TDP and EcoLogits
-estimates are per answer too; serving figures come from the per-question
-latencies and tokens; peak memory is the server's, copied onto each row from the
-run record; the judge's energy is charged to the judgements in use the same way.
-Model loading, question generation and judge calibration are reported on their
-own lines, not mixed in.
+The numbers come from :mod:`pipeline.aggregation` (details and results table),
+the figure from :mod:`pipeline.figures`, the way each number is written from
+:mod:`pipeline.formatting`; this module decides what the report says.
 """
 
 from __future__ import annotations
@@ -17,267 +10,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from pipeline import energy, review, stats  # noqa: E402
-from pipeline.config import Config  # noqa: E402
-from pipeline.io import atomic_save_figure, atomic_write_parquet, atomic_write_text, read_jsonl  # noqa: E402
-from pipeline.judge import CHECKS, calibration_summary, judge_fingerprint, latest_records, passes  # noqa: E402
-
-TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
-                 "ci": "95% CI (Wilson)", "corrected": "Judge-corrected accuracy (95% CI)",
-                 "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
-                 "questions": "Questions", "unparsed": "Unparsed judgements"}
+from pipeline import energy, review, stats
+from pipeline.aggregation import aggregate, answer_sessions, build_details
+from pipeline.config import Config, fingerprint
+from pipeline.figures import bubble_plot
+from pipeline.formatting import format_params, main_table, markdown_table, num, pct
+from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl
+from pipeline.judge import CHECKS, judge_fingerprint
 
 
-def _answer_sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
-    return [s for s in energy.read_sessions(run_dir / "answers" / f"{candidate}.sessions.jsonl")
-            if s.get("fingerprint") == key]
-
-
-def _judge_energy(run_dir: Path, cfg: Config) -> pd.DataFrame:
-    """Per (candidate, question): the net energy of its judgement in use (``judge_energy_wh``) and of its
-    reliability-check judgements (``checks_energy_wh``), charged like answers (by judge latency)."""
-    sessions = energy.read_sessions(run_dir / "judgements" / "judge.sessions.jsonl")
-    produced = pd.DataFrame([r for c in cfg.candidates for r in read_jsonl(run_dir / "judgements" / f"{c.name}.jsonl")])
-    all_passes = passes(cfg)
-    latest = latest_records(run_dir, cfg, [p.key for p in all_passes])
-    frames = []
-    for p in all_passes:
-        if produced.empty or "session" not in produced or not latest[p.key]:
-            continue
-        mine = produced[produced["judge_fingerprint"] == p.key]
-        charged = energy.charge(mine.drop_duplicates(["candidate", "question_id", "answer_hash", "session"]),
-                                sessions, p.label, "judge_latency_s")
-        in_use = pd.DataFrame(latest[p.key]).reindex(columns=["candidate", "question_id", "answer_hash", "session"])
-        used = in_use.merge(charged, on=["candidate", "question_id", "answer_hash", "session"], how="left")
-        column = "judge_energy_wh" if p.label == "judge" else "checks_energy_wh"
-        frames.append(used[["candidate", "question_id", "energy_wh"]].rename(columns={"energy_wh": column}))
-    if not frames:
-        return pd.DataFrame(columns=["candidate", "question_id", "judge_energy_wh", "checks_energy_wh"])
-    found = pd.concat(frames)
-    return found.groupby(["candidate", "question_id"], as_index=False).sum(min_count=1)
-
-
-def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
-    """One row per (candidate, question), with the verdict and the answer's energy (see the module docstring)."""
-    questions = pd.read_parquet(run_dir / "questions.parquet")
-    judgements = pd.read_parquet(run_dir / "judgements.parquet")
-    frames = []
-    for candidate in cfg.candidates:
-        answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
-        key = answers["fingerprint"].iloc[0]
-        produced = pd.DataFrame([r for r in read_jsonl(run_dir / "answers" / f"{candidate.name}.jsonl")
-                                 if r.get("fingerprint") == key]).reindex(columns=["question_id", "session",
-                                                                                    "latency_s"])
-        sessions = _answer_sessions(run_dir, candidate.name, key)
-        if "session" not in answers:
-            answers["session"] = None
-        answers = energy.answer_energy(answers, produced, sessions, candidate, cfg.energy)
-        # GPU memory where the server used a GPU (nvidia-smi), else the server's resident memory.
-        gpu_peaks = [s["peak_gpu_mb"] for s in sessions if s.get("peak_gpu_mb")]
-        peaks = gpu_peaks or [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
-        answers = answers.assign(
-            params_b=candidate.params_b,
-            devices=candidate.devices,
-            peak_memory_mb=max(peaks) if peaks else float("nan"),
-            peak_memory_kind="GPU" if gpu_peaks else "RSS" if peaks else "",
-        )
-        frames.append(answers)
-    details = pd.concat(frames, ignore_index=True)
-    keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text",
-            *(c for c in ("citation_score", "doubt") if c in questions)]
-    details = details.merge(questions[keep], on="question_id", how="left")
-    details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
-    checks = [c for c in judgements.columns if c.startswith(CHECKS)]  # optional reliability checks
-    verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge", *checks]]
-    details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
-    details["status"] = details["status"].fillna("missing")
-    details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
-    return details.assign(**calibration_columns(calibration_summary(run_dir, cfg.judge)))
-
-
-# The judge's error rates on the calibration set, copied onto every row of the details so that the
-# judge-corrected accuracy is recomputable from details.parquet alone (NaN: the judge was not calibrated).
-CALIBRATION_COLUMNS = {"judge_sensitivity": "sensitivity", "judge_specificity": "specificity",
-                       "calibration_correct_items": "positives", "calibration_wrong_items": "negatives"}
-
-
-def calibration_columns(calibration: dict | None) -> dict:
-    return {column: float("nan") if not calibration else calibration[key]
-            for column, key in CALIBRATION_COLUMNS.items()}
-
-
-def corrected(correct: int, judged: int, group: pd.DataFrame) -> dict:
-    """:func:`stats.corrected_accuracy` from the calibration columns of ``group`` (NaN without them)."""
-    if any(column not in group or group[column].isna().all() for column in CALIBRATION_COLUMNS):
-        return {"accuracy": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                "reason": "the judge was not checked against the calibration set"}
-    rates = {key: group[column].iloc[0] for column, key in CALIBRATION_COLUMNS.items()}
-    return stats.corrected_accuracy(correct, judged, rates)
-
-
-def format_params(billions: float) -> str:
-    if pd.isna(billions):
-        return "n/a"
-    return f"{billions * 1000:.0f}M" if billions < 1 else f"{billions:g}B"
-
-
-def aggregate(details: pd.DataFrame) -> pd.DataFrame:
-    """The results table, computed from the details alone."""
-    rows = []
-    for name, group in details.groupby("candidate", sort=False):
-        judged = group[group["status"] == "judged"]
-        correct = int(judged["verdict"].sum())
-        low, high = stats.wilson_interval(correct, len(judged))
-        fixed = corrected(correct, len(judged), group)
-        with_energy = group[group["energy_wh"].notna()]
-        rows.append({
-            "model": name,
-            "params_b": group["params_b"].iloc[0],
-            "duration_s": group["duration_s"].sum(),
-            "accuracy": judged["verdict"].mean() if len(judged) else float("nan"),
-            "accuracy_ci_low": low,
-            "accuracy_ci_high": high,
-            "corrected_accuracy": fixed["accuracy"],
-            "corrected_ci_low": fixed["ci_low"],
-            "corrected_ci_high": fixed["ci_high"],
-            "energy_wh": group["energy_wh"].sum(min_count=1),
-            "energy_sd_wh": _column(group, "energy_sd_wh").sum(min_count=1),
-            "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
-            "energy_idle_wh": _column(group, "energy_idle_wh").sum(min_count=1),
-            "energy_questions": len(with_energy),  # answers whose energy is known
-            "energy_method": group["energy_method"].iloc[0],
-            "energy_status": "; ".join(f"{n} {status}" for status, n in
-                                       _column(group, "energy_status", energy.MEASURED).value_counts().items()),
-            "co2_g": group["co2_kg"].sum(min_count=1) * 1000.0,
-            "tdp_energy_wh": _column(group, "tdp_energy_wh").sum(min_count=1),
-            "ecologits_wh": _column(group, "ecologits_wh").sum(min_count=1),
-            "judge_energy_wh": _column(group, "judge_energy_wh").sum(min_count=1),
-            "questions": len(group),
-            "judged": len(judged),
-            "correct": correct,
-            "unparsed": int((group["status"] != "judged").sum()),
-            "input_tokens": group["input_tokens"].sum(),
-            "output_tokens": group["output_tokens"].sum(),
-            "peak_memory_mb": group["peak_memory_mb"].iloc[0] if "peak_memory_mb" in group else float("nan"),
-            "peak_memory_kind": group["peak_memory_kind"].iloc[0] if "peak_memory_kind" in group else "",
-            "gpus_measured": _column(group, "gpus_measured", "").iloc[0],
-            "hardware": group["hardware"].iloc[0],
-        })
-    results = pd.DataFrame(rows)
-    serving = stats.serving_figures(details).rename(columns={"candidate": "model"})
-    results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s", "energy_per_query_wh",
-                                     "j_per_output_token", "accuracy_per_wh"]], on="model", how="left")
-    results["on_frontier"] = stats.pareto_frontier(results)
-    results["per"], _ = stats.performance_efficiency_ratio(results)
-    return results
-
-
-def _column(group: pd.DataFrame, name: str, default=float("nan")) -> pd.Series:
-    return group[name] if name in group else pd.Series(default, index=group.index, dtype=object if
-                                                       isinstance(default, str) else float)
-
-
-def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy (y, 95% CI bars) vs energy in Wh (x, log); bubble area ∝ parameters; frontier marked.
-
-    Measured energies are filled bubbles, estimates hollow ones; a model whose
-    energy was not measured has no x and is named under the plot instead.
-    """
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    shown = results[results["energy_wh"].notna()]
-    missing = results[results["energy_wh"].isna()]["model"].tolist()
-    sizes = 2500 * shown["params_b"] / shown["params_b"].max()
-    energy_x = shown["energy_wh"].clip(lower=1e-6)
-    accuracy = shown["accuracy"]
-    if "accuracy_ci_low" in shown and len(shown):
-        below = (accuracy - shown["accuracy_ci_low"]).clip(lower=0).fillna(0)
-        above = (shown["accuracy_ci_high"] - accuracy).clip(lower=0).fillna(0)
-        ax.errorbar(energy_x, accuracy, yerr=[below, above],
-                    fmt="none", ecolor="gray", elinewidth=1, capsize=3, zorder=1)
-    fixed = shown[shown["corrected_accuracy"].notna()] if "corrected_accuracy" in shown else shown.iloc[:0]
-    if len(fixed):  # beside each bubble (same energy, nudged right): the judge-corrected accuracy and its CI
-        value = fixed["corrected_accuracy"]
-        ax.errorbar(energy_x[fixed.index] * 1.12, value,
-                    yerr=[(value - fixed["corrected_ci_low"]).clip(lower=0), (fixed["corrected_ci_high"] - value)
-                          .clip(lower=0)], fmt="D", color="black", markersize=4, elinewidth=1, capsize=2, zorder=4,
-                    label="judge-corrected (95% CI)")
-    estimated = shown["energy_method"].map(energy.is_estimate).astype(bool)
-    colours = plt.get_cmap("viridis")([0.85 * i / max(len(results) - 1, 1) for i in range(len(results))])
-    colour = dict(zip(results["model"], colours))
-    for is_estimate, label in ((False, "measured"), (True, "estimate")):
-        part = shown[estimated == is_estimate]
-        if len(part):
-            ax.scatter(energy_x[part.index], part["accuracy"], s=sizes[part.index], zorder=2, label=label,
-                       facecolors="none" if is_estimate else [colour[m] for m in part["model"]],
-                       edgecolors=[colour[m] for m in part["model"]], linewidths=1.6 if is_estimate else 0.8,
-                       linestyle="--" if is_estimate else "-", alpha=0.9 if is_estimate else 0.45)
-    if "on_frontier" in shown and shown["on_frontier"].any():
-        front = shown[shown["on_frontier"]].sort_values("energy_wh")
-        ax.plot(front["energy_wh"].clip(lower=1e-6), front["accuracy"], color="crimson", linestyle="--",
-                marker="o", markersize=4, zorder=3,
-                label="efficiency frontier" + (" (hollow points: estimates)" if estimated[front.index].any() else ""))
-    if len(shown):
-        legend = ax.legend(loc="lower right", fontsize=8)
-        for handle in legend.legend_handles:  # legend markers of one size, whatever the bubbles' sizes
-            if hasattr(handle, "set_sizes"):
-                handle.set_sizes([60])
-    for x, y, name, params in zip(energy_x, accuracy, shown["model"], shown["params_b"]):
-        ax.annotate(f"{name}\n({format_params(params)})", (x, y), textcoords="offset points", xytext=(0, 12),
-                    ha="center", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlabel("Net energy for answering (Wh, log scale)")
-    ax.set_ylabel("Accuracy (judged correct; diamonds: judge-corrected), 95% CI")
-    ax.set_ylim(-0.05, 1.1)
-    if len(shown):
-        ax.set_xlim(energy_x.min() / 2, energy_x.max() * 2)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    note = "bubble area ∝ parameter count; hollow: energy estimated, filled: measured"
-    if missing:
-        note += "\nnot plotted (energy not measured): " + ", ".join(missing)
-    ax.text(0.01, 0.01, note, transform=ax.transAxes, ha="left", va="bottom", fontsize=7, color="gray")
-    fig.tight_layout()
-    atomic_save_figure(fig, path)
-
-
-def _markdown(df: pd.DataFrame) -> str:
-    header = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([header, rule, *lines])
-
-
-def pct(value) -> str:
-    return "n/a" if pd.isna(value) else f"{value:.1%}"
-
-
-def num(value, fmt="{:.4g}") -> str:
-    return "n/a" if pd.isna(value) else fmt.format(value)
-
-
-def energy_cell(row) -> str:
-    """The table's energy: net Wh, ± the spread over repeated windows, and how many answers it covers."""
-    if pd.isna(row["energy_wh"]):
-        return energy.NOT_MEASURED
-    text = num(row["energy_wh"])
-    if pd.notna(row.get("energy_sd_wh", float("nan"))):
-        text += f" ± {num(row['energy_sd_wh'], '{:.2g}')}"
-    measured = row.get("energy_questions", row["questions"])
-    if measured < row["questions"]:
-        text += f" ({measured} of {row['questions']} answers)"
-    return text
-
-
-def corrected_cell(row) -> str:
-    if pd.isna(row.get("corrected_accuracy", float("nan"))):
-        return "n/a"
-    return f"{pct(row['corrected_accuracy'])} ({pct(row['corrected_ci_low'])}–{pct(row['corrected_ci_high'])})"
+def report_key(cfg: Config) -> str:
+    """What the report depends on besides the judgements: the candidates as configured (names, sizes,
+    hardware labels), energy accounting and report settings."""
+    return fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy, cfg.report)
 
 
 def correction_effects(results: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
@@ -309,26 +56,6 @@ def correction_effects(results: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
                 found.append(f"{pair.model_a} vs {pair.model_b}: significant as judged (McNemar), but their "
                              "corrected 95% intervals overlap once the judge's own error rates are counted.")
     return found
-
-
-def main_table(results: pd.DataFrame) -> pd.DataFrame:
-    """The study's table (plus CI, energy method, CO2, counts), formatted for reading."""
-    return results.assign(
-        params=results["params_b"].map(format_params),
-        duration_s=results["duration_s"].map("{:.1f}".format),
-        accuracy=results["accuracy"].map(pct),
-        ci=[f"{pct(lo)}–{pct(hi)}" for lo, hi in zip(results["accuracy_ci_low"], results["accuracy_ci_high"])],
-        corrected=[corrected_cell(row) for _, row in results.iterrows()],
-        energy=[energy_cell(row) for _, row in results.iterrows()],
-        co2_g=results["co2_g"].map(num),
-    )[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
-
-
-def table_markdown(results: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """The main table as Markdown, optionally only some of its (display) columns."""
-    table = main_table(results)
-    return _markdown(table if columns is None else table[columns])
-
 
 def _frontier_label(on_frontier: bool, method: str) -> str:
     if not on_frontier:
@@ -550,7 +277,7 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
     if key_file.exists() and any("fingerprint" in s for s in generation):  # sessions of the current questions
         generation = [s for s in generation if s.get("fingerprint") == key_file.read_text().strip()]
     loads = [s for c in cfg.candidates
-             for s in _answer_sessions(run_dir, c.name, details.loc[details["candidate"] == c.name,
+             for s in answer_sessions(run_dir, c.name, details.loc[details["candidate"] == c.name,
                                                                      "fingerprint"].iloc[0])
              if s.get("engine") != "openai"]
     judges = _judge_sessions(run_dir, cfg)
@@ -674,7 +401,6 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
     import platform
     from datetime import datetime, timezone
 
-    from pipeline.config import fingerprint
     from pipeline.hub import library_versions
 
     sessions = [s for c in cfg.candidates for s in read_jsonl(run_dir / "answers" / f"{c.name}.sessions.jsonl")]
@@ -758,7 +484,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]
     for heading, content in sections:
-        parts += [f"## {heading}", "", _markdown(content) if isinstance(content, pd.DataFrame) else content, ""]
+        parts += [f"## {heading}", "", markdown_table(content) if isinstance(content, pd.DataFrame) else content, ""]
     parts += ["![accuracy vs energy](bubble.png)", "",
               "Per-question predictions, verdicts and raw judge outputs: `details.parquet`; the same page: "
               "`report.html`.", ""]

@@ -63,7 +63,7 @@ def test_combined_table(reports):
 
     # a second run skips its own output folder and leaves no temp files behind
     compare.run(reports, out)
-    assert sorted(p.name for p in out.iterdir()) == ["combined.csv", "combined.md", "compare.png",
+    assert sorted(p.name for p in out.iterdir()) == ["combined.csv", "combined.md", "compare.html", "compare.png",
                                                      "per_document.md"]
 
 
@@ -75,3 +75,26 @@ def test_no_reports(tmp_path):
     with pytest.raises(UserError):
         compare.run(tmp_path / "absent", tmp_path / "out")
     assert not (root / "_compare").exists()
+
+
+def test_the_page_across_documents_looks_like_a_report(tmp_path):
+    from test_html_report import _probe
+
+    root = tmp_path / "reports"
+    # "close" is 3 points below "best" on average (82% against 85%) for a fifth of the energy: within the
+    # 5-point tolerance, it is the pick; "partial" is on one document only and is never picked.
+    _report(root, "a", [("best", 1.5, 30.0, 0.8, 1.0), ("close", 0.5, 10.0, 0.8, 0.2), ("partial", 0.1, 1.0, 1.0, 0.01)])
+    _report(root, "b", [("best", 1.5, 30.0, 0.9, 1.0), ("close", 0.5, 10.0, 0.84, 0.2)])
+    (root / "a" / "report.html").write_text("<!DOCTYPE html><title>a</title>")
+    compare.run(root, root / "_compare")
+    page = root / "_compare" / "compare.html"
+    text = page.read_text(encoding="utf-8")
+    assert "pick <strong>close</strong> (500M): average accuracy 82.0%, average net energy 0.2 Wh" in text
+    assert "best (85.0%), is 3.0 points better and uses 1 Wh, 5× the energy" in text
+    assert '<a href="../a/report.html">' in text and '<a href="../b/report.html">' not in text  # b has no page
+    assert "<th" in text and "Results for b" in text
+
+    result, _, _ = _probe(page, ["#decision", "#figures img", "table.report-table"], tmp_path, "compare")
+    assert all(result["visible"].values()), result["visible"]
+    assert result["firstScreen"] == {"#decision": True, "#figures img": True}
+    assert result["overflowing"] == 0 and not result["pageOverflow"]

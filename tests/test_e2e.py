@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from pipeline.document import content_hash
-from pipeline.report import aggregate
+from pipeline.aggregation import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -174,7 +174,7 @@ def test_each_answering_window_is_its_requests_plus_a_small_margin(first_run):
 
 
 def test_judge_reliability_checks_are_reported_from_the_details(first_run):
-    from pipeline.report import pct
+    from pipeline.formatting import pct
     from pipeline.stats import judge_agreement
 
     details = pd.read_parquet(REPORT / "details.parquet")

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import config, energy, report
+from pipeline import aggregation, config, energy, formatting, report
 from pipeline.config import Candidate, Energy
 from pipeline.energy import EnergyMeter
 from pipeline.io import append_jsonl
@@ -151,7 +151,7 @@ def test_a_smaller_question_set_does_not_inflate_the_energy_per_answer(tmp_path)
     session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
                "answer": window(0.08, 8.0)}
     run = _run_dir(tmp_path, cfg, answered=4, used=2, sessions={"local-model": [session]})
-    results = report.aggregate(report.build_details(run, cfg))
+    results = aggregation.aggregate(aggregation.build_details(run, cfg))
     # 0.08 Wh for 4 answers of equal latency: the 2 answers in use carry 0.04 Wh, not all 0.08
     assert results["energy_wh"].iloc[0] == pytest.approx(0.04)
     assert results["duration_s"].iloc[0] == pytest.approx(4.0)
@@ -163,8 +163,8 @@ def test_the_table_shows_net_energy_and_keeps_gross_and_idle(tmp_path):
     session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
                "idle": window(0.005, 5.0), "answer": window(0.08, 8.0)}
     run = _run_dir(tmp_path, cfg, answered=2, used=2, sessions={"local-model": [session]})
-    details = report.build_details(run, cfg)
-    results = report.aggregate(details)
+    details = aggregation.build_details(run, cfg)
+    results = aggregation.aggregate(details)
     # idle 0.005 Wh / 5 s = 3.6 W; x 8 s = 0.008 Wh; net 0.08 - 0.008 = 0.072 Wh
     assert results["energy_wh"].iloc[0] == pytest.approx(0.072)
     assert results["energy_gross_wh"].iloc[0] == pytest.approx(0.08)
@@ -212,13 +212,13 @@ def test_a_remote_candidate_is_never_measured_unless_its_hardware_is_declared(tm
     local = {**client, "engine": "llama-cpp", "answer": window(0.05, 9.0)}
     run = _run_dir(tmp_path, cfg, answered=3, used=3,
                    sessions={"local-model": [local], "remote": [client], "declared": [client]})
-    results = report.aggregate(report.build_details(run, cfg)).set_index("model")
+    results = aggregation.aggregate(aggregation.build_details(run, cfg)).set_index("model")
     assert math.isnan(results.loc["remote", "energy_wh"]) and results.loc["remote", "energy_method"] == "not measured"
     assert not results.loc["remote", "on_frontier"] and results.loc["remote", "ecologits_wh"] > 0
     # declared: 700 W x 8 GPUs x 9 s / 3600 = 14 Wh, labelled as the estimate it is
     assert results.loc["declared", "energy_wh"] == pytest.approx(14.0)
     assert results.loc["declared", "energy_method"] == "estimated (TDP × time)"
-    table = report.table_markdown(results.reset_index())
+    table = formatting.table_markdown(results.reset_index())
     assert "| remote | 70B |" in table and "not measured" in table
     front = report.efficiency_table(results.reset_index()).set_index("Model")["Frontier"]
     assert front["local-model"] == "yes (estimate)"  # CodeCarbon's CPU model is an estimate too
@@ -249,12 +249,12 @@ def test_generation_energy_has_its_own_line(tmp_path):
     generation = {"session": "G1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
                   "idle": window(0.002, 2.0), "load": window(0.01, 3.0), "generate": window(0.5, 100.0)}
     run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer]}, generation_sessions=[generation])
-    costs = report.evaluation_cost(run, cfg, report.build_details(run, cfg)).set_index("Stage")
+    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     # idle 3.6 W: load 0.01 - 0.003 = 0.007, generate 0.5 - 0.1 = 0.4; 103 s
-    assert costs.loc["Question generation", "Net energy (Wh)"] == report.num(0.407)
+    assert costs.loc["Question generation", "Net energy (Wh)"] == formatting.num(0.407)
     assert costs.loc["Question generation", "Duration (s)"] == "103.0"
     (run / "generation.sessions.jsonl").unlink()
-    costs = report.evaluation_cost(run, cfg, report.build_details(run, cfg)).set_index("Stage")
+    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     assert costs.loc["Question generation", "Net energy (Wh)"] == "not measured"
 
 
@@ -295,13 +295,13 @@ def test_answers_whose_session_left_no_record_are_flagged(tmp_path):
                "answer": window(0.03, 6.0)}
     run = _run_dir(tmp_path, cfg, answered=4, used=4, sessions={"local-model": [session]},
                    records_session={"q3": "LOST"})
-    details = report.build_details(run, cfg)
+    details = aggregation.build_details(run, cfg)
     lost = details.set_index("question_id").loc["q3"]
     assert math.isnan(lost["energy_wh"]) and lost["energy_status"] == "missing: no surviving session record"
-    results = report.aggregate(details)
+    results = aggregation.aggregate(details)
     assert results["energy_wh"].iloc[0] == pytest.approx(0.03)  # S1's energy, all on its own 3 answers
     assert results["energy_per_query_wh"].iloc[0] == pytest.approx(0.01)  # per answer with energy
-    assert "(3 of 4 answers)" in report.table_markdown(results)
+    assert "(3 of 4 answers)" in formatting.table_markdown(results)
 
 
 def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
@@ -325,10 +325,10 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
                 "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),
                 "pass": "judge", "judge_fingerprint": fingerprint, "session": session, "verdict": 1,
                 "status": "judged", "raw_judge_output": "1", "judge_latency_s": latency})
-    details = report.build_details(run, cfg).set_index("question_id")
+    details = aggregation.build_details(run, cfg).set_index("question_id")
     # J1: idle 3.6 W x 4 s = 0.004 Wh; net 0.04 - 0.004 = 0.036 Wh, shared 1:3
     assert details["judge_energy_wh"].tolist() == pytest.approx([0.009, 0.027])
     costs = report.evaluation_cost(run, cfg, details.reset_index()).set_index("Stage")
-    assert costs.loc["Judging", "Net energy (Wh)"] == report.num(0.036)
+    assert costs.loc["Judging", "Net energy (Wh)"] == formatting.num(0.036)
     # loading: 0.01 Wh - 3.6 W x 2 s (0.002 Wh) = 0.008 Wh, J1's only (with OLD's it would be 0.016)
-    assert costs.loc["Loading the judge(s)", "Net energy (Wh)"] == report.num(0.008)
+    assert costs.loc["Loading the judge(s)", "Net energy (Wh)"] == formatting.num(0.008)

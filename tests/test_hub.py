@@ -20,7 +20,7 @@ from huggingface_hub import constants as hf_constants
 from pipeline import hub
 from pipeline.config import load
 from pipeline.errors import UserError
-from pipeline.report import aggregate
+from pipeline.aggregation import aggregate
 
 FAKE_TOKEN = "hf_" + "abcdefghijklmnopqrstuvwxyzABCD"  # 30 letters: the shape of a real token
 OTHER_TOKEN = "hf_" + "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxw"  # never in the environment, only in the data

@@ -3,8 +3,10 @@
 import pandas as pd
 import pytest
 
-from pipeline.report import (aggregate, breakdown_table, bubble_plot, efficiency_table, format_params,
-                             projection_table, significance_summary, table_markdown)
+from pipeline.aggregation import aggregate
+from pipeline.figures import bubble_plot
+from pipeline.formatting import format_params, table_markdown
+from pipeline.report import breakdown_table, efficiency_table, projection_table, significance_summary
 
 
 def tiny_details() -> pd.DataFrame:

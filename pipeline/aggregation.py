@@ -1,0 +1,168 @@
+"""The per-question details and the results table computed from them.
+
+Every number is an aggregate of ``details.parquet`` (one row per model x
+question): accuracy is the mean verdict over judged answers (95% Wilson
+interval); duration, energy and CO2 are sums of each answer's share of the
+answering session that produced it (:func:`pipeline.energy.charge`: net energy
+= gross - idle baseline, shared in proportion to latency); the TDP and EcoLogits
+estimates are per answer too; serving figures come from the per-question
+latencies and tokens; peak memory is the server's, copied onto each row from the
+run record; the judge's energy is charged to the judgements in use the same way.
+Model loading, question generation and judge calibration are reported on their
+own lines, not mixed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import energy, stats
+from pipeline.config import Config
+from pipeline.io import read_jsonl
+from pipeline.judge import CHECKS, calibration_summary, latest_records, passes
+
+
+def answer_sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
+    return [s for s in energy.read_sessions(run_dir / "answers" / f"{candidate}.sessions.jsonl")
+            if s.get("fingerprint") == key]
+
+
+def _judge_energy(run_dir: Path, cfg: Config) -> pd.DataFrame:
+    """Per (candidate, question): the net energy of its judgement in use (``judge_energy_wh``) and of its
+    reliability-check judgements (``checks_energy_wh``), charged like answers (by judge latency)."""
+    sessions = energy.read_sessions(run_dir / "judgements" / "judge.sessions.jsonl")
+    produced = pd.DataFrame([r for c in cfg.candidates for r in read_jsonl(run_dir / "judgements" / f"{c.name}.jsonl")])
+    all_passes = passes(cfg)
+    latest = latest_records(run_dir, cfg, [p.key for p in all_passes])
+    frames = []
+    for p in all_passes:
+        if produced.empty or "session" not in produced or not latest[p.key]:
+            continue
+        mine = produced[produced["judge_fingerprint"] == p.key]
+        charged = energy.charge(mine.drop_duplicates(["candidate", "question_id", "answer_hash", "session"]),
+                                sessions, p.label, "judge_latency_s")
+        in_use = pd.DataFrame(latest[p.key]).reindex(columns=["candidate", "question_id", "answer_hash", "session"])
+        used = in_use.merge(charged, on=["candidate", "question_id", "answer_hash", "session"], how="left")
+        column = "judge_energy_wh" if p.label == "judge" else "checks_energy_wh"
+        frames.append(used[["candidate", "question_id", "energy_wh"]].rename(columns={"energy_wh": column}))
+    if not frames:
+        return pd.DataFrame(columns=["candidate", "question_id", "judge_energy_wh", "checks_energy_wh"])
+    found = pd.concat(frames)
+    return found.groupby(["candidate", "question_id"], as_index=False).sum(min_count=1)
+
+
+def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
+    """One row per (candidate, question), with the verdict and the answer's energy (see the module docstring)."""
+    questions = pd.read_parquet(run_dir / "questions.parquet")
+    judgements = pd.read_parquet(run_dir / "judgements.parquet")
+    frames = []
+    for candidate in cfg.candidates:
+        answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
+        key = answers["fingerprint"].iloc[0]
+        produced = pd.DataFrame([r for r in read_jsonl(run_dir / "answers" / f"{candidate.name}.jsonl")
+                                 if r.get("fingerprint") == key]).reindex(columns=["question_id", "session",
+                                                                                    "latency_s"])
+        sessions = answer_sessions(run_dir, candidate.name, key)
+        if "session" not in answers:
+            answers["session"] = None
+        answers = energy.answer_energy(answers, produced, sessions, candidate, cfg.energy)
+        # GPU memory where the server used a GPU (nvidia-smi), else the server's resident memory.
+        gpu_peaks = [s["peak_gpu_mb"] for s in sessions if s.get("peak_gpu_mb")]
+        peaks = gpu_peaks or [s["peak_rss_mb"] for s in sessions if s.get("peak_rss_mb")]
+        answers = answers.assign(
+            params_b=candidate.params_b,
+            devices=candidate.devices,
+            peak_memory_mb=max(peaks) if peaks else float("nan"),
+            peak_memory_kind="GPU" if gpu_peaks else "RSS" if peaks else "",
+        )
+        frames.append(answers)
+    details = pd.concat(frames, ignore_index=True)
+    keep = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty", "chunk_text",
+            *(c for c in ("citation_score", "doubt") if c in questions)]
+    details = details.merge(questions[keep], on="question_id", how="left")
+    details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
+    checks = [c for c in judgements.columns if c.startswith(CHECKS)]  # optional reliability checks
+    verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge", *checks]]
+    details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
+    details["status"] = details["status"].fillna("missing")
+    details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
+    return details.assign(**calibration_columns(calibration_summary(run_dir, cfg.judge)))
+
+
+
+# The judge's error rates on the calibration set, copied onto every row of the details so that the
+# judge-corrected accuracy is recomputable from details.parquet alone (NaN: the judge was not calibrated).
+CALIBRATION_COLUMNS = {"judge_sensitivity": "sensitivity", "judge_specificity": "specificity",
+                       "calibration_correct_items": "positives", "calibration_wrong_items": "negatives"}
+
+
+def calibration_columns(calibration: dict | None) -> dict:
+    return {column: float("nan") if not calibration else calibration[key]
+            for column, key in CALIBRATION_COLUMNS.items()}
+
+
+def corrected(correct: int, judged: int, group: pd.DataFrame) -> dict:
+    """:func:`stats.corrected_accuracy` from the calibration columns of ``group`` (NaN without them)."""
+    if any(column not in group or group[column].isna().all() for column in CALIBRATION_COLUMNS):
+        return {"accuracy": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                "reason": "the judge was not checked against the calibration set"}
+    rates = {key: group[column].iloc[0] for column, key in CALIBRATION_COLUMNS.items()}
+    return stats.corrected_accuracy(correct, judged, rates)
+
+
+def aggregate(details: pd.DataFrame) -> pd.DataFrame:
+    """The results table, computed from the details alone."""
+    rows = []
+    for name, group in details.groupby("candidate", sort=False):
+        judged = group[group["status"] == "judged"]
+        correct = int(judged["verdict"].sum())
+        low, high = stats.wilson_interval(correct, len(judged))
+        fixed = corrected(correct, len(judged), group)
+        with_energy = group[group["energy_wh"].notna()]
+        rows.append({
+            "model": name,
+            "params_b": group["params_b"].iloc[0],
+            "duration_s": group["duration_s"].sum(),
+            "accuracy": judged["verdict"].mean() if len(judged) else float("nan"),
+            "accuracy_ci_low": low,
+            "accuracy_ci_high": high,
+            "corrected_accuracy": fixed["accuracy"],
+            "corrected_ci_low": fixed["ci_low"],
+            "corrected_ci_high": fixed["ci_high"],
+            "energy_wh": group["energy_wh"].sum(min_count=1),
+            "energy_sd_wh": _column(group, "energy_sd_wh").sum(min_count=1),
+            "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
+            "energy_idle_wh": _column(group, "energy_idle_wh").sum(min_count=1),
+            "energy_questions": len(with_energy),  # answers whose energy is known
+            "energy_method": group["energy_method"].iloc[0],
+            "energy_status": "; ".join(f"{n} {status}" for status, n in
+                                       _column(group, "energy_status", energy.MEASURED).value_counts().items()),
+            "co2_g": group["co2_kg"].sum(min_count=1) * 1000.0,
+            "tdp_energy_wh": _column(group, "tdp_energy_wh").sum(min_count=1),
+            "ecologits_wh": _column(group, "ecologits_wh").sum(min_count=1),
+            "judge_energy_wh": _column(group, "judge_energy_wh").sum(min_count=1),
+            "questions": len(group),
+            "judged": len(judged),
+            "correct": correct,
+            "unparsed": int((group["status"] != "judged").sum()),
+            "input_tokens": group["input_tokens"].sum(),
+            "output_tokens": group["output_tokens"].sum(),
+            "peak_memory_mb": group["peak_memory_mb"].iloc[0] if "peak_memory_mb" in group else float("nan"),
+            "peak_memory_kind": group["peak_memory_kind"].iloc[0] if "peak_memory_kind" in group else "",
+            "gpus_measured": _column(group, "gpus_measured", "").iloc[0],
+            "hardware": group["hardware"].iloc[0],
+        })
+    results = pd.DataFrame(rows)
+    serving = stats.serving_figures(details).rename(columns={"candidate": "model"})
+    results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s", "energy_per_query_wh",
+                                     "j_per_output_token", "accuracy_per_wh"]], on="model", how="left")
+    results["on_frontier"] = stats.pareto_frontier(results)
+    results["per"], _ = stats.performance_efficiency_ratio(results)
+    return results
+
+
+def _column(group: pd.DataFrame, name: str, default=float("nan")) -> pd.Series:
+    return group[name] if name in group else pd.Series(default, index=group.index, dtype=object if
+                                                       isinstance(default, str) else float)
