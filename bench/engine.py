@@ -138,8 +138,8 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
     session = _last_session(bench_dir / "judgements" / "judge.sessions.jsonl")
     records = [r for c in cfg.candidates for r in read_jsonl(bench_dir / "judgements" / f"{c.name}.jsonl")
                if r.get("session") == session.get("session") and r.get("pass") == "judge"]
-    records.sort(key=lambda r: (r["question_id"], r["candidate"]))  # the order they were sent in
     by_id = questions.set_index("question_id")
+    records.sort(key=lambda r: judge.grading_order({**r, "chunk_text": by_id.loc[r["question_id"], "chunk_text"]}))
     predictions = {(c.name, qid): p for c in cfg.candidates for qid, p in
                    pd.read_parquet(bench_dir / "answers" / f"{c.name}.parquet")[["question_id", "prediction"]]
                    .itertuples(index=False)}
