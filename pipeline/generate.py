@@ -349,9 +349,14 @@ class _GoldCheck:
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
         self.judge_pass = Pass("gold_check", cfg.judge)
         self.template = validate.GOLD_CHECK_PROMPT.read_text(encoding="utf-8")
+        self.progress = None
 
     def expect(self, checks: int) -> None:
-        self.proxy.step("gold_check", "gold-answer checks", checks)
+        """How many checks this validation makes in all: a new progress line, then an updated total."""
+        if self.progress is None:
+            self.progress = self.proxy.step("gold_check", "gold-answer checks", checks)
+        else:
+            self.progress.total = checks
 
     def __call__(self, row) -> tuple[bool | None, str]:
         from pipeline.judge import grade

@@ -383,7 +383,7 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                     with session.phase("calibration"):
                         _grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo,
                                    write_calibration, "calibration")
-            # Prompt tokens taken from llama.cpp's prefix cache: how much the grouping by question saves.
+            # Prompt tokens taken from llama.cpp's prefix cache: what grading_order() saves.
             session.record["prefix_hit_tokens"] = endpoint.prefix_hit_tokens
         finally:  # an interrupted session's energy counts too: its judgements are kept
             session.record["answers_judged"] = sum(len(t) for t in todo.values())

@@ -144,7 +144,7 @@ def server_command(model: Served, port: int) -> list[str]:
                "--n_threads_batch", str(os.cpu_count() or 2),
                # The server's default (True) computes the logits of every prompt token, which nothing
                # here reads: prompt evaluation then took 3.3x as long for Gemma 3 270M (262k-token
-               # vocabulary), 1.07x for Qwen2.5 0.5B (bench/engine.py; 2026-11-26).
+               # vocabulary), 1.07x for Qwen2.5 0.5B (in process, 2026-11-26; README, "Speed").
                "--logits_all", "False"]
         if spec.chat_format:
             cmd += ["--chat_format", spec.chat_format]

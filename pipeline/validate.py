@@ -138,7 +138,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     ``candidates``: one row per generated question (``question_id``, ``question``,
     ``gold``, ``chunk_text``, and YourBench's ``citation_score``). ``ask_support(row)``
     asks the judge model and returns (True/False/None, its raw reply); ``expect(n)``
-    is told how many such checks may follow (for progress lines). Returns
+    is told how many such checks will be made in all, and told again when a
+    rejection adds one (for progress lines). Returns
     (kept, rejected): kept rows gain ``gold_check`` (the judge's reply) and
     ``doubt`` (why a human might look, or ""); rejected rows gain ``rejection``.
     """
@@ -165,8 +166,9 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
             if i not in reasons and scores[i] < q.min_citation_score:
                 reasons[i] = "citation not in the excerpt"
     kept, checks, doubts = [], {}, {}
+    to_check = [i for i in range(len(rows)) if i not in reasons]
     if expect and q.check_gold:
-        expect(min(q.target, sum(1 for i in range(len(rows)) if i not in reasons)))
+        expect(min(q.target, len(to_check)))
     for i in range(len(rows)):
         if i in reasons or len(kept) >= q.target:
             continue
@@ -174,6 +176,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
             supported, checks[i] = ask_support(rows.iloc[i])
             if supported is not True:
                 reasons[i] = "gold answer not supported" if supported is False else "gold check gave no verdict"
+                if expect:  # a rejection costs one more check, while questions are left to check
+                    expect(len(checks) + min(q.target - len(kept), sum(1 for j in to_check if j > i)))
                 continue
         if q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
             doubts[i] = f"citation score {scores[i]:.0f}, close to the threshold {q.min_citation_score:g}"

@@ -127,6 +127,22 @@ def test_checks_stop_at_the_target():
     assert len(kept) == 2 and len(rejected) == 0 and asked[0] == "expect 2" and len(asked) == 3
 
 
+def test_each_rejected_gold_answer_adds_one_check_to_the_total_announced():
+    cfg = config.load("default")
+    cfg = cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"target": 2, "min_usable": 1})})
+    asked = []
+
+    def support(row):  # the first two gold answers checked are not supported
+        asked.append("check")
+        return asked.count("check") > 2, "0"
+
+    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", EXCERPT) for i in range(6)])
+    kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)), ask_support=support,
+                                       expect=lambda n: asked.append(f"expect {n}"))
+    assert asked == ["expect 2", "check", "expect 3", "check", "expect 4", "check", "check"]
+    assert len(kept) == 2 and rejected["rejection"].tolist() == ["gold answer not supported"] * 2
+
+
 def test_without_a_citation_threshold_low_scores_are_flagged_not_rejected():
     cfg = config.load("default")  # min_citation_score null: the 1.5B generator's quotes are rarely verbatim
     assert cfg.questions.min_citation_score is None
