@@ -37,8 +37,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import requests
-
 from pipeline.io import append_jsonl, read_jsonl
 from pipeline.progress import Progress, SpeedLog
 
@@ -188,6 +186,8 @@ class CallProxy:
                 self.inflight.pop(key, None)
 
     def _forward(self, key: str, suffix: str, body: bytes) -> tuple[int, bytes]:
+        import requests  # here, not at the top: `locate` (run on every make) imports this module
+
         try:
             endpoint = self._upstream()
         except Exception as exc:  # noqa: BLE001 - the model could not be served: tell the client

@@ -15,7 +15,6 @@ import pandas as pd
 from pipeline import energy, review, stats
 from pipeline.aggregation import aggregate, answer_sessions, build_details
 from pipeline.config import Config, fingerprint
-from pipeline.figures import bubble_plot
 from pipeline.formatting import format_params, main_table, markdown_table, num, pct
 from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl
 from pipeline.judge import CHECKS, judge_fingerprint
@@ -437,6 +436,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     atomic_write_parquet(details, report_dir / "details.parquet")
     if (run_dir / "rejected.parquet").exists():  # the questions validation turned away, with the reason
         atomic_write_parquet(pd.read_parquet(run_dir / "rejected.parquet"), report_dir / "rejected.parquet")
+    from pipeline.figures import bubble_plot  # matplotlib, only when drawing: `locate` imports report_key
+
     bubble_plot(results, report_dir / "bubble.png", f"{document}: accuracy vs energy ({cfg.profile} profile)")
     bounds = "; ".join(f"{metric} [{b['min']:.4g}, {b['max']:.4g}] ({'higher' if b['higher_is_better'] else 'lower'}"
                        " is better)" for metric, b in per_bounds.items())

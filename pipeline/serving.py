@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from pipeline.config import Served
 from pipeline.errors import UserError
 from pipeline.models import gguf_path, EMBEDDED_MODELS
@@ -157,6 +155,8 @@ def server_command(model: Served, port: int) -> list[str]:
 
 
 def _wait_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path, name: str) -> None:
+    import requests  # here, not at the top: `locate` (run on every make) imports this module
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
