@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import answer, judge, runs
+from pipeline import answer, energy, judge, runs
 from pipeline.config import Config, Served
 from pipeline.io import read_jsonl
 from pipeline.models import EMBEDDED_MODELS, gguf_path
@@ -67,8 +67,8 @@ def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
 
 
 def _last_session(path: Path) -> dict:
-    records = read_jsonl(path)
-    return records[-1] if records else {}
+    sessions = energy.read_sessions(path)
+    return sessions[-1] if sessions else {}
 
 
 def _row(stage: str, model: str, records: list[dict], window_s: float, hits: int | None, engine: list[dict],
@@ -176,18 +176,11 @@ def pipeline_vs_engine(cfg: Config, doc: Path) -> list[dict]:
     return rows + ([judged] if judged else [])
 
 
-def cpu_settings(model: Served, log_dir: Path, prompts: list[str], max_tokens: int) -> list[dict]:
-    """Tokens/s of ``model``'s server with all cores or one thread, and 1 or 2 requests in flight."""
-    import requests as http
+def cpu_settings(model: Served, log_dir: Path, prompts: list[str], ask) -> list[dict]:
+    """Tokens/s of ``model``'s server with all cores or one thread, and 1 or 2 requests in flight.
 
-    def ask(endpoint, prompt):
-        reply = http.post(f"{endpoint.base_url}/chat/completions", timeout=600,
-                          headers={"Authorization": f"Bearer {endpoint.api_key}"},
-                          json={"model": endpoint.model, "max_tokens": max_tokens, "temperature": 0,
-                                "messages": [{"role": "user", "content": prompt}]})
-        reply.raise_for_status()
-        return reply.json()["usage"]["completion_tokens"]
-
+    ``ask(endpoint, prompt)`` sends one request and returns its usage (bench/run.py's ``_ask``).
+    """
     cores = os.cpu_count() or 2
     rows = []
     with machine_lock(model):
@@ -199,7 +192,7 @@ def cpu_settings(model: Served, log_dir: Path, prompts: list[str], max_tokens: i
                 for in_flight in ([1, 2] if threads == cores else [1]):
                     started = time.perf_counter()
                     with ThreadPoolExecutor(in_flight) as pool:
-                        tokens = sum(pool.map(lambda p: ask(endpoint, p), prompts))
+                        tokens = sum(pool.map(lambda p: ask(endpoint, p)["completion_tokens"], prompts))
                     seconds = time.perf_counter() - started
                     rows.append({"model": model.name, "threads": threads, "in_flight": in_flight,
                                  "tokens": tokens, "seconds": round(seconds, 2), "tokens_per_s": tokens / seconds})

@@ -188,7 +188,7 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     print("bench: CPU serving settings ...", flush=True)
     log_dir = ROOT / "bench" / "results" / "logs"
     distinct = {m.model: m for m in models.values() if m.engine == "llama-cpp"}  # one per model file
-    results["cpu_settings"] = [row for m in distinct.values() for row in cpu_settings(m, log_dir, PROMPTS, MAX_TOKENS)]
+    results["cpu_settings"] = [row for m in distinct.values() for row in cpu_settings(m, log_dir, PROMPTS, _ask)]
     for row in results["cpu_settings"]:
         print(f"  {row['model']}: {row['threads']} threads, {row['in_flight']} in flight: "
               f"{row['tokens_per_s']:.1f} tokens/s", flush=True)
