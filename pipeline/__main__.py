@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -189,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     for p in sub.choices.values():
         p.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     args = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A background job of a script (`cmd &`) starts with SIGINT ignored; Python then has no
+        # KeyboardInterrupt at all. The server watcher stops a run with SIGINT (serving._Server.watch),
+        # and servers are stopped with it too: both would do nothing, so a dying server would be
+        # retried forever and each stop would wait for its kill timeout.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     from pipeline.io import use_tool_env
 

@@ -61,3 +61,16 @@ def test_file_names_with_spaces_quotes_and_accents(tmp_path):
     report_line = next(line for line in done.stdout.splitlines() if " report " in line)
     assert "reports/l-t-final-report-v2-e2e-test" in report_line
     assert "--document '" in report_line and "final" in report_line
+
+
+def test_a_run_started_with_sigint_ignored_can_still_be_stopped(tmp_path):
+    """`cmd &` in a script starts the pipeline with SIGINT ignored; the server watcher needs it back."""
+    import signal
+    import sys
+
+    script = ("import signal, sys\nfrom pipeline.__main__ import main\n"
+              f"main(['where', '--doc', {str(tmp_path / 'missing.pdf')!r}])\n"
+              "print('handler', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert "handler True" in done.stdout, done.stderr
