@@ -6,7 +6,8 @@ beside the profile's runs (so the judge's calibration verdicts are reused, not
 redone). Their speed, output tokens over the measured request window, is set
 beside llama.cpp's own in this process: llama-cpp-python's ``Llama`` with the
 same GGUF, threads and context, sent the same prompts with the same max tokens,
-stop sequences and verdict grammar, in the same order. Both figures include
+stop sequences and verdict grammar (sampled the servers' way,
+pipeline/llama_server.py), in the same order. Both figures include
 prompt evaluation and both get llama.cpp's reuse of the previous request's
 prefix, so their ratio is what the pipeline (HTTP server, LiteLLM, Lighteval,
 our records) costs on top of the engine. The outputs are compared too: greedy
@@ -37,8 +38,15 @@ from pipeline.serving import machine_lock, serve
 
 
 def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
-    """Send ``requests`` (messages, max_tokens, stop, grammar) to llama.cpp in this process, one at a time."""
+    """Send ``requests`` (messages, max_tokens, stop, grammar) to llama.cpp in this process, one at a time.
+
+    With the servers' grammar-sampling workaround (pipeline/llama_server.py) installed, as they run it.
+    """
     from llama_cpp import Llama, LlamaGrammar
+
+    from pipeline import llama_server
+
+    llama_server.install()
 
     threads = os.cpu_count() or 2
     with machine_lock(model):

@@ -136,7 +136,8 @@ def server_command(model: Served, port: int) -> list[str]:
     """The command line that serves ``model`` on ``port`` (llama-cpp or vllm)."""
     if model.engine == "llama-cpp":
         spec = EMBEDDED_MODELS[model.model]
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(model.model)),
+        # llama-cpp-python's server, with greedy grammar sampling made fast (pipeline/llama_server.py)
+        cmd = [sys.executable, "-m", "pipeline.llama_server", "--model", str(gguf_path(model.model)),
                "--model_alias", model.name, "--host", "127.0.0.1", "--port", str(port),
                "--n_ctx", str(model.context_length), "--n_threads", str(os.cpu_count() or 2),
                "--n_threads_batch", str(os.cpu_count() or 2),

@@ -309,7 +309,8 @@ def test_candidate_server_killed_mid_run_is_restarted_and_answers_match(first_ru
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     records = RUN_DIR / "answers" / f"{name}.jsonl"
     _wait_for_first_answer(proc, records)
-    server = next(p for p in psutil.Process(proc.pid).children() if "llama_cpp.server" in " ".join(p.cmdline()))
+    server = next(p for p in psutil.Process(proc.pid).children()
+                  if "pipeline.llama_server" in " ".join(p.cmdline()))
     server.kill()
     answered_before_kill = len(read_jsonl(records))
     out, err = proc.communicate(timeout=TIMEOUT_S)

@@ -148,3 +148,10 @@ def test_the_llama_cpp_server_computes_no_logits_it_is_not_asked_for():
     model = Candidate(name="tiny", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
     cmd = server_command(model, 8000)
     assert cmd[cmd.index("--logits_all") + 1] == "False"
+
+
+def test_the_llama_cpp_server_is_started_with_the_grammar_sampling_workaround():
+    from pipeline.serving import server_command
+
+    model = Candidate(name="tiny", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
+    assert server_command(model, 8000)[1:3] == ["-m", "pipeline.llama_server"]

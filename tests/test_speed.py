@@ -63,3 +63,49 @@ def test_answers_are_the_same_grouped_or_interleaved_with_or_without_all_logits(
     groups = [[prompt_text(it["question"], it["chunk"]), prompt_text(f"What does the excerpt say? {it['question']}",
                                                                      it["chunk"])] for it in items]
     _compare(candidate, tmp_path, groups, candidate.max_new_tokens, stop=STOP_SEQUENCES)
+
+
+def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_picks(monkeypatch):
+    """pipeline/llama_server.py: the generator's JSON schema and the judge's verdict grammar, greedy,
+    decoded with llama-cpp-python's own sampler chain and with the grammar consulted only on rejection."""
+    from llama_cpp import Llama
+
+    from pipeline import llama_server
+    from pipeline.generate import question_schema
+    from pipeline.models import gguf_path
+
+    item = read_jsonl(CALIBRATION_SET)[0]
+    judge = config.load("default").judge
+    requests = [
+        ({"messages": [{"role": "user", "content": f"Excerpt:\n{item['chunk']}\n\nWrite 2 questions about it."}],
+          "response_format": {"type": "json_object", "schema": question_schema(2)}, "max_tokens": 160}),
+        ({"messages": [{"role": "user", "content": render_prompt(judge.prompt_text(), item["question"], item["gold"],
+                                                                  item["chunk"], item["answer"])}],
+          "grammar": None, "max_tokens": judge.max_new_tokens}),
+    ]
+    chain = Llama._init_sampler
+    used = []
+
+    def decode(patched: bool) -> list[str]:
+        if patched:
+            def counting(self, *args, **kwargs):
+                sampler = llama_server.first_check(chain)(self, *args, **kwargs)
+                used.append(type(sampler).__name__)
+                return sampler
+            monkeypatch.setattr(Llama, "_init_sampler", counting)
+        # A fresh model per mode: llama.cpp's output depends on how the prompt was batched.
+        llm = Llama(model_path=str(gguf_path("qwen2.5-coder-0.5b-instruct")), n_ctx=2048, n_threads=2,
+                    logits_all=False, verbose=False)
+        from llama_cpp import LlamaGrammar
+
+        texts = []
+        for request in requests:
+            request = dict(request)
+            if "grammar" in request:
+                request["grammar"] = LlamaGrammar.from_string(VERDICT_GRAMMAR, verbose=False)
+            reply = llm.create_chat_completion(temperature=0.0, repeat_penalty=1.1, **request)
+            texts.append(reply["choices"][0]["message"]["content"])
+        return texts
+
+    assert decode(patched=False) == decode(patched=True)
+    assert used == ["GrammarFirstCheck", "GrammarFirstCheck"]  # the fast path was the one taken

@@ -1,0 +1,121 @@
+"""llama-cpp-python's OpenAI server, with one workaround for llama-cpp-python 0.3.36.
+
+Grammar-constrained sampling (JSON schemas for the generator, the judge's
+verdict grammar) runs llama.cpp's grammar sampler over the whole vocabulary
+before every token: 152k candidate tokens for the Qwen models, each matched
+against the grammar. llama.cpp's own tools check only the token the other
+samplers chose and fall back to the whole vocabulary when the grammar rejects
+it (ggml-org/llama.cpp#4306 and #7424; the slowness is ggml-org/llama.cpp#4218).
+llama-cpp-python's ``Llama._init_sampler`` chains penalties -> grammar -> greedy
+and has no such path. For greedy decoding (temperature 0, everything this
+project sends) :func:`install` swaps in :class:`GrammarFirstCheck`, which does
+what llama.cpp's ``common_sampler_sample`` does and picks the same token:
+
+- the greedy token of the penalised logits is the greedy token of the
+  grammar-filtered logits whenever the grammar accepts it;
+- when it does not, the grammar filters the whole vocabulary and greedy picks
+  again, exactly as the chain would.
+
+Any other sampling setting keeps llama-cpp-python's own chain.
+``python -m pipeline.llama_server ARGS`` is ``python -m llama_cpp.server ARGS``
+with the workaround installed (pipeline/serving.py starts it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+_installed = False
+
+
+class GrammarFirstCheck:
+    """Penalties, then greedy, with the grammar consulted only when it rejects the greedy token.
+
+    Exposes ``sample(ctx, idx)``, the one method ``Llama`` calls on its sampler.
+    """
+
+    def __init__(self, llama, grammar, penalties: dict):
+        from llama_cpp import _internals
+
+        self.n_vocab = llama.n_vocab()
+        self.penalties = _internals.LlamaSampler()
+        self.penalties.add_penalties(n_vocab=self.n_vocab, **penalties)
+        self.grammar = _internals.LlamaSampler()
+        self.grammar.add_grammar(llama._model, grammar)
+        self.greedy = _internals.LlamaSampler()
+        self.greedy.add_greedy()
+        import llama_cpp
+
+        self._api = llama_cpp
+        self._dtype = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+        assert self._dtype.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+        self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        self._data = np.zeros(self.n_vocab, dtype=self._dtype)
+        self._one = np.zeros(1, dtype=self._dtype)
+        self.full_checks = 0  # tokens for which the grammar had to filter the whole vocabulary
+
+    def _array(self, data: np.ndarray):
+        api = self._api
+        return api.llama_token_data_array(data=data.ctypes.data_as(api.llama_token_data_p), size=len(data),
+                                          selected=-1, sorted=False)
+
+    def sample(self, ctx, idx: int = -1) -> int:
+        api = self._api
+        logits = np.ctypeslib.as_array(api.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n_vocab,))
+        data = self._data
+        data["id"] = self._ids
+        data["logit"] = logits
+        data["p"] = 0.0
+        candidates = self._array(data)
+        api.llama_sampler_apply(self.penalties.sampler, ctypes.byref(candidates))
+        api.llama_sampler_apply(self.greedy.sampler, ctypes.byref(candidates))
+        token = int(data["id"][candidates.selected])
+        one = self._one
+        one[0] = data[candidates.selected]
+        api.llama_sampler_apply(self.grammar.sampler, ctypes.byref(self._array(one)))
+        if np.isneginf(one["logit"][0]):  # rejected: what the chain does, on the penalised logits
+            self.full_checks += 1
+            candidates = self._array(data)
+            api.llama_sampler_apply(self.grammar.sampler, ctypes.byref(candidates))
+            api.llama_sampler_apply(self.greedy.sampler, ctypes.byref(candidates))
+            token = int(data["id"][candidates.selected])
+        api.llama_sampler_accept(self.penalties.sampler, token)
+        api.llama_sampler_accept(self.grammar.sampler, token)
+        return token
+
+
+def first_check(chain):
+    """``Llama._init_sampler`` with greedy grammar sampling routed through :class:`GrammarFirstCheck`."""
+
+    def _init_sampler(self, *args, **kwargs):
+        grammar = kwargs.get("grammar")
+        greedy = (not args and grammar is not None and kwargs.get("temp", 0.8) == 0.0
+                  and kwargs.get("logits_processor") is None and kwargs.get("mirostat_mode", 0) == 0)
+        if not greedy:
+            return chain(self, *args, **kwargs)
+        return GrammarFirstCheck(self, grammar, {
+            "penalty_last_n": self.last_n_tokens_size, "penalty_repeat": kwargs.get("repeat_penalty", 1.0),
+            "penalty_freq": kwargs.get("frequency_penalty", 0.0),
+            "penalty_present": kwargs.get("presence_penalty", 0.0)})
+
+    return _init_sampler
+
+
+def install() -> None:
+    """Patch ``Llama`` in this process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from llama_cpp import Llama
+
+    Llama._init_sampler = first_check(Llama._init_sampler)
+    _installed = True
+
+
+if __name__ == "__main__":
+    install()
+    from llama_cpp.server.__main__ import main
+
+    main()
