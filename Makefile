@@ -21,6 +21,9 @@ PROFILE ?= default
 DOC ?= samples/sample-report.pdf
 REPEATS ?= 3
 
+comma := ,
+empty :=
+space := $(empty) $(empty)
 # DOC single-quoted for the shell, whatever quotes or spaces its name holds.
 QDOC = '$(subst ','\'',$(DOC))'
 
@@ -38,10 +41,12 @@ SETUP := .venv/.installed
 
 setup: $(SETUP)
 
+# The stamp records how long this took (`make bench` reports it).
 $(SETUP): pyproject.toml uv.lock .python-version
-	@$(PYTHON3) -m uv --version >/dev/null 2>&1 || $(PYTHON3) -m pip install --quiet uv
-	$(UV) sync --frozen
-	@touch $@
+	@start=$$(date +%s); \
+	{ $(PYTHON3) -m uv --version >/dev/null 2>&1 || $(PYTHON3) -m pip install --quiet uv; } && \
+	echo '$(UV) sync --frozen' && $(UV) sync --frozen && \
+	echo "{\"seconds\": $$(( $$(date +%s) - start )), \"finished\": \"$$(date -u +%FT%TZ)\"}" > $@
 
 models/%/model.gguf: | $(SETUP)
 	$(PY) -m pipeline models $*
@@ -64,8 +69,10 @@ report: $(REPORT_DIR)/results.csv
 $(RUN)/questions.parquet: $(RUN)/keys/generate.key | $(EMBEDDED)
 	$(call PIPE,generate) --run-dir $(RUN)
 
+# One process answers this candidate and the run's other out-of-date ones (Lighteval starts once);
+# their own steps then find their answers up to date.
 $(RUN)/answers/%.parquet: $(RUN)/questions.parquet $(RUN)/keys/answer-%.key | $(EMBEDDED)
-	$(call PIPE,answer) --run-dir $(RUN) --candidate $*
+	$(call PIPE,answer) --run-dir $(RUN) --candidate $* --also-out-of-date '$(subst $(space),$(comma),$(strip $(MODELS)))'
 
 $(RUN)/judgements.parquet: $(foreach c,$(MODELS),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
 	$(call PIPE,judge) --run-dir $(RUN) $(QCANDIDATES)

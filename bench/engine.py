@@ -1,9 +1,9 @@
 """The pipeline against its engine, and the CPU serving settings: two parts of `make bench` (bench/run.py).
 
-Pipeline against engine (:func:`pipeline_vs_engine`): the answer and judge
-stages run for real on a copy of one document's questions, in a fresh folder
-beside the profile's runs (so the judge's calibration verdicts are reused, not
-redone). Their speed, output tokens over the measured request window, is set
+Pipeline against engine (:func:`pipeline_vs_engine`): one document's report
+is made from scratch, stage by stage as `make report` runs them (each timed),
+in a fresh folder beside the profile's runs (so the judge's calibration
+verdicts are reused, not redone). The answer and judge stages' speed, output tokens over the measured request window, is set
 beside llama.cpp's own in this process: llama-cpp-python's ``Llama`` with the
 same GGUF, threads and context, sent the same prompts with the same max tokens,
 stop sequences and verdict grammar (sampled the servers' way,
@@ -109,15 +109,17 @@ def _stage(cfg: Config, bench_dir: Path, *args: str) -> float:
     return round(time.perf_counter() - started, 1)
 
 
-def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: Path) -> list[dict]:
+def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: Path) -> tuple[float, list[dict]]:
+    """The answer stage as `make report` runs it (one process, every candidate); its wall time and rows."""
     from tasks.document_qa import STOP_SEQUENCES
 
+    names = [c.name for c in cfg.candidates]
+    stage_s = _stage(cfg, bench_dir, "answer", "--candidate", names[0], "--also-out-of-date", ",".join(names))
     by_id = {qid: prompt for prompt, qid in answer._prompts(questions, cfg).items()}
     rows = []
     for candidate in cfg.candidates:
         if candidate.engine != "llama-cpp":
             continue
-        stage_s = _stage(cfg, bench_dir, "answer", "--candidate", candidate.name)
         session = _last_session(bench_dir / "answers" / f"{candidate.name}.sessions.jsonl")
         records = [r for r in read_jsonl(bench_dir / "answers" / f"{candidate.name}.jsonl")
                    if r.get("session") == session.get("session")]
@@ -129,13 +131,13 @@ def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: 
                    session.get("prefix_hit_tokens"), engine,
                    sum(r["raw_prediction"].strip() == e["text"].strip() for r, e in zip(records, engine)),
                    "output_tokens", "input_tokens", "latency_s")
-        row["stage_s"] = stage_s
+        row["load_s"], row["idle_s"] = session["load"]["duration_s"], session["idle"]["duration_s"]
         earlier = before / "answers" / f"{candidate.name}.parquet"
         if earlier.exists():  # the answers of the document's own run, made before this bench
             made = pd.read_parquet(earlier).set_index("question_id")["prediction"].to_dict()
             row["same_as_report_run"] = sum(made.get(r["question_id"]) == r["prediction"] for r in records)
         rows.append(row)
-    return rows
+    return stage_s, rows
 
 
 def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | None:
@@ -167,21 +169,24 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
                    engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
 
 
-def pipeline_vs_engine(cfg: Config, doc: Path) -> list[dict]:
-    """Answer and judge stages on ``doc``'s questions, against llama.cpp in process; one row per model."""
-    source = runs.run_dir(cfg.profile, doc)
-    if not (source / "questions.parquet").exists():
-        print(f"bench: no questions for {doc} under profile {cfg.profile} yet: run `make report DOC={doc}` "
-              "first; pipeline against engine skipped", flush=True)
-        return []
-    bench_dir = source.parent / "_bench"  # beside the runs: the judge's calibration verdicts are shared
+def pipeline_vs_engine(cfg: Config, doc: Path) -> tuple[dict, list[dict]]:
+    """``doc``'s report made from scratch, stage by stage, then its answers and verdicts against llama.cpp.
+
+    Returns the wall time of each stage (seconds; ``answer`` per candidate) and one ratio row per model.
+    """
+    bench_dir = runs.run_dir(cfg.profile, doc).parent / "_bench"  # the judge's calibration verdicts are shared
     shutil.rmtree(bench_dir, ignore_errors=True)
     bench_dir.mkdir(parents=True)
-    shutil.copy2(source / "questions.parquet", bench_dir / "questions.parquet")
+    shutil.copy2(doc, bench_dir / f"document{doc.suffix.lower()}")
+    stages = {"generate": _stage(cfg, bench_dir, "generate")}
     questions = pd.read_parquet(bench_dir / "questions.parquet")
-    rows = _answer_rows(cfg, questions, bench_dir, source)
+    stages["answer"], rows = _answer_rows(cfg, questions, bench_dir, runs.run_dir(cfg.profile, doc))
     judged = _judge_row(cfg, questions, bench_dir)
-    return rows + ([judged] if judged else [])
+    if judged:
+        stages["judge"] = judged["stage_s"]
+    stages["report"] = _stage(cfg, bench_dir, "report", "--report-dir", str(bench_dir / "report"),
+                              "--document", doc.name)
+    return stages, rows + ([judged] if judged else [])
 
 
 def cpu_settings(model: Served, log_dir: Path, prompts: list[str], ask) -> list[dict]:

@@ -15,10 +15,11 @@
    the 40-page one (a summary and two question calls), give the time each size
    needs.
 
-3. Pipeline against engine (bench/engine.py): the answer and judge stages on
-   DOC's questions (those of its last `make report`), against llama.cpp in this
-   process on the same prompts: tokens/s of each, their ratio, the prefix-cache
-   hit rate, and whether the outputs are the same.
+3. DOC's report from scratch, stage by stage, each stage's wall time; then
+   pipeline against engine (bench/engine.py): the answer and judge stages'
+   prompts sent again to llama.cpp in this process: tokens/s of each, their
+   ratio, the prefix-cache hit rate, and whether the outputs are the same.
+   With them, the last `make setup`'s duration on this checkout.
 4. CPU serving settings (bench/engine.py): 1 against 2 requests in flight, all
    cores against one thread, per model file.
 
@@ -140,6 +141,24 @@ def generation_cost(cfg, work: Path, sizes=(3, 40, 300), measured_on: int = 40) 
             "sizes": rows}
 
 
+def last_setup() -> dict | None:
+    """How long this checkout's last `make setup` took (the Makefile writes it into .venv/.installed)."""
+    try:
+        return json.loads((ROOT / ".venv" / ".installed").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def stage_table(stages: dict) -> str:
+    """Wall time of each stage of the report made from scratch, as a Markdown table."""
+    lines = ["| stage | wall time |", "|---|---|"]
+    for stage, value in stages.items():
+        for label, seconds in (value.items() if isinstance(value, dict) else [("", value)]):
+            lines.append(f"| {stage} {label}".rstrip() + f" | {seconds:.0f} s |")
+    total = sum(sum(v.values()) if isinstance(v, dict) else v for v in stages.values())
+    return "\n".join([*lines, f"| all stages | {total:.0f} s ({total / 60:.1f} min) |"])
+
+
 def ratio_table(rows: list[dict]) -> str:
     """The pipeline-against-engine rows as a Markdown table (printed, and pasted into the README)."""
     def num(value, spec):
@@ -163,7 +182,8 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     out = ROOT / "bench" / "results" / f"{profile}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results = {"profile": profile, "time": stamp, "machine": platform.processor() or platform.machine(),
-               "cores": os.cpu_count(), "max_tokens": MAX_TOKENS, "idle_s": cfg.energy.idle_s, "models": []}
+               "cores": os.cpu_count(), "max_tokens": MAX_TOKENS, "idle_s": cfg.energy.idle_s,
+               "last_setup": last_setup(), "models": []}
 
     def save() -> None:  # after each part: a failure later keeps what was measured
         atomic_write_text(out, json.dumps(results, indent=2) + "\n")
@@ -178,13 +198,13 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
               f"peak memory {row['peak_rss_mb'] or 0:.0f} MB, {row['j_per_token_mean'] or 0:.3g}{spread} J/token "
               f"net ({row['energy_method']}, idle {row['idle_w']:.3g} W)", flush=True)
         save()
-    print(f"bench: pipeline against engine on {doc.name} ...", flush=True)
-    results["pipeline_vs_engine"] = pipeline_vs_engine(cfg, doc)
+    print(f"bench: {doc.name} from scratch, stage by stage, then pipeline against engine ...", flush=True)
+    results["report_stages_s"], results["pipeline_vs_engine"] = pipeline_vs_engine(cfg, doc)
     save()
+    print(stage_table(results["report_stages_s"]), flush=True)
     print(ratio_table(results["pipeline_vs_engine"]), flush=True)
     for row in results["pipeline_vs_engine"]:
-        print(f"  {row['stage']} {row['model']}: stage {row['stage_s']} s in all, {row['window_s']} s of requests",
-              flush=True)
+        print(f"  {row['stage']} {row['model']}: {row['window_s']} s of requests", flush=True)
     print("bench: CPU serving settings ...", flush=True)
     log_dir = ROOT / "bench" / "results" / "logs"
     distinct = {m.model: m for m in models.values() if m.engine == "llama-cpp"}  # one per model file

@@ -136,7 +136,8 @@ def _stage(args) -> None:
         elif args.command == "answer":
             from pipeline import answer
 
-            answer.run(questions, args.run_dir, cfg, args.candidate)
+            answer.run(questions, args.run_dir, cfg, args.candidate,
+                       tuple(filter(None, args.also_out_of_date.split(","))))
         elif args.command == "judge":
             from pipeline import judge
 
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--run-dir", required=True, type=Path)
         if name == "answer":
             p.add_argument("--candidate", required=True)
+            p.add_argument("--also-out-of-date", default="", metavar="A,B",
+                           help="then these candidates too, where their answers are missing or out of date")
         if name == "report":
             p.add_argument("--report-dir", required=True, type=Path)
             p.add_argument("--document", required=True)

@@ -48,3 +48,30 @@ def test_the_answering_window_is_the_requests_only(remote_run):
     assert window["duration_s"] <= latencies + MARGIN_S
     assert window["duration_s"] >= 0.95 * latencies
     assert window.get("requests") == 3 and window["requests_s"] == pytest.approx(latencies, abs=0.01)
+
+
+def test_one_process_answers_the_other_out_of_date_candidates_with_their_own_sessions(remote_run, monkeypatch):
+    cfg, run_dir, endpoint = remote_run
+    remote = cfg.candidates[0]
+    others = [remote.model_copy(update={"name": name}) for name in ("remote-b", "remote-c")]
+    cfg = cfg.model_copy(update={"candidates": [remote, *others]})
+    made = []
+    monkeypatch.setattr(answer, "Lighteval", lambda real=answer.Lighteval: made.append(1) or real())
+    answer._lighteval.cache_clear()
+    names = ("remote-model", "remote-b", "remote-c")
+    # remote-c is up to date (answered after the questions, no newer key): left alone.
+    answer.run(run_dir / "questions.parquet", run_dir, cfg, "remote-c")
+    assert endpoint.calls == 3 and not answer.out_of_date(run_dir / "questions.parquet", run_dir, "remote-c")
+    answer._lighteval.cache_clear()
+    made.clear()
+    answer.run(run_dir / "questions.parquet", run_dir, cfg, "remote-model", also=names)
+    assert endpoint.calls == 9 and len(made) == 1  # two candidates answered, one Lighteval set-up
+    for name in names:
+        assert len(pd.read_parquet(run_dir / "answers" / f"{name}.parquet")) == 3
+    sessions = {name: read_jsonl(run_dir / "answers" / f"{name}.sessions.jsonl")[-1]["session"] for name in names}
+    assert len(set(sessions.values())) == 3  # each candidate's energy in its own session
+    # A newer key (the candidate's settings changed) makes its answers out of date again.
+    key = run_dir / "keys" / "answer-remote-b.key"
+    key.parent.mkdir(exist_ok=True)
+    key.write_text("changed")
+    assert answer.out_of_date(run_dir / "questions.parquet", run_dir, "remote-b")
