@@ -3,8 +3,9 @@
 Pipeline against engine (:func:`pipeline_vs_engine`): one document's report
 is made from scratch, stage by stage as `make report` runs them (each timed),
 in a fresh folder beside the profile's runs (so the judge's calibration
-verdicts are reused, not redone). The answer and judge stages' speed, output tokens over the measured request window, is set
-beside llama.cpp's own in this process: llama-cpp-python's ``Llama`` with the
+verdicts are reused, not redone). The answer and judge stages' speed, output
+tokens over the measured request window, is set beside llama.cpp's own in this
+process: llama-cpp-python's ``Llama`` with the
 same GGUF, threads and context, sent the same prompts with the same max tokens,
 stop sequences and verdict grammar (sampled the servers' way,
 pipeline/llama_server.py), in the same order. Both figures include
@@ -172,7 +173,7 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
 def pipeline_vs_engine(cfg: Config, doc: Path) -> tuple[dict, list[dict]]:
     """``doc``'s report made from scratch, stage by stage, then its answers and verdicts against llama.cpp.
 
-    Returns the wall time of each stage (seconds; ``answer`` per candidate) and one ratio row per model.
+    Returns the wall time of each stage (seconds) and one ratio row per model.
     """
     bench_dir = runs.run_dir(cfg.profile, doc).parent / "_bench"  # the judge's calibration verdicts are shared
     shutil.rmtree(bench_dir, ignore_errors=True)

@@ -149,14 +149,11 @@ def last_setup() -> dict | None:
         return None
 
 
-def stage_table(stages: dict) -> str:
+def stage_table(stages: dict[str, float]) -> str:
     """Wall time of each stage of the report made from scratch, as a Markdown table."""
-    lines = ["| stage | wall time |", "|---|---|"]
-    for stage, value in stages.items():
-        for label, seconds in (value.items() if isinstance(value, dict) else [("", value)]):
-            lines.append(f"| {stage} {label}".rstrip() + f" | {seconds:.0f} s |")
-    total = sum(sum(v.values()) if isinstance(v, dict) else v for v in stages.values())
-    return "\n".join([*lines, f"| all stages | {total:.0f} s ({total / 60:.1f} min) |"])
+    total = sum(stages.values())
+    return "\n".join(["| stage | wall time |", "|---|---|", *(f"| {k} | {v:.0f} s |" for k, v in stages.items()),
+                      f"| all stages | {total:.0f} s ({total / 60:.1f} min) |"])
 
 
 def ratio_table(rows: list[dict]) -> str:

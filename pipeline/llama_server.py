@@ -37,8 +37,10 @@ class GrammarFirstCheck:
     """
 
     def __init__(self, llama, grammar, penalties: dict):
+        import llama_cpp
         from llama_cpp import _internals
 
+        self._api = llama_cpp
         self.n_vocab = llama.n_vocab()
         self.penalties = _internals.LlamaSampler()
         self.penalties.add_penalties(n_vocab=self.n_vocab, **penalties)
@@ -46,15 +48,11 @@ class GrammarFirstCheck:
         self.grammar.add_grammar(llama._model, grammar)
         self.greedy = _internals.LlamaSampler()
         self.greedy.add_greedy()
-        import llama_cpp
-
-        self._api = llama_cpp
         self._dtype = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
         assert self._dtype.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
         self._ids = np.arange(self.n_vocab, dtype=np.int32)
         self._data = np.zeros(self.n_vocab, dtype=self._dtype)
         self._one = np.zeros(1, dtype=self._dtype)
-        self.full_checks = 0  # tokens for which the grammar had to filter the whole vocabulary
 
     def _array(self, data: np.ndarray):
         api = self._api
@@ -76,7 +74,6 @@ class GrammarFirstCheck:
         one[0] = data[candidates.selected]
         api.llama_sampler_apply(self.grammar.sampler, ctypes.byref(self._array(one)))
         if np.isneginf(one["logit"][0]):  # rejected: what the chain does, on the penalised logits
-            self.full_checks += 1
             candidates = self._array(data)
             api.llama_sampler_apply(self.grammar.sampler, ctypes.byref(candidates))
             api.llama_sampler_apply(self.greedy.sampler, ctypes.byref(candidates))
