@@ -68,7 +68,7 @@ def test_answers_are_the_same_grouped_or_interleaved_with_or_without_all_logits(
 def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_picks(monkeypatch):
     """pipeline/llama_server.py: the generator's JSON schema and the judge's verdict grammar, greedy,
     decoded with llama-cpp-python's own sampler chain and with the grammar consulted only on rejection."""
-    from llama_cpp import Llama
+    from llama_cpp import Llama, LlamaGrammar
 
     from pipeline import llama_server
     from pipeline.generate import question_schema
@@ -76,12 +76,12 @@ def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_pi
 
     item = read_jsonl(CALIBRATION_SET)[0]
     judge = config.load("default").judge
+    verdict_prompt = render_prompt(judge.prompt_text(), item["question"], item["gold"], item["chunk"], item["answer"])
     requests = [
-        ({"messages": [{"role": "user", "content": f"Excerpt:\n{item['chunk']}\n\nWrite 2 questions about it."}],
-          "response_format": {"type": "json_object", "schema": question_schema(2)}, "max_tokens": 160}),
-        ({"messages": [{"role": "user", "content": render_prompt(judge.prompt_text(), item["question"], item["gold"],
-                                                                  item["chunk"], item["answer"])}],
-          "grammar": None, "max_tokens": judge.max_new_tokens}),
+        {"messages": [{"role": "user", "content": f"Excerpt:\n{item['chunk']}\n\nWrite 2 questions about it."}],
+         "response_format": {"type": "json_object", "schema": question_schema(2)}, "max_tokens": 160},
+        {"messages": [{"role": "user", "content": verdict_prompt}],
+         "grammar": LlamaGrammar.from_string(VERDICT_GRAMMAR, verbose=False), "max_tokens": judge.max_new_tokens},
     ]
     chain = Llama._init_sampler
     used = []
@@ -96,16 +96,8 @@ def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_pi
         # A fresh model per mode: llama.cpp's output depends on how the prompt was batched.
         llm = Llama(model_path=str(gguf_path("qwen2.5-coder-0.5b-instruct")), n_ctx=2048, n_threads=2,
                     logits_all=False, verbose=False)
-        from llama_cpp import LlamaGrammar
-
-        texts = []
-        for request in requests:
-            request = dict(request)
-            if "grammar" in request:
-                request["grammar"] = LlamaGrammar.from_string(VERDICT_GRAMMAR, verbose=False)
-            reply = llm.create_chat_completion(temperature=0.0, repeat_penalty=1.1, **request)
-            texts.append(reply["choices"][0]["message"]["content"])
-        return texts
+        return [llm.create_chat_completion(temperature=0.0, repeat_penalty=1.1, **request)["choices"][0]
+                ["message"]["content"] for request in requests]
 
     assert decode(patched=False) == decode(patched=True)
     assert used == ["GrammarFirstCheck", "GrammarFirstCheck"]  # the fast path was the one taken
