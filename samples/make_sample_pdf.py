@@ -25,6 +25,47 @@ def markdown_to_html(text: str) -> str:
     return "\n".join(html)
 
 
+# The fonts' "fi", "fl", "ff", "ffi" and "ffl" ligature glyphs extract as single characters (U+FB00-FB04),
+# which then reach YourBench's text ("ﬁeld", "ﬂood"). Map each ligature glyph to its letters instead.
+LIGATURES = {0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl"}
+CMAP_ENTRY = re.compile(r"^<([0-9a-fA-F]+)>\s*(?:<([0-9a-fA-F]+)>\s*)?<([0-9a-fA-F]{4})>$")
+
+
+def _utf16_hex(text: str) -> str:
+    return "<" + "".join(f"{ord(c):04x}" for c in text) + ">"
+
+
+def _spell_out_ligatures(cmap: str) -> str:
+    lines = []
+    for line in cmap.splitlines():
+        match = CMAP_ENTRY.match(line.strip())
+        if match:
+            first, last, target = match[1], match[2], int(match[3], 16)
+            codes = range(int(first, 16), int(last or first, 16) + 1)
+            targets = [chr(target + i) for i in range(len(codes))]
+            if any(ord(t) in LIGATURES for t in targets):
+                spelled = [LIGATURES.get(ord(t), t) for t in targets]
+                if last:  # bfrange: the array form keeps the entry count
+                    line = f"<{first}> <{last}> [" + " ".join(_utf16_hex(t) for t in spelled) + "]"
+                else:
+                    line = f"<{first}> {_utf16_hex(spelled[0])}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _fix_text_layer(pdf: Path) -> None:
+    doc = fitz.open(str(pdf))
+    for xref in range(1, doc.xref_length()):
+        kind, value = doc.xref_get_key(xref, "ToUnicode")
+        if kind == "xref":
+            stream = int(value.split()[0])
+            doc.update_stream(stream, _spell_out_ligatures(doc.xref_stream(stream).decode("latin-1")).encode("latin-1"))
+    tmp = pdf.with_name(pdf.name + ".tmp")
+    doc.save(str(tmp), garbage=3, deflate=True)
+    doc.close()
+    tmp.replace(pdf)
+
+
 def render(markdown: Path, pdf: Path) -> None:
     story = fitz.Story(markdown_to_html(markdown.read_text(encoding="utf-8")),
                        user_css="body {font-family: serif; font-size: 11pt;} h1 {font-size: 16pt;}")
@@ -37,6 +78,7 @@ def render(markdown: Path, pdf: Path) -> None:
         story.draw(device)
         writer.end_page()
     writer.close()
+    _fix_text_layer(pdf)
 
 
 if __name__ == "__main__":
