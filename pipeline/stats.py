@@ -9,14 +9,14 @@ Every function here is pure (no I/O, no global state) and works on the tables th
   *judged* when ``status == "judged"`` and its verdict is not NaN.
 * ``results``: one row per model (the aggregate of ``details``).
 
-Only the standard library and numpy/pandas are used (the exact binomial test is
-computed with :func:`math.comb`), so no extra dependency is needed.
+The exact McNemar test is computed with :func:`math.comb` (exact integers); the
+power of that test uses :data:`scipy.stats.binom`, imported only there.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -25,6 +25,8 @@ import pandas as pd
 __all__ = [
     "wilson_interval",
     "mcnemar_exact",
+    "mcnemar_power",
+    "questions_to_settle",
     "pairwise_significance",
     "pareto_frontier",
     "performance_efficiency_ratio",
@@ -101,6 +103,63 @@ def mcnemar_exact(b: int, c: int) -> float:
     tail = sum(math.comb(n, i) for i in range(k + 1))
     # Exact integer arithmetic until the final division (int / int stays exact for large n).
     return min(1.0, (2 * tail) / (2 ** n))
+
+
+def _mcnemar_powers(sizes: np.ndarray, a_only: int, b_only: int, n_paired: int, alpha: float) -> Iterator[float]:
+    """The power of :func:`mcnemar_exact` at each of ``sizes`` paired questions (method: :func:`mcnemar_power`),
+    one at a time so that a search can stop early."""
+    if min(a_only, b_only) < 0 or a_only + b_only > n_paired or n_paired < 1:
+        raise ValueError(f"need 0 <= a_only + b_only <= n_paired, n_paired >= 1; got {a_only}, {b_only}, {n_paired}")
+    from scipy.stats import binom  # here, not at the top: importing scipy.stats takes a second or two
+
+    discordant_rate = (a_only + b_only) / n_paired
+    a_share = a_only / (a_only + b_only) if a_only + b_only else 0.5
+    d = np.arange(int(sizes.max()) + 1)
+    # For d discordant pairs, the largest split k with p = 2 P(X <= k) < alpha, X ~ Binomial(d, 1/2):
+    # binom.ppf gives the smallest k with P(X <= k) >= alpha / 2, so k is one less (-1: never significant).
+    k = binom.ppf(alpha / 2, d, 0.5) - 1
+    # Significant when the first model's count is <= k or >= d - k (k < d / 2: the two never overlap).
+    rejects = binom.cdf(k, d, a_share) + binom.sf(d - k - 1, d, a_share)
+    # Discordant counts outside the central 1 - 1e-12 of Binomial(N, r) are left out (for speed only).
+    lows, highs = (bound.astype(int) for bound in binom.interval(1 - 1e-12, sizes, discordant_rate))
+    for questions, low, high in zip(sizes, lows, highs):
+        yield float(binom.pmf(d[low:high + 1], questions, discordant_rate) @ rejects[low:high + 1])
+
+
+def mcnemar_power(questions: int, a_only: int, b_only: int, n_paired: int, alpha: float = 0.05) -> float:
+    """Probability that :func:`mcnemar_exact` gives p < alpha at ``questions`` paired questions, when the
+    discordant pairs observed on ``n_paired`` questions are the truth.
+
+    Method: a question is discordant with probability r = (a_only + b_only) / n_paired,
+    and a discordant question goes the first model's way with probability
+    s = a_only / (a_only + b_only). At N paired questions the number of discordant
+    pairs is D ~ Binomial(N, r) and, given D = d, the first model's count is
+    Binomial(d, s); the test is significant when that count is <= k_d or >= d - k_d,
+    k_d being the largest count with 2 P(X <= k_d) < alpha, X ~ Binomial(d, 1/2) (the
+    rejection region of :func:`mcnemar_exact`, as ``pairwise_significance`` uses it).
+    Power = sum over d of P(D = d) x P(significant | d), computed exactly with
+    :data:`scipy.stats.binom` (no normal approximation).
+    """
+    return next(_mcnemar_powers(np.array([questions]), a_only, b_only, n_paired, alpha))
+
+
+def questions_to_settle(a_only: int, b_only: int, n_paired: int, alpha: float = 0.05, power: float = 0.8,
+                        limit: int = 10_000) -> int | None:
+    """How many paired questions would tell two models apart: the smallest N at which the exact
+    McNemar test is significant with probability >= ``power`` (:func:`mcnemar_power`), taking the
+    discordant pairs observed (a_only and b_only of n_paired) as the truth.
+
+    Returns None when a_only == b_only (no observed difference: no question count
+    settles it; this includes no discordant pair at all) or when more than
+    ``limit`` questions would be needed.
+    """
+    if a_only == b_only:
+        return None
+    sizes = np.arange(1, limit + 1)
+    for questions, found in zip(sizes, _mcnemar_powers(sizes, a_only, b_only, n_paired, alpha)):
+        if found >= power:
+            return int(questions)
+    return None
 
 
 def pairwise_significance(details: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

@@ -75,6 +75,50 @@ def test_mcnemar_exact_large_n_does_not_overflow():
     assert mcnemar_exact(0, 1200) == pytest.approx(0.0, abs=1e-300)
 
 
+# --------------------------------------------------------------------------- McNemar power
+
+
+def test_questions_to_settle_by_hand():
+    from pipeline.stats import mcnemar_power, questions_to_settle
+
+    # 5 of 10 questions discordant, all in A's favour: at N questions D ~ Binomial(N, 1/2) pairs, all A's, and
+    # mcnemar_exact(d, 0) = 2 / 2^d < 0.05 from d = 6 on (d = 5: 0.0625). Power = P(D >= 6):
+    # N = 14: 1 - (1 + 14 + 91 + 364 + 1001 + 2002) / 2^14 = 1 - 3473 / 16384 = 0.788 < 0.8
+    # N = 15: 1 - (1 + 15 + 105 + 455 + 1365 + 3003) / 2^15 = 1 - 4944 / 32768 = 0.849 >= 0.8
+    assert mcnemar_power(14, 5, 0, 10) == pytest.approx(1 - 3473 / 16384)
+    assert mcnemar_power(15, 5, 0, 10) == pytest.approx(1 - 4944 / 32768)
+    assert questions_to_settle(5, 0, 10) == 15
+    assert questions_to_settle(0, 5, 10) == 15  # the test is two-sided
+    assert questions_to_settle(5, 0, 10, power=0.78) == 14
+
+
+def test_questions_to_settle_when_no_count_would():
+    from pipeline.stats import questions_to_settle
+
+    assert questions_to_settle(3, 3, 10) is None  # they disagree equally often each way
+    assert questions_to_settle(0, 0, 10) is None  # they never disagree
+    assert questions_to_settle(1, 2, 600, limit=1000) is None  # would need more than the limit (1,493 at 60)
+    with pytest.raises(ValueError):
+        questions_to_settle(6, 5, 10)
+
+
+def test_mcnemar_power_matches_a_brute_force_simulation():
+    """Simulate runs of 40 paired questions (6 in 20 only A right, 2 in 20 only B right) and test each with
+    mcnemar_exact: the share of significant runs must match the exact power."""
+    import numpy as np
+
+    from pipeline.stats import mcnemar_power, questions_to_settle
+
+    rng = np.random.default_rng(11)
+    runs = 20_000
+    counts = rng.multinomial(40, [6 / 20, 2 / 20, 12 / 20], size=runs)
+    significant = Counter(mcnemar_exact(int(a), int(b)) < 0.05 for a, b, _ in counts)[True] / runs
+    assert significant == pytest.approx(mcnemar_power(40, 6, 2, 20), abs=0.015)  # 4 standard errors
+    needed = questions_to_settle(6, 2, 20)
+    assert mcnemar_power(needed, 6, 2, 20) >= 0.8
+    assert all(mcnemar_power(n, 6, 2, 20) < 0.8 for n in range(1, needed))
+
+
 # --------------------------------------------------------------------------- pairwise
 
 
