@@ -106,13 +106,17 @@ def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
 def test_the_report_says_when_the_correction_changes_a_conclusion():
     from pipeline.report import correction_effects
 
-    results = aggregate(_calibrated(tiny_details()))
-    significant = pd.DataFrame({"model_a": ["big"], "model_b": ["small"], "significant": [True]})
-    effects = correction_effects(results, significant)
-    # with 30+30 calibration items and 3-4 answers, the corrected intervals overlap: "significant" no longer holds
-    assert any("big vs small" in e and "overlap" in e for e in effects)
-    assert correction_effects(results, significant.assign(significant=False)) == []
-    assert correction_effects(aggregate(tiny_details()), significant) == []  # no calibration: nothing to say
+    # A and B are both corrected to 100% (clipped): they tie, and the cheaper B becomes the most accurate and
+    # dominates A on the corrected frontier.
+    results = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.9, 0.8], "corrected_accuracy": [1.0, 1.0],
+                            "energy_wh": [2.0, 1.0], "on_frontier": [True, True]})
+    effects = correction_effects(results)
+    assert effects[0].startswith("The most accurate model changes: A as judged, B corrected")
+    assert effects[1] == "The efficiency frontier changes for A with corrected accuracies."
+    assert len(effects) == 2  # whether a difference is real is McNemar's on the verdicts, not re-tested here
+    # with 30 + 30 calibration items, correcting the tiny run changes neither the best model nor the frontier
+    assert correction_effects(aggregate(_calibrated(tiny_details()))) == []
+    assert correction_effects(aggregate(tiny_details())) == []  # no calibration: nothing to say
 
 
 def test_questions_a_human_should_look_at_are_listed():
