@@ -8,6 +8,7 @@ the figure from :mod:`pipeline.figures`, the way each number is written from
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -122,12 +123,16 @@ def pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
         list(PAIR_COLUMNS)].rename(columns=PAIR_COLUMNS)
 
 
-def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float) -> list[str]:
+def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float,
+             more_questions: Callable[[int], str] | None = None, alpha: float = 0.05) -> list[str]:
     """The card at the top of the page: which model to pick, and what it saves against the best.
 
     The pick is the lowest-energy model whose accuracy is within ``tolerance`` of
     the best and which is not significantly worse than the best (the pairwise
-    McNemar tests of the report); ties go to the lower energy.
+    McNemar tests of the report, at ``alpha``); ties go to the lower energy. When the
+    pick cannot be told apart from the best (or, being the best, from the next most
+    accurate model), a line says so (:func:`cannot_tell_apart`), with the command
+    ``more_questions(n)`` that brings the question count to n when it is given.
     """
     rated = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
     if rated.empty:
@@ -156,7 +161,44 @@ def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float) -> li
                      f"within the {100 * tolerance:g}-point tolerance and not significant at this question count "
                      f"(McNemar). It uses {num(best['energy_wh'])} Wh, {num(ratio, '{:.3g}')}× the energy "
                      f"({num(best['energy_wh'] - pick['energy_wh'])} Wh more).")
+    rival = best if pick["model"] != best["model"] else rated.iloc[1] if len(rated) > 1 else None
+    if rival is not None:
+        lines += cannot_tell_apart(pick["model"], rival["model"], pairs, alpha, more_questions)
     return lines
+
+
+def cannot_tell_apart(model: str, other: str, pairs: pd.DataFrame, alpha: float,
+                      more_questions: Callable[[int], str] | None = None, power: float = 0.8,
+                      limit: int = 10_000) -> list[str]:
+    """One line when the McNemar test of ``model`` against ``other`` is not significant (none when it is):
+    their paired counts, and how many questions would settle it (:func:`stats.questions_to_settle`)."""
+    found = pairs[((pairs["model_a"] == model) & (pairs["model_b"] == other))
+                  | ((pairs["model_a"] == other) & (pairs["model_b"] == model))]
+    if found.empty or found["significant"].iloc[0]:
+        return []
+    pair = found.iloc[0]
+    mine, theirs = ("a_only_correct", "b_only_correct") if pair["model_a"] == model else ("b_only_correct",
+                                                                                          "a_only_correct")
+    model_only, other_only, paired = int(pair[mine]), int(pair[theirs]), int(pair["n_paired"])
+    if not paired:
+        return [f"{model} and {other} have no question judged for both: nothing tells them apart yet."]
+    line = (f"At this question count {model} cannot be told apart from {other}: of the {paired} questions both "
+            f"were judged on, {model} alone was right on {model_only} and {other} alone on {other_only} "
+            f"(exact McNemar p = {pair['p_value']:.3g}).")
+    if model_only == other_only:
+        why = "they were right and wrong on the same questions" if not model_only else \
+            "each was right where the other was wrong equally often"
+        return [f"{line} No number of questions would settle it on this evidence: {why}."]
+    needed = stats.questions_to_settle(model_only, other_only, paired, alpha=alpha, power=power, limit=limit)
+    if needed is None:
+        return [f"{line} If they keep disagreeing at these rates, more than {limit:,} questions would be needed "
+                "to settle it."]
+    line += (f" If they keep disagreeing at these rates, {needed} questions in all would settle it with "
+             f"{100 * power:g}% power (exact McNemar, alpha {alpha:g})")
+    if more_questions is None:
+        return [line + "."]
+    return [f"{line}: `{more_questions(needed)}` adds the missing ones and reuses every question, answer and "
+            "verdict already made."]
 
 
 def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
@@ -484,7 +526,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             count = f"{len(disagreements)} answer{'' if len(disagreements) == 1 else 's'}"
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
-    card = [*decision(results, pairs, cfg.report.accuracy_tolerance), _calibration_line("The judge", calibration)]
+    card = [*decision(results, pairs, cfg.report.accuracy_tolerance, alpha=cfg.report.significance_alpha),
+            _calibration_line("The judge", calibration)]
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]
