@@ -106,13 +106,17 @@ def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
 def test_the_report_says_when_the_correction_changes_a_conclusion():
     from pipeline.report import correction_effects
 
-    results = aggregate(_calibrated(tiny_details()))
-    significant = pd.DataFrame({"model_a": ["big"], "model_b": ["small"], "significant": [True]})
-    effects = correction_effects(results, significant)
-    # with 30+30 calibration items and 3-4 answers, the corrected intervals overlap: "significant" no longer holds
-    assert any("big vs small" in e and "overlap" in e for e in effects)
-    assert correction_effects(results, significant.assign(significant=False)) == []
-    assert correction_effects(aggregate(tiny_details()), significant) == []  # no calibration: nothing to say
+    # A and B are both corrected to 100% (clipped): they tie, and the cheaper B becomes the most accurate and
+    # dominates A on the corrected frontier.
+    results = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.9, 0.8], "corrected_accuracy": [1.0, 1.0],
+                            "energy_wh": [2.0, 1.0], "on_frontier": [True, True]})
+    effects = correction_effects(results)
+    assert effects[0].startswith("The most accurate model changes: A as judged, B corrected")
+    assert effects[1] == "The efficiency frontier changes for A with corrected accuracies."
+    assert len(effects) == 2  # whether a difference is real is McNemar's on the verdicts, not re-tested here
+    # with 30 + 30 calibration items, correcting the tiny run changes neither the best model nor the frontier
+    assert correction_effects(aggregate(_calibrated(tiny_details()))) == []
+    assert correction_effects(aggregate(tiny_details())) == []  # no calibration: nothing to say
 
 
 def test_questions_a_human_should_look_at_are_listed():
@@ -130,7 +134,7 @@ def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_be
     from pipeline.report import decision
 
     results = aggregate(tiny_details())  # small: 2/3 correct, 0.04 Wh; big: 3/4 correct, 0.8 Wh
-    pairs = pd.DataFrame({"model_a": ["small"], "model_b": ["big"], "significant": [False]})
+    pairs = _pair("small", "big", paired=3, a_only=1, b_only=1, p_value=1.0)  # q3 and q1; q2 unparsed
     strict = decision(results, pairs, tolerance=0.05)  # small is 8.3 points below: outside the tolerance
     assert strict[0].startswith("Pick **big** (7B): accuracy 75.0%") and "most accurate model" in strict[1]
     loose = decision(results, pairs, tolerance=0.10)
@@ -138,3 +142,57 @@ def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_be
     assert "8.3 points better" in loose[1] and "20× the energy" in loose[1] and "0.76 Wh more" in loose[1]
     # a significant difference rules the cheaper model out, whatever the tolerance
     assert decision(results, pairs.assign(significant=True), tolerance=0.10)[0].startswith("Pick **big**")
+
+
+
+def _pair(a: str, b: str, paired: int, a_only: int, b_only: int, p_value: float, significant: bool = False):
+    return pd.DataFrame({"model_a": [a], "model_b": [b], "n_paired": [paired], "a_only_correct": [a_only],
+                         "b_only_correct": [b_only], "p_value": [p_value], "significant": [significant]})
+
+
+def test_the_card_says_how_many_questions_would_tell_the_pick_from_the_best():
+    from pipeline.report import decision
+
+    results = aggregate(tiny_details())  # small: 66.7%, big: 75.0%: small is picked with a 10-point tolerance
+    # Hand-made pair: of 10 questions, big alone right on 5, small alone on none: p = 2 / 2^5 = 0.0625.
+    # At N questions D ~ Binomial(N, 1/2) discordant pairs, all big's; significant from D = 6 (2 / 2^6 < 0.05):
+    # P(D >= 6) is 0.788 at N = 14 and 0.849 at N = 15 -> 15 questions.
+    pairs = _pair("small", "big", paired=10, a_only=0, b_only=5, p_value=0.0625)
+    card = decision(results, pairs, tolerance=0.10, more_questions=lambda n: f"make report DOC=doc QUESTIONS={n}")
+    assert card[0].startswith("Pick **small**") and len(card) == 3
+    assert card[2].startswith("At this question count small cannot be told apart from big: of the 10 questions "
+                              "both were judged on, small alone was right on 0 and big alone on 5 "
+                              "(exact McNemar p = 0.0625).")
+    assert "15 questions in all would settle it with 80% power (exact McNemar, alpha 0.05)" in card[2]
+    assert "`make report DOC=doc QUESTIONS=15`" in card[2]
+    # without a command, the count alone; the best picked: compared with the next most accurate model
+    strict = decision(results, pairs, tolerance=0.05)
+    assert strict[0].startswith("Pick **big**")
+    assert strict[2].startswith("At this question count big cannot be told apart from small: of the 10 questions "
+                                "both were judged on, big alone was right on 5 and small alone on 0")
+    assert strict[2].endswith("15 questions in all would settle it with 80% power (exact McNemar, alpha 0.05).")
+
+
+def test_the_card_says_when_no_question_count_would_settle_it():
+    from pipeline.report import decision
+
+    results = aggregate(tiny_details())
+    each_way = decision(results, _pair("small", "big", 3, 1, 1, 1.0), tolerance=0.10, more_questions=str)
+    assert "No number of questions would settle it on this evidence: each was right where the other was wrong " \
+           "equally often." in each_way[2] and "`" not in each_way[2]
+    never = decision(results, _pair("small", "big", 3, 0, 0, 1.0), tolerance=0.10)
+    assert never[2].endswith("they were right and wrong on the same questions.")
+    # 1 and 2 of 60 discordant: 1,493 questions at 80% power; over a limit of 1,000, the card says so
+    from pipeline.report import cannot_tell_apart
+
+    far = cannot_tell_apart("big", "small", _pair("small", "big", 60, 1, 2, 1.0), 0.05, limit=1000)
+    assert far[0].endswith("more than 1,000 questions would be needed to settle it.")
+
+
+def test_the_card_is_silent_when_the_difference_is_significant():
+    from pipeline.report import decision
+
+    results = aggregate(tiny_details())
+    # big is picked (the best) and is significantly better than the next model: nothing to add
+    card = decision(results, _pair("big", "small", 20, 10, 0, 0.00195, significant=True), tolerance=0.10)
+    assert card[0].startswith("Pick **big**") and len(card) == 2
