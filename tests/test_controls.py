@@ -1,0 +1,93 @@
+"""Control answers: built from the run's questions, true or false by construction."""
+
+import pandas as pd
+import pytest
+
+from pipeline import controls, language
+
+
+def _questions() -> pd.DataFrame:
+    return pd.DataFrame({
+        "question_id": ["q1", "q2", "q3", "q4"],
+        "question": ["What was the highest daily rainfall?", "Where was it recorded?",
+                     "What cut the electricity bill?", "Why did the lake level fall?"],
+        "gold": ["48 millimetres", "It was recorded at Corvo.", "The solar farm at Bexley", "A dry summer"],
+        "chunk_text": ["The highest daily rainfall, 48 millimetres, was recorded at Corvo.",
+                       "The highest daily rainfall, 48 millimetres, was recorded at Corvo.",
+                       "The solar farm at Bexley cut the bill by 22 percent, said the Arlen office.",
+                       "A dry summer lowered the lake."],
+    })
+
+
+def test_positive_controls_keep_the_fact():
+    assert controls.reworded("48 millimetres", "en") == "forty-eight millimetres"
+    assert controls.reworded("48 millimètres", "fr") == "quarante-huit millimètres"
+    # years and decimals stay as they are; with nothing to write out, a neutral preamble
+    assert controls.numbers_in_words("in 2025, 301.4 metres", "en") is None
+    assert controls.reworded("Smart meters", "en") == "According to the document, smart meters"
+    assert controls.reworded("Des compteurs", "fr") == "D'après le document, des compteurs"
+
+
+def test_negative_controls_change_the_fact():
+    assert controls.changed_number("48 millimetres") == "72 millimetres"
+    assert controls.changed_number("301.4 metres") == "452.1 metres"
+    assert controls.changed_number("3,2 millions d'euros") == "4,8 millions d'euros"
+    assert controls.changed_number("from 1991 to 2020") == "from 1994 to 2020"
+    assert controls.changed_number("2 fines") == "5 fines"
+    assert controls.changed_number("No number") is None
+    assert controls.changed_name("It was recorded at Corvo.", ["Corvo", "Bexley"]) == "It was recorded at Bexley."
+    assert controls.changed_name("Smart meters", ["Bexley"]) is None  # no name to swap
+
+
+def test_every_question_gets_one_positive_and_negatives_of_kinds_in_turn():
+    built = controls.build(_questions(), per_question=3)
+    assert len(built) == 12 and built["control_id"].is_unique
+    per_question = built.groupby("question_id")
+    assert (per_question["correct"].sum() == 1).all() and (per_question.size() == 3).all()
+    negatives = built[~built["correct"]]
+    assert set(negatives["control"]) <= set(controls.NEGATIVE) and negatives["control"].nunique() >= 3
+    for row in built.itertuples():
+        gold = _questions().set_index("question_id").loc[row.question_id, "gold"]
+        assert row.prediction != gold  # a verbatim gold would test nothing
+        if row.control == "neighbouring question's answer":  # q1 and q2 share an excerpt
+            assert {row.question_id} <= {"q1", "q2"}
+        if row.control == "another question's answer":
+            assert row.prediction in set(_questions()["gold"]) - {gold}
+    assert controls.build(_questions(), per_question=0).empty
+    # deterministic: the same questions give the same controls
+    assert controls.build(_questions()).equals(built)
+
+
+def test_controls_follow_the_document_language():
+    french = _questions().assign(language="fr")
+    refusals = controls.build(french, per_question=5).query("control == 'refusal'")["prediction"]
+    assert set(refusals) == {"L'extrait ne donne pas cette information."}
+
+
+def test_rates_by_kind():
+    graded = pd.DataFrame({"control": ["gold reworded", "gold reworded", "refusal", "changed fact"],
+                           "correct": [True, True, False, False], "verdict": [1, 0, 0, 1]})
+    found = controls.rates(graded)
+    assert found["sensitivity"] == 0.5 and found["specificity"] == 0.5
+    assert found["by_kind"]["refusal"] == {"right": 1, "graded": 1, "correct": False}
+    assert list(found["by_kind"]) == ["gold reworded", "changed fact", "refusal"]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Le bassin du lac Varenne reçoit moins de pluie que prévu, et les réserves baissent.", "fr"),
+    ("The Lake Varenne basin received less rain than expected, and reserves are falling.", "en"),
+    ("Das Einzugsgebiet des Sees erhielt weniger Regen als erwartet, und die Reserven sinken.", "de"),
+    ("", "en"),
+])
+def test_language_is_detected_from_the_text(text, code):
+    assert language.detect(text) == code
+    assert language.detect(text * 5) == code  # the same answer every time
+
+
+def test_localized_prompt_files(tmp_path):
+    english = tmp_path / "prompt.txt"
+    english.write_text("en")
+    assert language.localized(english, "fr") == english  # no French file: the English one
+    (tmp_path / "prompt.fr.txt").write_text("fr")
+    assert language.localized(english, "fr") == tmp_path / "prompt.fr.txt"
+    assert language.name("fr") == "French" and language.name("xx") == "xx"
