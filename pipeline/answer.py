@@ -56,6 +56,7 @@ def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None
     """A local dataset folder that ``datasets.load_dataset(folder, 'questions')`` reads."""
     rows = pending[["question_id", "question", "gold"]].copy()
     rows["context"] = pending["chunk_text"] if cfg.questions.candidate_context == "chunk" else ""
+    rows["language"] = pending["language"] if "language" in pending else "en"
     (folder / "data").mkdir(parents=True, exist_ok=True)
     rows.to_parquet(folder / "data" / "test.parquet", index=False)
     (folder / "README.md").write_text(
@@ -68,10 +69,12 @@ def _hash(text: str) -> str:
 
 def _prompts(questions: pd.DataFrame, cfg: Config) -> dict[str, str]:
     """The exact prompt of every question (what the task sends), mapped to its question id."""
-    from tasks.document_qa import prompt_text
+    from pipeline.qa_prompt import prompt_text
 
     context = questions["chunk_text"] if cfg.questions.candidate_context == "chunk" else [""] * len(questions)
-    return {prompt_text(q, c): qid for q, c, qid in zip(questions["question"], context, questions["question_id"])}
+    language = questions["language"] if "language" in questions else ["en"] * len(questions)
+    return {prompt_text(q, c, lang): qid
+            for q, c, lang, qid in zip(questions["question"], context, language, questions["question_id"])}
 
 
 class _Recorder:

@@ -3,7 +3,8 @@
 The dataset is a local folder (``questions`` config, ``test`` split) written by
 :mod:`pipeline.answer`; every row carries the ``question_id`` that links a
 Lighteval sample to the per-question records on disk. Candidates answer
-with the source excerpt the question was generated from (``context``), the way
+with the source excerpt the question was generated from (``context``), in the
+document's language (``language``; :mod:`pipeline.qa_prompt`), the way
 a practitioner would use a model on their own documents; a profile can set
 ``candidate_context: none`` for closed-book answering. Lighteval's token-F1 against the gold answer is kept as a cheap lexical
 signal next to the judge's verdict.
@@ -15,20 +16,15 @@ from lighteval.metrics.metrics import Metrics
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc
 
+from pipeline.qa_prompt import STOP_SEQUENCES, prompt_text
+
 TASK_NAME = "document_qa"
-INSTRUCTION = "Answer the question in one or two sentences."
-STOP_SEQUENCES = ["\nQuestion:"]  # a base model would go on with the next question
-
-
-def prompt_text(question: str, context: str = "") -> str:
-    excerpt = f"Document excerpt:\n{context.strip()}\n\n" if context.strip() else ""
-    return f"{INSTRUCTION}\n\n{excerpt}Question: {question.strip()}\nAnswer:"
 
 
 def document_qa_prompt(line: dict, task_name: str = TASK_NAME) -> Doc:
     return Doc(
         task_name=task_name,
-        query=prompt_text(line["question"], line.get("context") or ""),
+        query=prompt_text(line["question"], line.get("context") or "", line.get("language") or "en"),
         choices=[line["gold"]],
         gold_index=0,
         id=line["question_id"],
