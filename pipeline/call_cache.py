@@ -6,7 +6,7 @@ again. YourBench talks to an OpenAI-compatible URL, so we hand it the URL of
 this proxy instead of the model server's. The proxy:
 
 * answers a request it has answered before from ``calls.jsonl`` (a request is
-  keyed by its exact body and the generator's configuration); every fresh
+  keyed by its body, less the model alias, and the served model: :mod:`pipeline.keys`); every fresh
   answer is appended and fsync'ed before it is returned, so it survives a kill;
 * sends one request at most once at a time: YourBench's retry of a call that
   is still running upstream (its 300 s client timeout) waits for that call
@@ -52,8 +52,17 @@ class CallRecord:
         self.lock = threading.Lock()
 
     def key(self, path: str, body: bytes) -> str:
-        try:  # the same request with its keys in another order is the same request
-            canonical = json.dumps(json.loads(body), sort_keys=True, ensure_ascii=False).encode()
+        """The call's key: the record's fingerprint (the model and how it is served) and the request.
+
+        The same request with its keys in another order is the same request. Its ``model`` is left out: it
+        is the alias the client used, which the proxy replaces with the upstream's own id before the call
+        (renaming the generator in the profile changes no reply).
+        """
+        try:
+            request = json.loads(body)
+            if isinstance(request, dict):
+                request.pop("model", None)
+            canonical = json.dumps(request, sort_keys=True, ensure_ascii=False).encode()
         except ValueError:
             canonical = body
         return hashlib.sha256(self.fingerprint.encode() + b"\0" + path.encode() + b"\0" + canonical).hexdigest()

@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import selection, validate
+from pipeline import keys, selection, validate
 from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.config import ROOT, Config, Generator, fingerprint
 from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
@@ -95,11 +95,12 @@ def _response_format(gen: Generator, count: int) -> dict:
 
 
 def generate_key(cfg: Config) -> str:
-    """What the questions depend on: generator, question settings, prompt files, and the gold-answer check."""
+    """What the questions depend on: the generator's and the question settings that :mod:`pipeline.keys` places
+    in ``generate``, the summarization prompt, the instructions, and the gold-answer check (when on)."""
     q = cfg.questions
     prompt = (ROOT / "generator_prompts" / cfg.generator.summarization_prompt).read_text(encoding="utf-8") \
         if cfg.generator.summarization_prompt else ""
-    return fingerprint(cfg.generator, q.model_dump(exclude={"candidate_context", "min_usable"}), prompt,
+    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompt,
                        INSTRUCTIONS, QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
 
 
@@ -333,8 +334,9 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
         return _generate(doc, run_dir, cfg)
 
 
-def _served_fingerprint(model) -> str:
-    return fingerprint(model.model_dump(mode="json", exclude={"startup_timeout_s", "devices"}))
+def _served_fingerprint(model, at: str) -> str:
+    """The call record's key for ``model`` (at ``at`` in the profile): what changes a reply beyond the request."""
+    return fingerprint(keys.settings(model, keys.CALLS, at))
 
 
 class _GoldCheck:
@@ -392,8 +394,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     started = time.time()
     yb = _YourBench(cfg, work, log_path)
     speed = SpeedLog()
-    generator_calls = CallRecord(work / "calls.jsonl", _served_fingerprint(gen))
-    judge_calls = CallRecord(run_dir / "validation" / "calls.jsonl", _served_fingerprint(cfg.judge))
+    generator_calls = CallRecord(work / "calls.jsonl", _served_fingerprint(gen, "generator"))
+    judge_calls = CallRecord(run_dir / "validation" / "calls.jsonl", _served_fingerprint(cfg.judge, "judge"))
     try:
         document = _ingest(doc, work, yb, console)
         plan = make_plan(document, page_count(doc), cfg)

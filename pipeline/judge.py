@@ -39,6 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import keys
 from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
@@ -80,8 +81,9 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
 
 
 def judge_fingerprint(judge: Judge) -> str:
-    settings = judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s", "devices"})
-    return fingerprint(settings, judge.prompt_text())
+    """What a judge's verdicts depend on (:mod:`pipeline.keys`, the same for the judge and a second judge):
+    its model, how it is served and asked, and its prompt's text."""
+    return fingerprint(keys.settings(judge, keys.VERDICTS, "judge"), judge.prompt_text())
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,10 @@ CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 
 
 def judge_key(cfg: Config) -> str:
-    """What ``judgements.parquet`` depends on: each pass's judge and prompt, and the candidates graded."""
-    return fingerprint(*[p.key for p in passes(cfg)], [c.name for c in cfg.candidates])
+    """What ``judgements.parquet`` depends on: each pass's verdicts, the candidates graded, and the calibration
+    set graded with them (an edited set is graded again, and the report uses all of it)."""
+    return fingerprint(*[p.key for p in passes(cfg)], keys.settings(cfg, keys.JUDGE),
+                       CALIBRATION_SET.read_text(encoding="utf-8"))
 
 
 def passes(cfg: Config) -> list[Pass]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import energy, review, stats
+from pipeline import energy, keys, review, stats
 from pipeline.aggregation import aggregate, answer_sessions, build_details
 from pipeline.config import Config, fingerprint
 from pipeline.formatting import format_params, main_table, markdown_table, num, pct
@@ -21,9 +21,9 @@ from pipeline.judge import CHECKS, judge_fingerprint
 
 
 def report_key(cfg: Config) -> str:
-    """What the report depends on besides the judgements: the candidates as configured (names, sizes,
-    hardware labels), energy accounting and report settings."""
-    return fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy, cfg.report)
+    """What the report depends on besides the judgements (:mod:`pipeline.keys`): the candidates' sizes and
+    hardware labels, the estimates' settings, and the report settings."""
+    return fingerprint(keys.settings(cfg, keys.REPORT))
 
 
 def correction_effects(results: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
