@@ -124,7 +124,8 @@ def gold_check_key(cfg: Config) -> str:
     """What the gold-answer check depends on: the judge model and its decoding settings (:mod:`pipeline.keys`),
     and the check's own prompt. Not the judge's grading prompt: changing it regrades answers, it does not
     regenerate questions."""
-    return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"), GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
+    return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"),
+                       GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
 
 
 DOUBT_MARGIN = 10.0  # citation scores this close above the threshold are flagged for a human look

@@ -323,6 +323,7 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
         for qid, latency in (("q0", 1.0), ("q1", 3.0)):
             append_jsonl(run / "judgements" / "local-model.jsonl", {
                 "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),
+                "question_hash": judge._question_hash(f"Question {qid[1:]}?", "g", "text"),
                 "pass": "judge", "judge_fingerprint": fingerprint, "session": session, "verdict": 1,
                 "status": "judged", "raw_judge_output": "1", "judge_latency_s": latency})
     details = aggregation.build_details(run, cfg).set_index("question_id")
