@@ -69,6 +69,8 @@ INSTRUCTIONS = (
     "- The citation is one sentence copied word for word from the text chunk, the one that contains the answer.\n"
     "- Write questions and answers in the language of the text.")
 KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: nothing secret lands in its yaml
+# The records of finished model calls in a run folder: the generator's, and the judge model's gold-answer checks.
+GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validation/calls.jsonl")
 
 
 def question_schema(count: int) -> dict:
@@ -394,8 +396,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     started = time.time()
     yb = _YourBench(cfg, work, log_path)
     speed = SpeedLog()
-    generator_calls = CallRecord(work / "calls.jsonl", _served_fingerprint(gen, "generator"))
-    judge_calls = CallRecord(run_dir / "validation" / "calls.jsonl", _served_fingerprint(cfg.judge, "judge"))
+    generator_calls = CallRecord(run_dir / GENERATOR_CALLS, _served_fingerprint(gen, "generator"))
+    judge_calls = CallRecord(run_dir / GOLD_CHECK_CALLS, _served_fingerprint(cfg.judge, "judge"))
     try:
         document = _ingest(doc, work, yb, console)
         plan = make_plan(document, page_count(doc), cfg)
@@ -411,6 +413,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
         meter = EnergyMeter(cfg.energy, gpus=sorted({*pinned_gpus(gen), *pinned_gpus(cfg.judge)}))
         with Session(run_dir / "generation.sessions.jsonl", meter, fingerprint=generate_key(cfg),
                      generator=gen.name, engine=gen.engine) as session:
+            generator_calls.session = judge_calls.session = session.id  # each fresh call names its session
             try:
                 if gen.engine != "openai":
                     session.idle()
@@ -443,6 +446,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     extra = {"plan": {**asdict(plan), "calls": plan.calls}, "rounds": rounds,
              "fresh_calls": proxy.fresh_calls, "reused_calls": proxy.reused_calls,
              "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
+             # every call these questions rest on, made now or replayed: the report charges each its energy
+             "calls_used": [*generator_calls.used, *judge_calls.used],
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
 

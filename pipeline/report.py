@@ -269,12 +269,54 @@ def _cost_row(stage: str, total: dict, note: str = "") -> dict:
             "Method": total["method"] if measured else energy.NOT_MEASURED, "Note": note + killed}
 
 
+def generation_cost(run_dir: Path) -> tuple[dict, str]:
+    """Question generation's net energy, and a note on what it holds.
+
+    Two parts: the sessions of this configuration's generate runs (``generate.key``), as measured; and the
+    calls the questions rest on (``calls_used`` in ``generation.json``) that earlier runs made and this one
+    replayed from the call records, each charged its share, by seconds, of the net energy of the session
+    that made it (:func:`pipeline.energy.charge`), so that a replayed call costs what it cost when made.
+    """
+    from pipeline.generate import GENERATOR_CALLS, GOLD_CHECK_CALLS
+
+    sessions = energy.read_sessions(run_dir / "generation.sessions.jsonl")
+    this_run = sessions
+    key_file = run_dir / "keys" / "generate.key"
+    if key_file.exists() and any("fingerprint" in s for s in sessions):  # sessions of the current questions
+        this_run = [s for s in sessions if s.get("fingerprint") == key_file.read_text().strip()]
+    measured = energy.phase_total(this_run)
+    stats_path = run_dir / "generation.json"
+    generation = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    calls = pd.DataFrame([r for path in (GENERATOR_CALLS, GOLD_CHECK_CALLS) for r in read_jsonl(run_dir / path)])
+    calls = calls.reindex(columns=["key", "session", "seconds"])
+    charged = energy.charge(calls, sessions, "generate", "seconds")
+    carried = charged[charged["key"].isin(generation.get("calls_used", []))
+                      & ~charged["session"].isin({s.get("session") for s in this_run})]
+    known = carried[carried["energy_wh"].notna()]
+    total = {**measured, "net_wh": measured["net_wh"] + known["energy_wh"].sum(),
+             "duration_s": measured["duration_s"] + known["duration_s"].sum(),
+             "sessions": measured["sessions"] + known["session"].nunique(),
+             "killed": measured["killed"] + known.loc[known["energy_status"] == energy.PARTIAL, "session"].nunique(),
+             "method": measured["method"] if measured["sessions"] or known.empty else known["energy_method"].iloc[0]}
+    if not sessions:
+        return total, "the generate stage recorded no energy (generation.sessions.jsonl)"
+    note = f"{num(measured['net_wh'])} Wh measured by this configuration's generate runs ({measured['sessions']} " \
+           f"sessions)"
+    if "calls_used" not in generation and generation.get("reused_calls"):
+        note += (f"; the {generation['reused_calls']} calls they replayed from earlier runs are not counted "
+                 "(generated before each call named the session that made it)")
+    if len(carried):
+        note += (f", {num(known['energy_wh'].sum())} Wh carried over: {len(known)} calls replayed from earlier runs, "
+                 "each charged its share (by seconds) of the net energy of the session that made it")
+        if len(known) < len(carried):
+            note += (f"; {len(carried) - len(known)} replayed calls whose session's energy is unknown (recorded "
+                     "before calls named their session, or the session left no energy) are not counted")
+    return total, note
+
+
 def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.DataFrame:
     """What the evaluation itself cost, stage by stage, beside the answering energy of the table."""
-    generation = energy.read_sessions(run_dir / "generation.sessions.jsonl")
-    key_file = run_dir / "keys" / "generate.key"
-    if key_file.exists() and any("fingerprint" in s for s in generation):  # sessions of the current questions
-        generation = [s for s in generation if s.get("fingerprint") == key_file.read_text().strip()]
+    generation, why = generation_cost(run_dir)
     loads = [s for c in cfg.candidates
              for s in answer_sessions(run_dir, c.name, details.loc[details["candidate"] == c.name,
                                                                      "fingerprint"].iloc[0])
@@ -285,11 +327,9 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
                  "sessions": int(details["energy_wh"].notna().any()), "killed": 0,
                  "method": " / ".join(dict.fromkeys(details.loc[details["energy_wh"].notna(), "energy_method"]))}
     if cfg.generator.engine == "openai":
-        generation, why = [], "remote endpoint: the client machine's energy is not the generator's"
-    else:
-        why = "" if generation else "the generate stage recorded no energy (generation.sessions.jsonl)"
+        generation, why = energy.phase_total([]), "remote endpoint: the client machine's energy is not the generator's"
     rows = [
-        _cost_row("Question generation", energy.phase_total(generation), why),
+        _cost_row("Question generation", generation, why),
         _cost_row("Loading the candidates", energy.phase_total(loads, "load")),
         _cost_row("Answering (the table)", answering, "net energy of the answers in use"),
         _cost_row("Loading the judge(s)", energy.phase_total(local_judges, "load")),

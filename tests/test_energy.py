@@ -258,6 +258,37 @@ def test_generation_energy_has_its_own_line(tmp_path):
     assert costs.loc["Question generation", "Net energy (Wh)"] == "not measured"
 
 
+def test_replayed_generation_calls_carry_the_energy_they_cost_when_made(tmp_path):
+    """Stale before: only the sessions under the current generate.key counted, so the calls a run replayed from
+    the call record (made under an earlier key) looked free."""
+    cfg = _cfg(LOCAL)
+    answer = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+              "answer": window(0.02, 4.0)}
+    earlier = {"session": "G0", "fingerprint": "earlier-key", "started": "2026-01-01T00:00:00+00:00",
+               "outcome": "finished", "idle": window(0.002, 2.0), "generate": window(0.5, 100.0)}
+    now = {**earlier, "session": "G1", "fingerprint": "current-key", "generate": window(0.2, 50.0)}
+    run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer]}, generation_sessions=[earlier, now])
+    (run / "keys").mkdir()
+    (run / "keys" / "generate.key").write_text("current-key\n")
+    for path, rows in (("yourbench/calls.jsonl", [("c1", "G0", 30.0), ("c2", "G0", 10.0), ("c3", "G0", 60.0),
+                                                  ("c4", "G1", 20.0)]),
+                       ("validation/calls.jsonl", [("c5", None, 9.0)])):  # c5: recorded before calls named a session
+        for key, session, seconds in rows:
+            append_jsonl(run / path, {"key": key, "kind": "single_hop", "seconds": seconds, "session": session,
+                                      "response": "{}"})
+    stats = json.loads((run / "generation.json").read_text())
+    (run / "generation.json").write_text(json.dumps({**stats, "calls_used": ["c1", "c2", "c4", "c5"]}))
+    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
+    row = costs.loc["Question generation"]
+    # idle 3.6 W. G1 (this configuration): 0.2 - 3.6 W x 50 s (0.05) = 0.15 Wh, 50 s.
+    # G0 (an earlier one): 0.5 - 0.1 = 0.4 Wh over its calls c1:c2:c3 = 30:10:60 s; c3 is not used now:
+    # c1 0.12 + c2 0.04 = 0.16 Wh carried over, and 30 + 10 of its 100 s. c5's energy is unknown.
+    assert row["Net energy (Wh)"] == formatting.num(0.31) and row["Duration (s)"] == "90.0"
+    assert "0.15 Wh measured by this configuration's generate runs (1 sessions)" in row["Note"]
+    assert "0.16 Wh carried over: 2 calls replayed from earlier runs" in row["Note"]
+    assert "1 replayed calls whose session's energy is unknown" in row["Note"]
+
+
 KILLED_SESSION = """
 import sys, time
 sys.path.insert(0, {root!r})
