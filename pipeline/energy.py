@@ -34,7 +34,9 @@ constant RAM estimate.
 the records still in use. A session's energy therefore counts only for its
 answers that are still in the table (pro-rating), and an answer whose session
 left no record (killed before its first checkpoint) is flagged, never silently
-given someone else's energy.
+given someone else's energy. Answers from a partial window (a killed session)
+or a window at or below the idle baseline are flagged too, and :func:`ranked`
+keeps them out of the energy per query that ranks the models.
 
 **Estimates.** :func:`tdp_estimate_wh` is the study's TDP x devices x duration;
 :func:`ecologits_wh` is EcoLogits' per-request model (parameters, output tokens,
@@ -76,13 +78,6 @@ PARTIAL = "partial: session killed, energy up to its last checkpoint"
 MISSING = "missing: no surviving session record"
 REMOTE = "not measured: remote endpoint"
 NOT_ABOVE_IDLE = "net ≤ 0: a window measured no more than the idle baseline"
-
-
-def ranked(status: str) -> bool:
-    """Whether an answer's energy counts in the energy per query that ranks the models: measured in full
-    (or a declared estimate). Partial windows (a killed session) and windows at or below the idle
-    baseline are measurement problems, flagged and kept out of the ranking; missing ones have no energy."""
-    return status == MEASURED or str(status).startswith("estimated")
 
 REPEAT = re.compile(r".+\.\d+")  # a repeated window, "answer.2": averaged with its phase, never added
 SUMMED = ("duration_s", "energy_wh", "co2_kg", "cpu_energy_wh", "gpu_energy_wh", "ram_energy_wh")
@@ -452,6 +447,13 @@ def answer_energy(answers: pd.DataFrame, produced: pd.DataFrame, sessions: list[
             out["energy_wh"], out["co2_kg"] = math.nan, math.nan
             out["energy_method"], out["energy_status"] = NOT_MEASURED, REMOTE
     return out
+
+
+def ranked(status: str) -> bool:
+    """Whether an answer's energy counts in the energy per query that ranks the models: measured in full
+    (or a declared estimate). Partial windows (a killed session) and windows at or below the idle
+    baseline are measurement problems, flagged and kept out of the ranking; missing ones have no energy."""
+    return status == MEASURED or str(status).startswith("estimated")
 
 
 def is_estimate(method: str) -> bool:

@@ -29,8 +29,8 @@ def stage_keys(cfg: config.Config) -> dict:
     """Every key, as the stages compute it; "answer" is the first candidate's (the one the walk changes)."""
     return {
         keys.GENERATE: generate_key(cfg),
-        GENERATOR_CALLS: _served_fingerprint(cfg.generator),
-        GOLD_CHECK_CALLS: _served_fingerprint(cfg.judge),
+        GENERATOR_CALLS: _served_fingerprint(cfg.generator, "generator"),
+        GOLD_CHECK_CALLS: _served_fingerprint(cfg.judge, "judge"),
         keys.ANSWER: answers_fingerprint(cfg, cfg.candidates[0]),
         OTHER_ANSWERS: [answers_fingerprint(cfg, c) for c in cfg.candidates[1:]],
         keys.VERDICTS: [p.key for p in passes(cfg)],
