@@ -4,7 +4,10 @@ Every number is an aggregate of ``details.parquet`` (one row per model x
 question): accuracy is the mean verdict over judged answers (95% Wilson
 interval); duration, energy and CO2 are sums of each answer's share of the
 answering session that produced it (:func:`pipeline.energy.charge`: net energy
-= gross - idle baseline, shared in proportion to latency); the TDP and EcoLogits
+= gross - idle baseline, shared in proportion to latency), and the energy per
+query that ranks the models is their mean over the answers measured in full
+(:func:`pipeline.energy.ranked`: partial windows and windows at or below the idle
+baseline are flagged, not ranked); the TDP and EcoLogits
 estimates are per answer too; serving figures come from the per-question
 latencies and tokens; peak memory is the server's, copied onto each row from the
 run record; the judge's energy is charged to the judgements in use the same way.
@@ -14,6 +17,7 @@ own lines, not mixed in.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +26,8 @@ from pipeline import energy, stats
 from pipeline.config import Config
 from pipeline.io import read_jsonl
 from pipeline.judge import CHECKS, calibration_summary, latest_records, passes
+
+NAN = float("nan")
 
 
 def answer_sessions(run_dir: Path, candidate: str, key: str) -> list[dict]:
@@ -121,6 +127,9 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
         low, high = stats.wilson_interval(correct, len(judged))
         fixed = corrected(correct, len(judged), group)
         with_energy = group[group["energy_wh"].notna()]
+        status = _column(group, "energy_status", energy.MEASURED)
+        ranked = group[status.map(energy.ranked) & group["energy_wh"].notna()]
+        timed = group[group["duration_s"].notna()]
         rows.append({
             "model": name,
             "params_b": group["params_b"].iloc[0],
@@ -132,10 +141,19 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "corrected_ci_low": fixed["ci_low"],
             "corrected_ci_high": fixed["ci_high"],
             "energy_wh": group["energy_wh"].sum(min_count=1),
-            "energy_sd_wh": _column(group, "energy_sd_wh").sum(min_count=1),
+            "energy_sd_wh": _spread(group),
             "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
             "energy_idle_wh": _column(group, "energy_idle_wh").sum(min_count=1),
             "energy_questions": len(with_energy),  # answers whose energy is known
+            "energy_ranked_answers": len(ranked),  # answers the energy per query rests on
+            "energy_partial_answers": int((status == energy.PARTIAL).sum()),
+            "energy_not_above_idle_answers": int((status == energy.NOT_ABOVE_IDLE).sum()),
+            # per query over the same answers as the energy per query, so that projections agree
+            "co2_per_query_g": ranked["co2_kg"].sum(min_count=1) * 1000.0 / len(ranked) if len(ranked) else NAN,
+            "seconds_per_query": timed["duration_s"].sum() / len(timed) if len(timed) else NAN,
+            # what the sessions of the answers in use recorded of their measurement
+            "energy_windows": _column(group, "energy_windows").max(),
+            "idle_baseline_s": _column(group, "idle_baseline_s").mean(),
             "energy_method": group["energy_method"].iloc[0],
             "energy_status": "; ".join(f"{n} {status}" for status, n in
                                        _column(group, "energy_status", energy.MEASURED).value_counts().items()),
@@ -155,12 +173,25 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "hardware": group["hardware"].iloc[0],
         })
     results = pd.DataFrame(rows)
-    serving = stats.serving_figures(details).rename(columns={"candidate": "model"})
+    # The energy per query (and per token, and accuracy per Wh) over the answers measured in full only.
+    status = _column(details, "energy_status", energy.MEASURED)
+    ranked_energy = details["energy_wh"].where(status.map(energy.ranked))
+    serving = stats.serving_figures(details.assign(energy_wh=ranked_energy)).rename(columns={"candidate": "model"})
     results = results.merge(serving[["model", "tokens_per_s", "latency_p50_s", "latency_p95_s", "energy_per_query_wh",
                                      "j_per_output_token", "accuracy_per_wh"]], on="model", how="left")
-    results["on_frontier"] = stats.pareto_frontier(results)
+    results["on_frontier"] = stats.pareto_frontier(results, x="energy_per_query_wh")
     results["per"], _ = stats.performance_efficiency_ratio(results)
     return results
+
+
+def _spread(group: pd.DataFrame) -> float:
+    """The spread of a candidate's net energy: each session's share of its spread over repeated windows,
+    combined across sessions in quadrature (independent measurements), not added."""
+    sd = _column(group, "energy_sd_wh")
+    if sd.isna().all():
+        return NAN
+    per_session = sd.groupby(_column(group, "session", "").fillna("")).sum(min_count=1)
+    return math.sqrt(float((per_session ** 2).sum()))
 
 
 def _column(group: pd.DataFrame, name: str, default=float("nan")) -> pd.Series:

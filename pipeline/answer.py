@@ -32,6 +32,7 @@ from types import ModuleType
 
 import pandas as pd
 
+from pipeline import keys
 from pipeline.config import Candidate, Config, fingerprint
 from pipeline.energy import EnergyMeter, Session
 from pipeline.errors import UserError
@@ -45,10 +46,11 @@ ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "i
 
 
 def answers_fingerprint(cfg: Config, candidate: Candidate) -> str:
-    """What the answers depend on (not the size, devices or endpoint hardware, which only label them)."""
-    settings = candidate.model_dump(mode="json",
-                                    exclude={"params_b", "devices", "startup_timeout_s", "endpoint_hardware"})
-    return fingerprint(settings, cfg.questions.candidate_context, cfg.questions.seed)
+    """What the answers and their measured energy depend on (:mod:`pipeline.keys`): the candidate's settings,
+    what it sees of each question, the seed, and how the energy is measured (idle baseline, repeated windows,
+    country, the GPUs pinned)."""
+    return fingerprint(keys.settings(candidate, keys.ANSWER, "candidates[]"),
+                       keys.settings(cfg, keys.ANSWER, skip=("candidates",)))
 
 
 def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None:

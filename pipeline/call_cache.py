@@ -6,7 +6,7 @@ again. YourBench talks to an OpenAI-compatible URL, so we hand it the URL of
 this proxy instead of the model server's. The proxy:
 
 * answers a request it has answered before from ``calls.jsonl`` (a request is
-  keyed by its exact body and the generator's configuration); every fresh
+  keyed by its body, less the model alias, and the served model: :mod:`pipeline.keys`); every fresh
   answer is appended and fsync'ed before it is returned, so it survives a kill;
 * sends one request at most once at a time: YourBench's retry of a call that
   is still running upstream (its 300 s client timeout) waits for that call
@@ -44,16 +44,32 @@ PLACEHOLDER_KEY = "sk-proxy-local"
 
 
 class CallRecord:
-    """``calls.jsonl``: one line per finished call (key, response body, seconds, kind)."""
+    """``calls.jsonl``: one line per finished call (key, response body, seconds, kind, and the energy session
+    that made it, so that a call replayed by a later run can be charged what it cost when it was made).
+
+    ``session``: the id of the energy session making fresh calls now (set by the stage); ``used``: every call
+    answered through this record in this process, fresh or replayed, in order.
+    """
 
     def __init__(self, path: Path, fingerprint: str):
         self.path, self.fingerprint = path, fingerprint
         self.answers = {r["key"]: r for r in read_jsonl(path)}
         self.lock = threading.Lock()
+        self.session: str | None = None
+        self.used: dict[str, None] = {}
 
     def key(self, path: str, body: bytes) -> str:
-        try:  # the same request with its keys in another order is the same request
-            canonical = json.dumps(json.loads(body), sort_keys=True, ensure_ascii=False).encode()
+        """The call's key: the record's fingerprint (the model and how it is served) and the request.
+
+        The same request with its keys in another order is the same request. Its ``model`` is left out: it
+        is the alias the client used, which the proxy replaces with the upstream's own id before the call
+        (renaming the generator in the profile changes no reply).
+        """
+        try:
+            request = json.loads(body)
+            if isinstance(request, dict):
+                request.pop("model", None)
+            canonical = json.dumps(request, sort_keys=True, ensure_ascii=False).encode()
         except ValueError:
             canonical = body
         return hashlib.sha256(self.fingerprint.encode() + b"\0" + path.encode() + b"\0" + canonical).hexdigest()
@@ -62,10 +78,16 @@ class CallRecord:
         return self.answers.get(key)
 
     def add(self, key: str, body: str, seconds: float, kind: str) -> None:
-        row = {"key": key, "kind": kind, "seconds": round(seconds, 3), "response": body}
+        row = {"key": key, "kind": kind, "seconds": round(seconds, 3), "session": self.session, "response": body}
         with self.lock:
             append_jsonl(self.path, row)
             self.answers[key] = row
+            self.used[key] = None
+
+    def use(self, key: str) -> None:
+        """A recorded call answered again: what is made now rests on it too."""
+        with self.lock:
+            self.used[key] = None
 
 
 class CallProxy:
@@ -165,6 +187,7 @@ class CallProxy:
         suffix = path.split("/v1", 1)[-1] if "/v1" in path else path
         key = self.record.key(suffix, body)
         if (found := self.record.get(key)) is not None:
+            self.record.use(key)
             self._count(reused=True)
             return 200, found["response"].encode()
         with self.inflight_lock:

@@ -5,8 +5,10 @@ Writes, under ``out_dir``:
 - ``per_document.md``: one table per document (Model, # Params, Duration (s),
   Accuracy, Energy (Wh), Method), as in the per-document report;
 - ``combined.csv`` / ``combined.md``: one row per model, with its accuracy and
-  answering energy on each document and its average over the documents where it
-  appears (a plain mean of the per-document values, each document weighing the same);
+  net energy per query on each document (documents have different question
+  counts, so totals are not comparable) and its average over the documents where
+  it appears (a plain mean of the per-document values, each document weighing the
+  same), with the number of answers the energy rests on;
 - ``compare.png``: accuracy per model, grouped by document;
 - ``compare.html``: the same, as one page in the look of a document's report:
   a decision card and the plot first, sortable tables, links to each report.
@@ -57,39 +59,65 @@ def load_reports(reports_root: Path, out_dir: Path | None = None) -> dict[str, p
     return reports
 
 
+def per_query(results: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each model's net energy per query in one report, and how many answers it rests on.
+
+    ``energy_per_query_wh`` and ``energy_ranked_answers`` as the report computed them (the answers measured
+    in full); a ``results.csv`` written before they existed: its total over the answers with energy
+    (``energy_questions``, else every question)."""
+    answers = results["energy_questions"] if "energy_questions" in results else results["questions"]
+    answers = results["energy_ranked_answers"] if "energy_ranked_answers" in results else answers
+    if "energy_per_query_wh" in results:
+        return results["energy_per_query_wh"].astype(float), answers
+    counted = answers.astype(float).where(answers > 0)
+    return results["energy_wh"].astype(float) / counted, answers
+
+
 def combine(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per model (first-seen order): ``accuracy:<doc>``, ``energy_wh:<doc>`` for each document,
-    ``accuracy:average``, ``energy_wh:average`` (means over the documents where the model appears, NaN skipped)
-    and ``documents`` (how many documents the model appears in)."""
+    """One row per model (first-seen order): ``accuracy:<doc>``, ``energy_per_query_wh:<doc>`` and
+    ``answers:<doc>`` (the answers that energy rests on) for each document; ``accuracy:average`` and
+    ``energy_per_query_wh:average`` (means over the documents where the model appears, NaN skipped),
+    ``answers`` (summed) and ``documents`` (how many documents the model appears in)."""
     documents = list(reports)
     models: dict[str, dict] = {}
     for document, results in reports.items():
-        for row in results.itertuples(index=False):
-            entry = models.setdefault(str(row.model), {"model": str(row.model), "params_b": row.params_b})
+        energy, answers = per_query(results)
+        for row, wh, n in zip(results.itertuples(index=False), energy, answers):
+            entry = models.setdefault(str(row.model), {"model": str(row.model), "params_b": row.params_b,
+                                                       "documents": 0})
             entry[f"accuracy:{document}"] = float(row.accuracy)
-            entry[f"energy_wh:{document}"] = float(row.energy_wh)
+            entry[f"energy_per_query_wh:{document}"] = float(wh)
+            entry[f"answers:{document}"] = int(n) if pd.notna(wh) else 0
+            entry["documents"] += 1
     columns = ["model", "params_b"]
     for document in documents:
-        columns += [f"accuracy:{document}", f"energy_wh:{document}"]
-    table = pd.DataFrame(list(models.values())).reindex(columns=columns)
+        columns += [f"accuracy:{document}", f"energy_per_query_wh:{document}", f"answers:{document}"]
+    table = pd.DataFrame(list(models.values())).reindex(columns=[*columns, "documents"])
     accuracy = table[[f"accuracy:{d}" for d in documents]]
-    energy = table[[f"energy_wh:{d}" for d in documents]]
+    energy = table[[f"energy_per_query_wh:{d}" for d in documents]]
     table[f"accuracy:{AVERAGE}"] = accuracy.mean(axis=1, skipna=True)
-    table[f"energy_wh:{AVERAGE}"] = energy.mean(axis=1, skipna=True)
-    table["documents"] = energy.notna().sum(axis=1).astype(int)
-    return table
+    table[f"energy_per_query_wh:{AVERAGE}"] = energy.mean(axis=1, skipna=True)
+    table["answers"] = table[[f"answers:{d}" for d in documents]].sum(axis=1).astype(int)
+    return table[[*columns, f"accuracy:{AVERAGE}", f"energy_per_query_wh:{AVERAGE}", "answers", "documents"]]
+
+
+def _per_query_cell(wh: float, answers) -> str:
+    return "not measured" if pd.isna(wh) else f"{num(wh)} ({int(answers)} answers)"
 
 
 def per_document_tables(reports: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Per document, its results as the report shows them (Model, # Params, Duration, Accuracy, Energy, Method)."""
+    """Per document, its results as the report shows them (Model, # Params, Duration, Accuracy, Energy, Wh per
+    query with the answers it rests on, Method)."""
     tables = {}
     for document, results in reports.items():
         methods = results["energy_method"] if "energy_method" in results else pd.Series("", index=results.index)
+        energy, answers = per_query(results)
         rows = [[str(r.model), format_params(r.params_b), f"{float(r.duration_s):.1f}", pct(r.accuracy),
-                 num(r.energy_wh) if not pd.isna(r.energy_wh) else "not measured", str(method)]
-                for r, method in zip(results.itertuples(index=False), methods.fillna(""))]
+                 num(r.energy_wh) if not pd.isna(r.energy_wh) else "not measured", _per_query_cell(wh, n),
+                 str(method)]
+                for r, wh, n, method in zip(results.itertuples(index=False), energy, answers, methods.fillna(""))]
         tables[document] = pd.DataFrame(rows, columns=["Model", "# Params", "Duration (s)", "Accuracy",
-                                                       "Energy (Wh)", "Method"])
+                                                       "Energy (Wh)", "Wh per query", "Method"])
     return tables
 
 
@@ -101,26 +129,30 @@ def per_document_markdown(reports: dict[str, pd.DataFrame]) -> str:
 
 
 def combined_display(table: pd.DataFrame, documents: list[str]) -> pd.DataFrame:
-    """The combined table for reading: one row per model, accuracy and energy per document, then averages."""
+    """The combined table for reading: one row per model, accuracy and energy per query per document, then
+    averages."""
     columns = ["Model", "# Params"]
     for document in documents:
-        columns += [f"Accuracy ({document})", f"Energy Wh ({document})"]
-    columns += ["Average accuracy", "Average energy (Wh)", "Documents"]
+        columns += [f"Accuracy ({document})", f"Wh per query ({document})"]
+    columns += ["Average accuracy", "Average Wh per query", "Answers with energy", "Documents"]
     rows = []
     for _, r in table.iterrows():
         row = [str(r["model"]), format_params(r["params_b"])]
         for document in documents:
-            present = not pd.isna(r[f"energy_wh:{document}"])
+            present = not pd.isna(r[f"accuracy:{document}"])
             row += [pct(r[f"accuracy:{document}"]) if present else "–",
-                    num(r[f"energy_wh:{document}"]) if present else "–"]
-        row += [pct(r[f"accuracy:{AVERAGE}"]), num(r[f"energy_wh:{AVERAGE}"]), str(int(r["documents"]))]
+                    num(r[f"energy_per_query_wh:{document}"]) if present else "–"]
+        row += [pct(r[f"accuracy:{AVERAGE}"]), num(r[f"energy_per_query_wh:{AVERAGE}"]), str(int(r["answers"])),
+                str(int(r["documents"]))]
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
 
 def _summary(table: pd.DataFrame, documents: list[str]) -> str:
-    return (f"{len(table)} models, {len(documents)} documents. Averages are plain means over the documents "
-            "where the model appears (each document weighs the same); \"–\": not evaluated on that document.")
+    return (f"{len(table)} models, {len(documents)} documents. Energy is net energy per query (documents have "
+            "different question counts), over the answers measured in full (\"Answers with energy\", all "
+            "documents together). Averages are plain means over the documents where the model appears (each "
+            "document weighs the same); \"–\": not evaluated on that document.")
 
 
 def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
@@ -134,25 +166,26 @@ def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
 def decision(table: pd.DataFrame, documents: list[str], tolerance: float = 0.05) -> list[str]:
     """The card at the top of the page, over the models evaluated on every document.
 
-    As in one document's report: the lowest-energy model whose average accuracy
-    is within ``tolerance`` of the best average; each document's own report
-    says whether a difference there is significant.
+    As in one document's report: the model with the lowest average energy per query
+    whose average accuracy is within ``tolerance`` of the best average; each
+    document's own report says whether a difference there is significant.
     """
     everywhere = table[(table["documents"] == len(documents)) & table[f"accuracy:{AVERAGE}"].notna()]
     if everywhere.empty:
         return ["No model was evaluated on every document: compare them per document below."]
-    acc, wh = f"accuracy:{AVERAGE}", f"energy_wh:{AVERAGE}"
+    acc, wh = f"accuracy:{AVERAGE}", f"energy_per_query_wh:{AVERAGE}"
     best = everywhere.sort_values([acc, wh], ascending=[False, True]).iloc[0]
     close = everywhere[(everywhere[acc] >= best[acc] - tolerance - 1e-12) & everywhere[wh].notna()]
     pick = close.sort_values([wh, acc], ascending=[True, False]).iloc[0] if len(close) else best
     lines = [f"Across {len(documents)} documents, pick **{pick['model']}** ({format_params(pick['params_b'])}): "
-             f"average accuracy {pct(pick[acc])}, average net energy {num(pick[wh])} Wh per document."]
+             f"average accuracy {pct(pick[acc])}, average net energy {num(pick[wh])} Wh per query "
+             f"(over {int(pick['answers'])} answers)."]
     if pick["model"] == best["model"]:
         lines.append(f"It is the most accurate on average, and no model within {100 * tolerance:g} points of it "
                      "uses less energy.")
     else:
         lines.append(f"The most accurate on average, {best['model']} ({pct(best[acc])}), is "
-                     f"{100 * (best[acc] - pick[acc]):.1f} points better and uses {num(best[wh])} Wh, "
+                     f"{100 * (best[acc] - pick[acc]):.1f} points better and uses {num(best[wh])} Wh per query, "
                      f"{num(best[wh] / pick[wh], '{:.3g}')}× the energy; each document's report says whether "
                      "that difference is significant there.")
     return lines

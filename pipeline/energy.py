@@ -34,7 +34,9 @@ constant RAM estimate.
 the records still in use. A session's energy therefore counts only for its
 answers that are still in the table (pro-rating), and an answer whose session
 left no record (killed before its first checkpoint) is flagged, never silently
-given someone else's energy.
+given someone else's energy. Answers from a partial window (a killed session)
+or a window at or below the idle baseline are flagged too, and :func:`ranked`
+keeps them out of the energy per query that ranks the models.
 
 **Estimates.** :func:`tdp_estimate_wh` is the study's TDP x devices x duration;
 :func:`ecologits_wh` is EcoLogits' per-request model (parameters, output tokens,
@@ -75,6 +77,7 @@ MEASURED = "measured"
 PARTIAL = "partial: session killed, energy up to its last checkpoint"
 MISSING = "missing: no surviving session record"
 REMOTE = "not measured: remote endpoint"
+NOT_ABOVE_IDLE = "net ≤ 0: a window measured no more than the idle baseline"
 
 REPEAT = re.compile(r".+\.\d+")  # a repeated window, "answer.2": averaged with its phase, never added
 SUMMED = ("duration_s", "energy_wh", "co2_kg", "cpu_energy_wh", "gpu_energy_wh", "ram_energy_wh")
@@ -287,14 +290,16 @@ def idle_power_w(session: dict) -> float | None:
 
 
 def net_energy(record: dict, idle_w: float | None) -> dict:
-    """Gross, idle and net energy of one window: net = gross - idle_w x duration, never below 0.
+    """Gross, idle and net energy of one window: net = gross - idle_w x duration.
 
-    Without a baseline (``idle_w`` None) the idle share is unknown (NaN) and net = gross.
-    CO2 is scaled with the energy (one carbon intensity per run).
+    Net is not clipped: a window at or below the baseline (net <= 0) is a measurement problem that the
+    report shows (:data:`NOT_ABOVE_IDLE`), not a free model; and clipping each window before repeats are
+    averaged would bias the mean upwards. Without a baseline (``idle_w`` None) the idle share is unknown
+    (NaN) and net = gross. CO2 is scaled with the energy (one carbon intensity per run).
     """
     gross, duration = record["energy_wh"], record["duration_s"]
     idle = math.nan if idle_w is None else idle_w * duration / 3600.0
-    net = gross if idle_w is None else max(gross - idle, 0.0)
+    net = gross if idle_w is None else gross - idle
     co2 = record.get("co2_kg", 0.0) * (net / gross) if gross > 0 else 0.0
     return {"gross_wh": gross, "idle_wh": idle, "net_wh": net, "duration_s": duration, "co2_kg": co2}
 
@@ -302,8 +307,9 @@ def net_energy(record: dict, idle_w: float | None) -> dict:
 def session_energy(session: dict, phase: str) -> dict | None:
     """A session's ``phase``: mean gross / idle / net over its windows, the spread of net, and how measured.
 
-    ``sd_wh`` is the sample standard deviation of the windows' net energy (NaN for one window).
-    None when the session has no measured window of ``phase``.
+    ``sd_wh`` is the sample standard deviation of the windows' net energy (NaN for one window);
+    ``not_above_idle`` counts the windows whose net is <= 0; ``idle_s`` is how long the idle baseline was
+    measured (NaN: none). None when the session has no measured window of ``phase``.
     """
     found = windows(session, phase)
     if not found:
@@ -311,8 +317,10 @@ def session_energy(session: dict, phase: str) -> dict | None:
     idle_w = idle_power_w(session)
     nets = [net_energy(w, idle_w) for w in found]
     mean = {key: statistics.fmean(n[key] for n in nets) for key in nets[0]}
+    idle_s = session["idle"]["duration_s"] if idle_w is not None else math.nan
     return {**mean, "sd_wh": statistics.stdev([n["net_wh"] for n in nets]) if len(nets) > 1 else math.nan,
-            "windows": len(nets), "idle_w": idle_w if idle_w is not None else math.nan,
+            "windows": len(nets), "not_above_idle": sum(n["net_wh"] <= 0 for n in nets), "idle_s": idle_s,
+            "idle_w": idle_w if idle_w is not None else math.nan,
             "method": found[0].get("energy_method", NOT_MEASURED),
             "gpus_measured": found[0].get("gpus_measured", []),
             "hardware": " + ".join(filter(None, [found[0].get("cpu_model"), found[0].get("gpu_model")])),
@@ -327,7 +335,7 @@ def phase_total(sessions: list[dict], phase: str | None = None) -> dict:
     found = [e for name in names for e in (session_energy(s, name) for s in sessions) if e]
     return {"net_wh": sum(e["net_wh"] for e in found), "gross_wh": sum(e["gross_wh"] for e in found),
             "duration_s": sum(e["duration_s"] for e in found), "sessions": len(found),
-            "killed": sum(e["killed"] for e in found),
+            "killed": sum(e["killed"] for e in found), "not_above_idle": sum(e["not_above_idle"] > 0 for e in found),
             "method": found[-1]["method"] if found else NOT_MEASURED}
 
 
@@ -340,8 +348,11 @@ def charge(records: pd.DataFrame, sessions: list[dict], phase: str, weight: str)
     that sum is 0. Returns ``records`` with, per record: ``energy_wh`` (net),
     ``energy_gross_wh``, ``energy_idle_wh``, ``energy_sd_wh`` (the share of the
     session's spread over repeated windows), ``duration_s``, ``co2_kg``,
-    ``energy_method``, ``gpus_measured``, ``hardware`` and ``energy_status``
-    (measured, partial, or missing when the session left no measured window).
+    ``energy_method``, ``gpus_measured``, ``hardware``, what the session recorded
+    of its measurement (``energy_windows``: windows of ``phase``; ``idle_baseline_s``)
+    and ``energy_status`` (measured; partial when the session was killed; net ≤ 0
+    when a window measured no more than the idle baseline; missing when the session
+    left no measured window).
     """
     by_id = {s.get("session"): s for s in sessions if s.get("session")}
     out = records.copy()
@@ -350,6 +361,7 @@ def charge(records: pd.DataFrame, sessions: list[dict], phase: str, weight: str)
     for column in columns:
         out[column] = math.nan
     out["energy_method"], out["gpus_measured"], out["hardware"], out["energy_status"] = NOT_MEASURED, "", "", MISSING
+    out["energy_windows"], out["idle_baseline_s"] = math.nan, math.nan
     weights = pd.to_numeric(out[weight], errors="coerce").fillna(0.0) if weight in out else pd.Series(0.0, out.index)
     for session_id, rows in out.groupby("session", dropna=True).groups.items():
         energy = session_energy(by_id[session_id], phase) if session_id in by_id else None
@@ -362,7 +374,9 @@ def charge(records: pd.DataFrame, sessions: list[dict], phase: str, weight: str)
         out.loc[rows, "energy_method"] = energy["method"]
         out.loc[rows, "gpus_measured"] = ",".join(map(str, energy["gpus_measured"]))
         out.loc[rows, "hardware"] = energy["hardware"]
-        out.loc[rows, "energy_status"] = PARTIAL if energy["killed"] else MEASURED
+        out.loc[rows, "energy_windows"], out.loc[rows, "idle_baseline_s"] = energy["windows"], energy["idle_s"]
+        out.loc[rows, "energy_status"] = PARTIAL if energy["killed"] else \
+            NOT_ABOVE_IDLE if energy["not_above_idle"] else MEASURED
     return out
 
 
@@ -410,7 +424,7 @@ def answer_energy(answers: pd.DataFrame, produced: pd.DataFrame, sessions: list[
     """
     charged = charge(produced.drop_duplicates(["question_id", "session"]), sessions, "answer", "latency_s")
     columns = ["energy_wh", "energy_gross_wh", "energy_idle_wh", "energy_sd_wh", "duration_s", "co2_kg",
-               "energy_method", "gpus_measured", "hardware", "energy_status"]
+               "energy_method", "gpus_measured", "hardware", "energy_status", "energy_windows", "idle_baseline_s"]
     out = answers.drop(columns=[c for c in columns if c in answers]).merge(
         charged[["question_id", "session", *columns]], on=["question_id", "session"], how="left")
     out["energy_method"] = out["energy_method"].fillna(NOT_MEASURED)
@@ -433,6 +447,13 @@ def answer_energy(answers: pd.DataFrame, produced: pd.DataFrame, sessions: list[
             out["energy_wh"], out["co2_kg"] = math.nan, math.nan
             out["energy_method"], out["energy_status"] = NOT_MEASURED, REMOTE
     return out
+
+
+def ranked(status: str) -> bool:
+    """Whether an answer's energy counts in the energy per query that ranks the models: measured in full
+    (or a declared estimate). Partial windows (a killed session) and windows at or below the idle
+    baseline are measurement problems, flagged and kept out of the ranking; missing ones have no energy."""
+    return status == MEASURED or str(status).startswith("estimated")
 
 
 def is_estimate(method: str) -> bool:

@@ -16,16 +16,18 @@ from pipeline.io import atomic_save_figure  # noqa: E402
 
 
 def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
-    """Accuracy (y, 95% CI bars) vs energy in Wh (x, log); bubble area ∝ parameters; frontier marked.
+    """Accuracy (y, 95% CI bars) vs net energy per query in Wh (x, log), the figure the frontier and the
+    pick rank by; bubble area ∝ parameters; frontier marked.
 
-    Measured energies are filled bubbles, estimates hollow ones; a model whose
-    energy was not measured has no x and is named under the plot instead.
+    Measured energies are filled bubbles, estimates hollow ones; a model with no
+    energy per query (not measured, or no answer measured in full) has no x and is
+    named under the plot instead.
     """
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
-    shown = results[results["energy_wh"].notna()]
-    missing = results[results["energy_wh"].isna()]["model"].tolist()
+    shown = results[results["energy_per_query_wh"].notna()]
+    missing = results[results["energy_per_query_wh"].isna()]["model"].tolist()
     sizes = 2500 * shown["params_b"] / shown["params_b"].max()
-    energy_x = shown["energy_wh"].clip(lower=1e-6)
+    energy_x = shown["energy_per_query_wh"].clip(lower=1e-9)
     accuracy = shown["accuracy"]
     if "accuracy_ci_low" in shown and len(shown):
         below = (accuracy - shown["accuracy_ci_low"]).clip(lower=0).fillna(0)
@@ -50,8 +52,8 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
                        edgecolors=[colour[m] for m in part["model"]], linewidths=1.6 if is_estimate else 0.8,
                        linestyle="--" if is_estimate else "-", alpha=0.9 if is_estimate else 0.45)
     if "on_frontier" in shown and shown["on_frontier"].any():
-        front = shown[shown["on_frontier"]].sort_values("energy_wh")
-        ax.plot(front["energy_wh"].clip(lower=1e-6), front["accuracy"], color="crimson", linestyle="--",
+        front = shown[shown["on_frontier"]].sort_values("energy_per_query_wh")
+        ax.plot(front["energy_per_query_wh"].clip(lower=1e-9), front["accuracy"], color="crimson", linestyle="--",
                 marker="o", markersize=4, zorder=3,
                 label="efficiency frontier" + (" (hollow points: estimates)" if estimated[front.index].any() else ""))
     if len(shown):
@@ -63,7 +65,7 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
         ax.annotate(f"{name}\n({format_params(params)})", (x, y), textcoords="offset points", xytext=(0, 12),
                     ha="center", fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("Net energy for answering (Wh, log scale)")
+    ax.set_xlabel("Net energy per query (Wh, log scale)")
     ax.set_ylabel("Accuracy (judged correct; diamonds: judge-corrected), 95% CI")
     ax.set_ylim(-0.05, 1.1)
     if len(shown):
@@ -72,7 +74,8 @@ def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     note = "bubble area ∝ parameter count; hollow: energy estimated, filled: measured"
     if missing:
-        note += "\nnot plotted (energy not measured): " + ", ".join(missing)
+        note += "\nnot plotted (no energy per query: not measured, or no answer measured in full): " + \
+            ", ".join(missing)
     ax.text(0.01, 0.01, note, transform=ax.transAxes, ha="left", va="bottom", fontsize=7, color="gray")
     fig.tight_layout()
     atomic_save_figure(fig, path)

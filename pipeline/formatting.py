@@ -38,15 +38,20 @@ def num(value, fmt="{:.4g}") -> str:
 
 
 def energy_cell(row) -> str:
-    """The table's energy: net Wh, ± the spread over repeated windows, and how many answers it covers."""
+    """The table's energy: net Wh, ± the spread over repeated windows, how many answers it covers, and a flag
+    (⚠) on answers from a partial window (a killed session) or a window at or below the idle baseline."""
     if pd.isna(row["energy_wh"]):
         return energy.NOT_MEASURED
     text = num(row["energy_wh"])
     if pd.notna(row.get("energy_sd_wh", float("nan"))):
         text += f" ± {num(row['energy_sd_wh'], '{:.2g}')}"
     measured = row.get("energy_questions", row["questions"])
-    if measured < row["questions"]:
-        text += f" ({measured} of {row['questions']} answers)"
+    notes = [f"{measured} of {row['questions']} answers"] if measured < row["questions"] else []
+    flags = [f"{n} {what}" for n, what in ((row.get("energy_partial_answers", 0), "from a partial window"),
+                                           (row.get("energy_not_above_idle_answers", 0), "net ≤ 0, below idle"))
+             if n and pd.notna(n)]
+    if notes or flags:
+        text += f" ({'; '.join(notes + [f'⚠ {flag}' for flag in flags])})"
     return text
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import selection, validate
+from pipeline import keys, selection, validate
 from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.config import ROOT, Config, Generator, fingerprint
 from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
@@ -69,6 +69,8 @@ INSTRUCTIONS = (
     "- The citation is one sentence copied word for word from the text chunk, the one that contains the answer.\n"
     "- Write questions and answers in the language of the text.")
 KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: nothing secret lands in its yaml
+# The records of finished model calls in a run folder: the generator's, and the judge model's gold-answer checks.
+GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validation/calls.jsonl")
 
 
 def question_schema(count: int) -> dict:
@@ -95,11 +97,12 @@ def _response_format(gen: Generator, count: int) -> dict:
 
 
 def generate_key(cfg: Config) -> str:
-    """What the questions depend on: generator, question settings, prompt files, and the gold-answer check."""
+    """What the questions depend on: the generator's and the question settings that :mod:`pipeline.keys` places
+    in ``generate``, the summarization prompt, the instructions, and the gold-answer check (when on)."""
     q = cfg.questions
     prompt = (ROOT / "generator_prompts" / cfg.generator.summarization_prompt).read_text(encoding="utf-8") \
         if cfg.generator.summarization_prompt else ""
-    return fingerprint(cfg.generator, q.model_dump(exclude={"candidate_context", "min_usable"}), prompt,
+    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompt,
                        INSTRUCTIONS, QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
 
 
@@ -333,8 +336,9 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
         return _generate(doc, run_dir, cfg)
 
 
-def _served_fingerprint(model) -> str:
-    return fingerprint(model.model_dump(mode="json", exclude={"startup_timeout_s", "devices"}))
+def _served_fingerprint(model, at: str) -> str:
+    """The call record's key for ``model`` (at ``at`` in the profile): what changes a reply beyond the request."""
+    return fingerprint(keys.settings(model, keys.CALLS, at))
 
 
 class _GoldCheck:
@@ -392,8 +396,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     started = time.time()
     yb = _YourBench(cfg, work, log_path)
     speed = SpeedLog()
-    generator_calls = CallRecord(work / "calls.jsonl", _served_fingerprint(gen))
-    judge_calls = CallRecord(run_dir / "validation" / "calls.jsonl", _served_fingerprint(cfg.judge))
+    generator_calls = CallRecord(run_dir / GENERATOR_CALLS, _served_fingerprint(gen, "generator"))
+    judge_calls = CallRecord(run_dir / GOLD_CHECK_CALLS, _served_fingerprint(cfg.judge, "judge"))
     try:
         document = _ingest(doc, work, yb, console)
         plan = make_plan(document, page_count(doc), cfg)
@@ -409,6 +413,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
         meter = EnergyMeter(cfg.energy, gpus=sorted({*pinned_gpus(gen), *pinned_gpus(cfg.judge)}))
         with Session(run_dir / "generation.sessions.jsonl", meter, fingerprint=generate_key(cfg),
                      generator=gen.name, engine=gen.engine) as session:
+            generator_calls.session = judge_calls.session = session.id  # each fresh call names its session
             try:
                 if gen.engine != "openai":
                     session.idle()
@@ -441,6 +446,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     extra = {"plan": {**asdict(plan), "calls": plan.calls}, "rounds": rounds,
              "fresh_calls": proxy.fresh_calls, "reused_calls": proxy.reused_calls,
              "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
+             # every call these questions rest on, made now or replayed: the report charges each its energy
+             "calls_used": [*generator_calls.used, *judge_calls.used],
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
 

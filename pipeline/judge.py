@@ -15,9 +15,10 @@ client retries 429/5xx with backoff (honouring ``Retry-After``) and does not
 retry 401/403.
 
 Records are appended to ``judgements/<candidate>.jsonl`` as they complete and
-keyed by (question, answer text, judge config): adding a candidate judges only
-its answers, changing the judge prompt re-judges everything, a rerun with
-nothing changed judges nothing.
+keyed by (question, gold answer and excerpt, answer text, judge config): adding
+a candidate judges only its answers, changing the judge prompt re-judges
+everything, a regenerated question with the same words but another gold answer
+or excerpt is judged again, a rerun with nothing changed judges nothing.
 
 Optional reliability checks (``second_judge`` and ``self_consistency`` in the
 config) grade the same answers again: with a second judge model, or with the
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import keys
 from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
@@ -80,8 +82,9 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
 
 
 def judge_fingerprint(judge: Judge) -> str:
-    settings = judge.model_dump(mode="json", exclude={"calibrate", "startup_timeout_s", "devices"})
-    return fingerprint(settings, judge.prompt_text())
+    """What a judge's verdicts depend on (:mod:`pipeline.keys`, the same for the judge and a second judge):
+    its model, how it is served and asked, and its prompt's text."""
+    return fingerprint(keys.settings(judge, keys.VERDICTS, "judge"), judge.prompt_text())
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,10 @@ CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 
 
 def judge_key(cfg: Config) -> str:
-    """What ``judgements.parquet`` depends on: each pass's judge and prompt, and the candidates graded."""
-    return fingerprint(*[p.key for p in passes(cfg)], [c.name for c in cfg.candidates])
+    """What ``judgements.parquet`` depends on: each pass's verdicts, the candidates graded, and the calibration
+    set graded with them (an edited set is graded again, and the report uses all of it)."""
+    return fingerprint(*[p.key for p in passes(cfg)], keys.settings(cfg, keys.JUDGE),
+                       CALIBRATION_SET.read_text(encoding="utf-8"))
 
 
 def passes(cfg: Config) -> list[Pass]:
@@ -119,6 +124,12 @@ def passes(cfg: Config) -> list[Pass]:
 
 def _answer_hash(prediction: str) -> str:
     return hashlib.sha256((prediction or "").encode()).hexdigest()[:16]
+
+
+def _question_hash(question: str, gold: str, chunk_text: str) -> str:
+    """What a verdict depends on besides the answer: the question, its gold answer and its excerpt (the
+    question id hashes the question's words only). A record without it (older ones) matches nothing."""
+    return fingerprint(question, gold, chunk_text)
 
 
 VERDICT_GRAMMAR = 'root ::= "<final_answer>" [01] "</final_answer>"'  # llama.cpp GBNF
@@ -197,10 +208,12 @@ def _pending(cfg: Config, questions: pd.DataFrame, answers_dir: Path, out_dir: P
         if not path.exists():
             raise UserError(f"no answers for {candidate.name} yet ({path}); run the answer stage first")
         answers = pd.read_parquet(path).merge(questions, on="question_id")
-        done = {(r["question_id"], r["answer_hash"]) for r in read_jsonl(out_dir / f"{candidate.name}.jsonl")
+        done = {(r["question_id"], r.get("question_hash"), r["answer_hash"])
+                for r in read_jsonl(out_dir / f"{candidate.name}.jsonl")
                 if r.get("judge_fingerprint") == key and r.get("status") != "error"}
         for row in answers.to_dict("records"):
-            if (row["question_id"], _answer_hash(row["prediction"])) not in done:
+            question = _question_hash(row["question"], row["gold"], row["chunk_text"])
+            if (row["question_id"], question, _answer_hash(row["prediction"])) not in done:
                 todo.append(row)
     return sorted(todo, key=grading_order)
 
@@ -361,6 +374,7 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         def answer_writer(p: Pass):
             return lambda item, result: append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
                 "question_id": item["question_id"], "candidate": item["candidate"],
+                "question_hash": _question_hash(item["question"], item["gold"], item["chunk_text"]),
                 "answer_hash": _answer_hash(item["prediction"]), "judge": judge.name, "pass": p.label,
                 "judge_fingerprint": p.key, "session": session.id, **result})
 
@@ -393,12 +407,15 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
 def latest_records(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, list[dict]]:
     """Per pass key, the latest record for every current answer (a later "judged" replaces an "unparsed")."""
     latest: dict[str, dict] = {key: {} for key in keys}
+    questions = pd.read_parquet(run_dir / "questions.parquet", columns=["question_id", "question", "gold",
+                                                                        "chunk_text"])
     for candidate in cfg.candidates:
-        answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet")
-        current = {(qid, _answer_hash(p)) for qid, p in zip(answers["question_id"], answers["prediction"])}
+        answers = pd.read_parquet(run_dir / "answers" / f"{candidate.name}.parquet").merge(questions, on="question_id")
+        current = {(r["question_id"], _question_hash(r["question"], r["gold"], r["chunk_text"]),
+                    _answer_hash(r["prediction"])) for r in answers.to_dict("records")}
         for record in read_jsonl(run_dir / "judgements" / f"{candidate.name}.jsonl"):
             key = record.get("judge_fingerprint")
-            if key in latest and (record["question_id"], record["answer_hash"]) in current:
+            if key in latest and (record["question_id"], record.get("question_hash"), record["answer_hash"]) in current:
                 latest[key][(candidate.name, record["question_id"])] = record
     return {key: list(found.values()) for key, found in latest.items()}
 

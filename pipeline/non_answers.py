@@ -64,33 +64,14 @@ TRANSLATED_LABEL = re.compile(r"\b(?:answer|réponse|respuesta|antwort|risposta|
                               r"|frage|domanda|pergunta|vraag)\s*:", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class PromptFrame:
-    """The fixed text of a candidate's prompt (tasks/document_qa.py), around the excerpt and the question."""
+def prompt_frames():
+    """The candidates' prompt frames (:mod:`pipeline.qa_prompt`), one per language that has its own.
 
-    instruction: tuple[str, ...]  # the lines before the excerpt's label
-    excerpt_label: str  # "Document excerpt:"
-    question_label: str  # "Question:"
-    answer_label: str  # "Answer:"
-
-
-_EXCERPT_SLOT, _QUESTION_SLOT = "\x00excerpt\x00", "\x00question\x00"
-
-
-@cache
-def prompt_frame() -> PromptFrame:
-    """The candidates' prompt frame, read off :func:`tasks.document_qa.prompt_text` (so it follows its edits).
-
-    Imported here rather than at the top: importing the task module imports Lighteval's metrics
-    (tens of seconds on a 2-core machine), which modules importing this one should not pay.
+    Not read at import: a copied frame of any language is a copy of the prompt.
     """
-    from tasks.document_qa import prompt_text
+    from pipeline.qa_prompt import FRAMES
 
-    before_excerpt, before_question, after_question = re.split(
-        f"{_EXCERPT_SLOT}|{_QUESTION_SLOT}", prompt_text(_QUESTION_SLOT, _EXCERPT_SLOT))
-    lines = [line.strip() for line in before_excerpt.splitlines() if line.strip()]
-    return PromptFrame(instruction=tuple(lines[:-1]), excerpt_label=lines[-1],
-                       question_label=before_question.strip(), answer_label=after_question.strip())
+    return tuple(FRAMES.values())
 
 
 def _loose(text: str) -> str:
@@ -111,13 +92,14 @@ def without_prompt_frame(question: str, answer: str) -> str:
     labels (also translated, :data:`TRANSLATED_LABEL`), and the question itself (repeated, with or without
     its question mark).
     """
-    frame = prompt_frame()
+    frames = prompt_frames()
     text = CHAT_HEADER.sub(" ", answer)
-    for fixed in (SNOOZY_SYSTEM_LINE, *frame.instruction):
+    for fixed in (SNOOZY_SYSTEM_LINE, *(frame.instruction for frame in frames)):
         text = re.sub(_loose(fixed), " ", text, flags=re.IGNORECASE)
-    next_label = f"{_loose(frame.question_label)}|{_loose(frame.answer_label)}"
-    text = re.sub(rf"{_loose(frame.excerpt_label)}.*?(?={next_label}|{TRANSLATED_LABEL.pattern}|\Z)", " ", text,
-                  flags=re.IGNORECASE | re.DOTALL)
+    next_label = "|".join(_loose(label) for frame in frames for label in (frame.question_label, frame.answer_label))
+    for frame in frames:
+        text = re.sub(rf"{_loose(frame.excerpt_label)}.*?(?={next_label}|{TRANSLATED_LABEL.pattern}|\Z)", " ", text,
+                      flags=re.IGNORECASE | re.DOTALL)
     asked = question.strip().rstrip("?？").strip()
     if has_content(asked):
         text = re.sub(_loose(asked), " ", text, flags=re.IGNORECASE)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import energy, review, stats
+from pipeline import energy, keys, review, stats
 from pipeline.aggregation import aggregate, answer_sessions, build_details
 from pipeline.config import Config, fingerprint
 from pipeline.formatting import format_params, main_table, markdown_table, num, pct
@@ -22,9 +22,9 @@ from pipeline.judge import CHECKS, judge_fingerprint
 
 
 def report_key(cfg: Config) -> str:
-    """What the report depends on besides the judgements: the candidates as configured (names, sizes,
-    hardware labels), energy accounting and report settings."""
-    return fingerprint(cfg.profile, [c.model_dump(mode="json") for c in cfg.candidates], cfg.energy, cfg.report)
+    """What the report depends on besides the judgements (:mod:`pipeline.keys`): the candidates' sizes and
+    hardware labels, the estimates' settings, and the report settings."""
+    return fingerprint(keys.settings(cfg, keys.REPORT))
 
 
 def correction_effects(results: pd.DataFrame) -> list[str]:
@@ -39,12 +39,13 @@ def correction_effects(results: pd.DataFrame) -> list[str]:
     if rated.empty:
         return []
     found = []
-    by_judged = rated.sort_values(["accuracy", "energy_wh"], ascending=[False, True])["model"].tolist()
-    by_corrected = rated.sort_values(["corrected_accuracy", "energy_wh"], ascending=[False, True])["model"].tolist()
+    by_judged = rated.sort_values(["accuracy", "energy_per_query_wh"], ascending=[False, True])["model"].tolist()
+    by_corrected = rated.sort_values(["corrected_accuracy", "energy_per_query_wh"],
+                                     ascending=[False, True])["model"].tolist()
     if by_judged[0] != by_corrected[0]:
         found.append(f"The most accurate model changes: {by_judged[0]} as judged, {by_corrected[0]} corrected "
                      "(corrected accuracies tie where they are clipped at 0% or 100%).")
-    frontier = stats.pareto_frontier(rated, y="corrected_accuracy")
+    frontier = stats.pareto_frontier(rated, x="energy_per_query_wh", y="corrected_accuracy")
     moved = sorted(set(rated.loc[frontier, "model"]) ^ set(rated.loc[rated["on_frontier"], "model"]))
     if moved:
         found.append(f"The efficiency frontier changes for {', '.join(moved)} with corrected accuracies.")
@@ -62,7 +63,8 @@ def efficiency_table(results: pd.DataFrame) -> pd.DataFrame:
         "Model": results["model"],
         "Frontier": [_frontier_label(f, m) for f, m in zip(results["on_frontier"], results["energy_method"])],
         "Accuracy per Wh": results["accuracy_per_wh"].map(num),
-        "Wh per query": results["energy_per_query_wh"].map(num),
+        "Wh per query": [f"{num(v)} ({n} answers)" if pd.notna(v) else num(v)
+                         for v, n in zip(results["energy_per_query_wh"], results["energy_ranked_answers"])],
         "J per output token": results["j_per_output_token"].map(num),
         "TDP estimate (Wh)": results["tdp_energy_wh"].map(num),
         "EcoLogits estimate (Wh)": results["ecologits_wh"].map(num),
@@ -94,12 +96,13 @@ def energy_table(results: pd.DataFrame) -> pd.DataFrame:
 def significance_summary(details: pd.DataFrame, results: pd.DataFrame, alpha: float) -> tuple[str, pd.DataFrame]:
     """Pairwise exact McNemar tests, and the one comparison a reader asks first."""
     pairs = stats.pairwise_significance(details, alpha=alpha)
-    ranked = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
+    ranked = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_per_query_wh"],
+                                                             ascending=[False, True])
     if len(ranked) < 2:
         return "Only one model was judged: nothing to compare.", pairs
     best = ranked.iloc[0]
     frontier = results[results["on_frontier"] & (results["model"] != best["model"])]
-    other = frontier.sort_values("energy_wh").iloc[0] if len(frontier) else ranked.iloc[1]
+    other = frontier.sort_values("energy_per_query_wh").iloc[0] if len(frontier) else ranked.iloc[1]
     role = "the most efficient other frontier model" if len(frontier) else "the runner-up (it dominates the rest)"
     pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == other["model"]))
                  | ((pairs["model_a"] == other["model"]) & (pairs["model_b"] == best["model"]))].iloc[0]
@@ -127,14 +130,15 @@ def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float,
              more_questions: Callable[[int], str] | None = None, alpha: float = 0.05) -> list[str]:
     """The card at the top of the page: which model to pick, and what it saves against the best.
 
-    The pick is the lowest-energy model whose accuracy is within ``tolerance`` of
-    the best and which is not significantly worse than the best (the pairwise
-    McNemar tests of the report, at ``alpha``); ties go to the lower energy. When the
-    pick cannot be told apart from the best (or, being the best, from the next most
-    accurate model), a line says so (:func:`cannot_tell_apart`), with the command
+    The pick is the model with the lowest energy per query whose accuracy is within
+    ``tolerance`` of the best and which is not significantly worse than the best (the
+    pairwise McNemar tests of the report, at ``alpha``); ties go to the lower energy per
+    query. When the pick cannot be told apart from the best (or, being the best, from the
+    next most accurate model), a line says so (:func:`cannot_tell_apart`), with the command
     ``more_questions(n)`` that brings the question count to n when it is given.
     """
-    rated = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
+    rated = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_per_query_wh"],
+                                                            ascending=[False, True])
     if rated.empty:
         return ["No model has a judged answer: nothing to recommend."]
     best = rated.iloc[0]
@@ -144,23 +148,27 @@ def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float,
                      | ((pairs["model_b"] == best["model"]) & (pairs["model_a"] == model))]
         return bool(len(pair)) and bool(pair["significant"].iloc[0])
 
-    close = rated[(rated["accuracy"] >= best["accuracy"] - tolerance - 1e-12) & rated["energy_wh"].notna()
+    close = rated[(rated["accuracy"] >= best["accuracy"] - tolerance - 1e-12) & rated["energy_per_query_wh"].notna()
                   & ~rated["model"].map(worse_than_best)]
-    pick = close.sort_values(["energy_wh", "accuracy"], ascending=[True, False]).iloc[0] if len(close) else best
+    pick = close.sort_values(["energy_per_query_wh", "accuracy"], ascending=[True, False]).iloc[0] \
+        if len(close) else best
     name = f"**{pick['model']}** ({format_params(pick['params_b'])})"
     lines = [f"Pick {name}: accuracy {pct(pick['accuracy'])} "
              f"({pct(pick['accuracy_ci_low'])}–{pct(pick['accuracy_ci_high'])}), net energy "
-             f"{num(pick['energy_wh'])} Wh for {pick['questions']} questions ({pick['energy_method']})."]
+             f"{num(pick['energy_per_query_wh'])} Wh per query over {pick['energy_ranked_answers']} of "
+             f"{pick['questions']} answers ({pick['energy_method']})."]
     if pick["model"] == best["model"]:
         lines.append(f"It is the most accurate model, and no model within {100 * tolerance:g} points of it "
                      "that is not significantly worse uses less energy.")
     else:
-        ratio = best["energy_wh"] / pick["energy_wh"] if pick["energy_wh"] > 0 else float("nan")
+        ratio = best["energy_per_query_wh"] / pick["energy_per_query_wh"] if pick["energy_per_query_wh"] > 0 \
+            else float("nan")
         gap = 100 * (best["accuracy"] - pick["accuracy"])
         lines.append(f"The most accurate, {best['model']} ({pct(best['accuracy'])}), is {gap:.1f} points better: "
                      f"within the {100 * tolerance:g}-point tolerance and not significant at this question count "
-                     f"(McNemar). It uses {num(best['energy_wh'])} Wh, {num(ratio, '{:.3g}')}× the energy "
-                     f"({num(best['energy_wh'] - pick['energy_wh'])} Wh more).")
+                     f"(McNemar). It uses {num(best['energy_per_query_wh'])} Wh per query, "
+                     f"{num(ratio, '{:.3g}')}× the energy "
+                     f"({num(best['energy_per_query_wh'] - pick['energy_per_query_wh'])} Wh more per query).")
     rival = best if pick["model"] != best["model"] else rated.iloc[1] if len(rated) > 1 else None
     if rival is not None:
         lines += cannot_tell_apart(pick["model"], rival["model"], pairs, alpha, more_questions)
@@ -203,8 +211,9 @@ def cannot_tell_apart(model: str, other: str, pairs: pd.DataFrame, alpha: float,
 
 def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
     """Best model and the most efficient frontier model, side by side, at ``volume`` queries."""
-    best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_wh"], ascending=[False, True])
-    frontier = results[results["on_frontier"]].sort_values("energy_wh")
+    best = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_per_query_wh"],
+                                                           ascending=[False, True])
+    frontier = results[results["on_frontier"]].sort_values("energy_per_query_wh")
     most_accurate = best["model"].iloc[0]
     most_efficient = frontier["model"].iloc[0] if len(frontier) else most_accurate
     roles = {most_accurate: "most accurate", most_efficient: "most efficient on the frontier"}
@@ -300,17 +309,62 @@ def _judge_sessions(run_dir: Path, cfg: Config) -> list[dict]:
 def _cost_row(stage: str, total: dict, note: str = "") -> dict:
     measured = total["sessions"] > 0
     killed = f"; {total['killed']} session(s) killed, energy up to their last checkpoint" if total["killed"] else ""
+    if total.get("not_above_idle"):
+        killed += (f"; {total['not_above_idle']} session(s) with a window at or below the idle baseline "
+                   "(net ≤ 0, counted as measured, not clipped)")
     return {"Stage": stage, "Net energy (Wh)": num(total["net_wh"]) if measured else energy.NOT_MEASURED,
             "Duration (s)": f"{total['duration_s']:.1f}" if measured else "",
             "Method": total["method"] if measured else energy.NOT_MEASURED, "Note": note + killed}
 
 
+def generation_cost(run_dir: Path) -> tuple[dict, str]:
+    """Question generation's net energy, and a note on what it holds.
+
+    Two parts: the sessions of this configuration's generate runs (``generate.key``), as measured; and the
+    calls the questions rest on (``calls_used`` in ``generation.json``) that earlier runs made and this one
+    replayed from the call records, each charged its share, by seconds, of the net energy of the session
+    that made it (:func:`pipeline.energy.charge`), so that a replayed call costs what it cost when made.
+    """
+    from pipeline.generate import GENERATOR_CALLS, GOLD_CHECK_CALLS
+
+    sessions = energy.read_sessions(run_dir / "generation.sessions.jsonl")
+    this_run = sessions
+    key_file = run_dir / "keys" / "generate.key"
+    if key_file.exists() and any("fingerprint" in s for s in sessions):  # sessions of the current questions
+        this_run = [s for s in sessions if s.get("fingerprint") == key_file.read_text().strip()]
+    measured = energy.phase_total(this_run)
+    stats_path = run_dir / "generation.json"
+    generation = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    calls = pd.DataFrame([r for path in (GENERATOR_CALLS, GOLD_CHECK_CALLS) for r in read_jsonl(run_dir / path)])
+    calls = calls.reindex(columns=["key", "session", "seconds"])
+    charged = energy.charge(calls, sessions, "generate", "seconds")
+    carried = charged[charged["key"].isin(generation.get("calls_used", []))
+                      & ~charged["session"].isin({s.get("session") for s in this_run})]
+    known = carried[carried["energy_wh"].notna()]
+    total = {**measured, "net_wh": measured["net_wh"] + known["energy_wh"].sum(),
+             "duration_s": measured["duration_s"] + known["duration_s"].sum(),
+             "sessions": measured["sessions"] + known["session"].nunique(),
+             "killed": measured["killed"] + known.loc[known["energy_status"] == energy.PARTIAL, "session"].nunique(),
+             "method": measured["method"] if measured["sessions"] or known.empty else known["energy_method"].iloc[0]}
+    if not sessions:
+        return total, "the generate stage recorded no energy (generation.sessions.jsonl)"
+    note = f"{num(measured['net_wh'])} Wh measured by this configuration's generate runs ({measured['sessions']} " \
+           f"sessions)"
+    if "calls_used" not in generation and generation.get("reused_calls"):
+        note += (f"; the {generation['reused_calls']} calls they replayed from earlier runs are not counted "
+                 "(generated before each call named the session that made it)")
+    if len(carried):
+        note += (f", {num(known['energy_wh'].sum())} Wh carried over: {len(known)} calls replayed from earlier runs, "
+                 "each charged its share (by seconds) of the net energy of the session that made it")
+        if len(known) < len(carried):
+            note += (f"; {len(carried) - len(known)} replayed calls whose session's energy is unknown (recorded "
+                     "before calls named their session, or the session left no energy) are not counted")
+    return total, note
+
+
 def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.DataFrame:
     """What the evaluation itself cost, stage by stage, beside the answering energy of the table."""
-    generation = energy.read_sessions(run_dir / "generation.sessions.jsonl")
-    key_file = run_dir / "keys" / "generate.key"
-    if key_file.exists() and any("fingerprint" in s for s in generation):  # sessions of the current questions
-        generation = [s for s in generation if s.get("fingerprint") == key_file.read_text().strip()]
+    generation, why = generation_cost(run_dir)
     loads = [s for c in cfg.candidates
              for s in answer_sessions(run_dir, c.name, details.loc[details["candidate"] == c.name,
                                                                      "fingerprint"].iloc[0])
@@ -321,11 +375,9 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
                  "sessions": int(details["energy_wh"].notna().any()), "killed": 0,
                  "method": " / ".join(dict.fromkeys(details.loc[details["energy_wh"].notna(), "energy_method"]))}
     if cfg.generator.engine == "openai":
-        generation, why = [], "remote endpoint: the client machine's energy is not the generator's"
-    else:
-        why = "" if generation else "the generate stage recorded no energy (generation.sessions.jsonl)"
+        generation, why = energy.phase_total([]), "remote endpoint: the client machine's energy is not the generator's"
     rows = [
-        _cost_row("Question generation", energy.phase_total(generation), why),
+        _cost_row("Question generation", generation, why),
         _cost_row("Loading the candidates", energy.phase_total(loads, "load")),
         _cost_row("Answering (the table)", answering, "net energy of the answers in use"),
         _cost_row("Loading the judge(s)", energy.phase_total(local_judges, "load")),
@@ -346,8 +398,41 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def _recorded(values: pd.Series, fmt: str = "{:g}") -> str:
+    """Values the sessions recorded, as one figure or a range."""
+    low, high = fmt.format(values.min()), fmt.format(values.max())
+    return low if low == high else f"{low} to {high}"
+
+
+def _measurement_notes(cfg: Config, details: pd.DataFrame) -> list[str]:
+    """How the answers in use were measured, as their sessions recorded it (not as the profile now says)."""
+    local = {c.name for c in cfg.candidates if c.engine != "openai"}
+    sessions = details[details["candidate"].isin(local)].drop_duplicates("session")
+    sessions = sessions[sessions["energy_windows"].notna()] if "energy_windows" in sessions else sessions.iloc[:0]
+    if sessions.empty:
+        return []
+    with_idle = sessions["idle_baseline_s"].dropna()
+    if len(with_idle):
+        idle = (f"- Idle baseline: every answering session first measured {_recorded(with_idle, '{:.1f}')} s with "
+                "nothing running (after taking the machine's serving lock, before loading its model)"
+                + (f"; {len(sessions) - len(with_idle)} of the {len(sessions)} sessions recorded none, so their net "
+                   "is their gross" if len(with_idle) < len(sessions) else "")
+                + ". The table shows net energy = gross - idle power x duration; gross, idle and net are in the "
+                "Energy accounting table and in `details.parquet`.")
+    else:
+        idle = ("- Idle baseline: none of the answering sessions recorded one, so the table's net energy is the "
+                "gross energy.")
+    notes = [idle]
+    if sessions["energy_windows"].max() > 1:
+        notes.append(f"- Each answering window was measured {_recorded(sessions['energy_windows'])} times, as the "
+                     "sessions recorded (answers come from the first; the repeats send the same requests at "
+                     "temperature 0); ± is the sample standard deviation of the net energy over the windows, "
+                     "combined across sessions in quadrature.")
+    return notes
+
+
 def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> list[str]:
-    measured = results[results["energy_wh"].notna()]
+    measured = results[results["energy_per_query_wh"].notna()]
     hardware = ", ".join(dict.fromkeys(h for h in results["hardware"] if h)) or "hardware unknown"
     gpus = "; ".join(f"{m}: {g or 'none'}" for m, g in zip(results["model"], results["gpus_measured"]))
     notes = [
@@ -355,27 +440,31 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
         "loop of answering (Lighteval's set-up and result saving are outside the window). Only the GPUs a model's "
         f"server is pinned to are counted (GPUs measured: {gpus}). How each figure was obtained is in the "
         "Method column.",
-        f"- Idle baseline: every session first measures {cfg.energy.idle_s:g} s with nothing running (after taking "
-        "the machine's serving lock, before loading its model). The table shows net energy = gross - idle power x "
-        "duration; gross, idle and net are in the Energy accounting table and in `details.parquet`.",
+        *_measurement_notes(cfg, details),
+        "- Ranking by energy (the frontier, the pick, the projection): the net energy per query, over the answers "
+        "measured in full (the Wh per query column says how many), so that a candidate with fewer measured answers "
+        "is not charged for fewer answers.",
     ]
     if len(measured) and measured["energy_method"].map(energy.time_proportional).all():
-        same = (measured["energy_wh"].rank(method="min").tolist() == measured["duration_s"].rank(method="min")
-                .tolist())
+        same = (measured["energy_per_query_wh"].rank(method="min").tolist()
+                == measured["seconds_per_query"].rank(method="min").tolist())
         notes.append("- These energies are estimates that grow with duration (no RAPL or GPU counter here: "
                      "CodeCarbon's CPU-load x TDP model and a constant RAM power), so the energy ranking equals the "
                      "duration ranking" + (" (as it does here)." if same else
                                           "; here it differs only through the CPU load of each model."))
-    if cfg.energy.repeats > 1:
-        notes.append(f"- Each answering window was measured {cfg.energy.repeats} times (answers come from the first; "
-                     "the repeats send the same requests at temperature 0); ± is the sample standard deviation of "
-                     "the net energy over the windows.")
     lost = details[details["energy_status"].isin([energy.MISSING, energy.PARTIAL])]
     if len(lost):
         by_model = lost.groupby("candidate")["energy_status"].value_counts()
         notes.append("- Answers whose session's energy did not survive (killed with no checkpoint, or partly): "
                      + "; ".join(f"{m}: {n} {status}" for (m, status), n in by_model.items())
-                     + ". They count for accuracy; the energy per query uses the answers with energy.")
+                     + ". They count for accuracy; the energy per query uses only the answers measured in full.")
+    below = details[details["energy_status"] == energy.NOT_ABOVE_IDLE]
+    if len(below):
+        notes.append("- Net energy at or below the idle baseline (a window measured no more than the machine at rest: "
+                     "a measurement problem, not a free model): "
+                     + "; ".join(f"{m}: {n} answers" for m, n in below["candidate"].value_counts(sort=False).items())
+                     + ". Their net energy is shown as measured (not clipped to 0), flagged in the table, and kept "
+                     "out of the energy per query that ranks the models.")
     for candidate in cfg.candidates:
         if candidate.engine == "openai":
             how = (f"TDP x devices x duration for the declared hardware ({candidate.endpoint_hardware.description}, "
@@ -464,8 +553,11 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
         "machine": f"{platform.system()} {platform.machine()}, {hardware}",
         "energy_method": dict(zip(results["model"], results["energy_method"])),
         "devices_measured": {m: g or "none" for m, g in zip(results["model"], results["gpus_measured"])},
-        "idle_baseline_s": cfg.energy.idle_s,
-        "energy_repeats": cfg.energy.repeats,
+        # as the answering sessions recorded them, per model (None: not recorded)
+        "idle_baseline_s": {m: None if pd.isna(v) else round(float(v), 1)
+                            for m, v in zip(results["model"], results["idle_baseline_s"])},
+        "energy_repeats": {m: None if pd.isna(v) else int(v)
+                           for m, v in zip(results["model"], results["energy_windows"])},
     }
 
 
@@ -494,7 +586,8 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Results", main_table(results)),
         ("Efficiency", efficiency_table(results)),
         ("Efficiency notes", "- " + per_note + "\n- Frontier: models no other model beats on both accuracy "
-                             "and energy; \"yes (estimate)\" where that energy is an estimate, not a measurement. "
+                             "and net energy per query; \"yes (estimate)\" where that energy is an estimate, not a "
+                             "measurement. "
                              "J per output token and Wh per query use net energy. TDP estimate: the study's TDP x "
                              "devices x duration; EcoLogits: its per-request model."
          + ("\n- Peak GPU memory is what the server held (vLLM reserves a fixed share of the GPU, "
@@ -539,7 +632,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     atomic_write_text(report_dir / "results.md", "\n".join(parts))
     html_report.render(report_dir / "report.html", title.replace("`", ""),
                        [intro, *(note.removeprefix("- ") for note in notes)], sections,
-                       [("Accuracy vs net energy (bubble area ∝ parameters; hollow: estimated energy; "
+                       [("Accuracy vs net energy per query (bubble area ∝ parameters; hollow: estimated energy; "
                          "dashed: efficiency frontier)",
                          report_dir / "bubble.png")],
                        links=[("details.parquet", "details.parquet"), ("rejected.parquet", "rejected.parquet"),

@@ -377,28 +377,35 @@ def project(results: pd.DataFrame, volume: int = 1_000_000) -> pd.DataFrame:
     Method: per model, the per-query means measured in the run are scaled by
     ``volume``:
 
-    * energy_kwh = energy_per_query_wh * volume / 1000 (with ``energy_per_query_wh``
-      absent: energy_wh / questions * volume / 1000)
-    * co2_kg     = co2_g / questions * volume / 1000
-    * hours      = duration_s / questions * volume / 3600
+    * energy_kwh = energy_per_query_wh * volume / 1000
+    * co2_kg     = co2_per_query_g * volume / 1000
+    * hours      = seconds_per_query * volume / 3600
+
+    each per-query column, when absent, being its total over ``questions`` (energy_wh,
+    co2_g, duration_s). The report's per-query figures rest on the answers whose
+    energy (or duration) is known, the same answers for energy and CO2.
 
     This assumes the measured questions are representative and queries are served
     one after another as in the run (no batching, no idle or loading energy).
     Models with 0 questions get NaN.
 
-    Input columns: model, questions, energy_wh, co2_g, duration_s (energy_per_query_wh optional).
+    Input columns: model, questions, energy_wh, co2_g, duration_s (energy_per_query_wh,
+    co2_per_query_g, seconds_per_query optional).
     Columns: model, volume, energy_kwh, co2_kg, hours.
     """
     q = pd.to_numeric(results["questions"], errors="coerce").astype(float)
     q = q.where(q > 0)
-    scale = volume / q
+
+    def per_query(column: str, total: str) -> pd.Series:
+        found = results[column].astype(float) if column in results else results[total].astype(float) / q
+        return found.where(q.notna())
+
     return pd.DataFrame({
         "model": results["model"],
         "volume": volume,
-        "energy_kwh": (results["energy_per_query_wh"].astype(float) * volume if "energy_per_query_wh" in results
-                       else results["energy_wh"].astype(float) * scale) / 1000.0,
-        "co2_kg": results["co2_g"].astype(float) * scale / 1000.0,
-        "hours": results["duration_s"].astype(float) * scale / 3600.0,
+        "energy_kwh": per_query("energy_per_query_wh", "energy_wh") * volume / 1000.0,
+        "co2_kg": per_query("co2_per_query_g", "co2_g") * volume / 1000.0,
+        "hours": per_query("seconds_per_query", "duration_s") * volume / 3600.0,
     }, index=results.index)
 
 

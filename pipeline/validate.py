@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"
@@ -120,11 +121,11 @@ def minilm_embedder() -> Callable[[list[str]], object]:
 
 
 def gold_check_key(cfg: Config) -> str:
-    """What the gold-answer check depends on: the judge model and its decoding settings, and the check's
-    own prompt. Not the judge's grading prompt: changing it regrades answers, it does not regenerate questions."""
-    settings = cfg.judge.model_dump(mode="json", exclude={"prompt", "calibrate", "startup_timeout_s",
-                                                           "concurrent_requests"})
-    return fingerprint(settings, GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
+    """What the gold-answer check depends on: the judge model and its decoding settings (:mod:`pipeline.keys`),
+    and the check's own prompt. Not the judge's grading prompt: changing it regrades answers, it does not
+    regenerate questions."""
+    return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"),
+                       GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
 
 
 DOUBT_MARGIN = 10.0  # citation scores this close above the threshold are flagged for a human look

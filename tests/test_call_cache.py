@@ -51,6 +51,27 @@ def test_a_recorded_call_is_answered_from_the_record_even_after_a_restart(tmp_pa
         fake.close()
 
 
+def test_each_fresh_call_names_its_session_and_every_call_used_is_listed(tmp_path):
+    """So that a later run replaying a call can charge it the energy of the session that made it."""
+    fake = FakeJudgeEndpoint("ok")
+    try:
+        record = CallRecord(tmp_path / "calls.jsonl", "g")
+        record.session = "first"
+        with CallProxy(record, lambda: _upstream(fake, []), "gen") as proxy:
+            _ask(proxy, "a")
+            _ask(proxy, "b")
+        again = CallRecord(tmp_path / "calls.jsonl", "g")
+        again.session = "second"
+        with CallProxy(again, lambda: _upstream(fake, []), "gen") as proxy:
+            _ask(proxy, "b")  # replayed
+            _ask(proxy, "c")  # made now
+        rows = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+        assert [r["session"] for r in rows] == ["first", "first", "second"]
+        assert list(again.used) == [rows[1]["key"], rows[2]["key"]]  # b and c, not a
+    finally:
+        fake.close()
+
+
 def test_errors_are_passed_through_and_not_recorded(tmp_path):
     fake = FakeJudgeEndpoint("flaky")  # 503 on every other call
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import aggregation, config, energy, formatting, report
+from pipeline import aggregation, config, energy, formatting, report, stats
 from pipeline.config import Candidate, Energy
 from pipeline.energy import EnergyMeter
 from pipeline.io import append_jsonl
@@ -49,7 +49,8 @@ def test_net_energy_subtracts_idle_power_times_duration():
     # idle: 2 W x 36 s = 72 J = 0.02 Wh; net 0.05 - 0.02 = 0.03 Wh; CO2 scales with energy: 5e-6 x 0.6
     assert found["idle_wh"] == pytest.approx(0.02) and found["net_wh"] == pytest.approx(0.03)
     assert found["co2_kg"] == pytest.approx(3e-6)
-    assert energy.net_energy(window(0.01, 36.0), idle_w=2.0)["net_wh"] == 0.0  # below the baseline: 0, not negative
+    # below the baseline: negative, as measured (the report flags it), never clipped to a free 0
+    assert energy.net_energy(window(0.01, 36.0), idle_w=2.0)["net_wh"] == pytest.approx(-0.01)
     no_baseline = energy.net_energy(window(0.05, 36.0), idle_w=None)
     assert no_baseline["net_wh"] == 0.05 and math.isnan(no_baseline["idle_wh"])
 
@@ -58,9 +59,11 @@ def test_idle_power_and_repeated_windows():
     session = {"idle": window(0.01, 6.0), "answer": window(0.05, 36.0), "answer.2": window(0.07, 36.0)}
     assert energy.idle_power_w(session) == pytest.approx(6.0)  # 0.01 Wh x 3600 / 6 s
     found = energy.session_energy(session, "answer")
-    # idle share 6 W x 36 s = 0.06 Wh: nets max(0.05 - 0.06, 0) = 0 and 0.07 - 0.06 = 0.01
-    assert found["windows"] == 2 and found["net_wh"] == pytest.approx(0.005)
-    assert found["sd_wh"] == pytest.approx(math.sqrt(2) * 0.005)  # stdev of {0, 0.01}
+    # idle share 6 W x 36 s = 0.06 Wh: nets 0.05 - 0.06 = -0.01 and 0.07 - 0.06 = 0.01, mean 0 (clipping each
+    # window first would have given (0 + 0.01) / 2 = 0.005: biased upwards); one window not above idle
+    assert found["windows"] == 2 and found["net_wh"] == pytest.approx(0.0)
+    assert found["not_above_idle"] == 1 and found["idle_s"] == 6.0
+    assert found["sd_wh"] == pytest.approx(math.sqrt(2) * 0.01)  # stdev of {-0.01, 0.01}
     assert found["gross_wh"] == pytest.approx(0.06) and found["idle_wh"] == pytest.approx(0.06)
 
 
@@ -238,7 +241,7 @@ def test_the_report_names_the_method_and_says_energy_restates_duration(tmp_path)
     assert "| Energy (Wh) | Method |" in header and "Estimated Energy" not in markdown
     assert "| estimated (CodeCarbon CPU model) |" in markdown
     assert "the energy ranking equals the duration ranking (as it does here)" in markdown
-    assert "Idle baseline: every session first measures" in markdown
+    assert "Idle baseline: every answering session first measured 2.0 s with nothing running" in markdown
 
 
 def test_generation_energy_has_its_own_line(tmp_path):
@@ -256,6 +259,37 @@ def test_generation_energy_has_its_own_line(tmp_path):
     (run / "generation.sessions.jsonl").unlink()
     costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     assert costs.loc["Question generation", "Net energy (Wh)"] == "not measured"
+
+
+def test_replayed_generation_calls_carry_the_energy_they_cost_when_made(tmp_path):
+    """Stale before: only the sessions under the current generate.key counted, so the calls a run replayed from
+    the call record (made under an earlier key) looked free."""
+    cfg = _cfg(LOCAL)
+    answer = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+              "answer": window(0.02, 4.0)}
+    earlier = {"session": "G0", "fingerprint": "earlier-key", "started": "2026-01-01T00:00:00+00:00",
+               "outcome": "finished", "idle": window(0.002, 2.0), "generate": window(0.5, 100.0)}
+    now = {**earlier, "session": "G1", "fingerprint": "current-key", "generate": window(0.2, 50.0)}
+    run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer]}, generation_sessions=[earlier, now])
+    (run / "keys").mkdir()
+    (run / "keys" / "generate.key").write_text("current-key\n")
+    for path, rows in (("yourbench/calls.jsonl", [("c1", "G0", 30.0), ("c2", "G0", 10.0), ("c3", "G0", 60.0),
+                                                  ("c4", "G1", 20.0)]),
+                       ("validation/calls.jsonl", [("c5", None, 9.0)])):  # c5: recorded before calls named a session
+        for key, session, seconds in rows:
+            append_jsonl(run / path, {"key": key, "kind": "single_hop", "seconds": seconds, "session": session,
+                                      "response": "{}"})
+    stats = json.loads((run / "generation.json").read_text())
+    (run / "generation.json").write_text(json.dumps({**stats, "calls_used": ["c1", "c2", "c4", "c5"]}))
+    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
+    row = costs.loc["Question generation"]
+    # idle 3.6 W. G1 (this configuration): 0.2 - 3.6 W x 50 s (0.05) = 0.15 Wh, 50 s.
+    # G0 (an earlier one): 0.5 - 0.1 = 0.4 Wh over its calls c1:c2:c3 = 30:10:60 s; c3 is not used now:
+    # c1 0.12 + c2 0.04 = 0.16 Wh carried over, and 30 + 10 of its 100 s. c5's energy is unknown.
+    assert row["Net energy (Wh)"] == formatting.num(0.31) and row["Duration (s)"] == "90.0"
+    assert "0.15 Wh measured by this configuration's generate runs (1 sessions)" in row["Note"]
+    assert "0.16 Wh carried over: 2 calls replayed from earlier runs" in row["Note"]
+    assert "1 replayed calls whose session's energy is unknown" in row["Note"]
 
 
 KILLED_SESSION = """
@@ -304,6 +338,104 @@ def test_answers_whose_session_left_no_record_are_flagged(tmp_path):
     assert "(3 of 4 answers)" in formatting.table_markdown(results)
 
 
+OTHER = Candidate(name="other-model", engine="llama-cpp", model="gemma-3-270m", params_b=0.27)
+
+
+def test_a_killed_candidate_is_ranked_by_energy_per_query_not_by_its_smaller_total(tmp_path):
+    """Before: the frontier and the pick ranked by the sum over the answers whose energy survived, so a candidate
+    whose session was killed was charged for fewer answers and could be recommended."""
+    cfg = _cfg(LOCAL, OTHER)
+    started = "2026-01-01T00:00:00+00:00"
+    # q0-q2 answered in session K, q3 in S1 (latency 2 s each). local-model: both finished, 0.01 Wh per answer.
+    # other-model: K killed, its last checkpoint holding only 0.003 Wh; S1 finished, 0.012 Wh for q3.
+    local = [{"session": "K", "started": started, "outcome": "finished", "answer": window(0.03, 6.0)},
+             {"session": "S1", "started": started, "outcome": "finished", "answer": window(0.01, 2.0)}]
+    other = [{"session": "K", "started": started, "outcome": "running", "answer": window(0.003, 1.0)},
+             {"session": "S1", "started": started, "outcome": "finished", "answer": window(0.012, 2.0)}]
+    run = _run_dir(tmp_path, cfg, answered=4, used=4, sessions={"local-model": local, "other-model": other},
+                   records_session={"q0": "K", "q1": "K", "q2": "K", "q3": "S1"})
+    results = aggregation.aggregate(aggregation.build_details(run, cfg)).set_index("model")
+    # totals: local 0.04 Wh, other 0.003 + 0.012 = 0.015 Wh (it looks cheaper); the same accuracy (2 of 4)
+    assert results["energy_wh"].tolist() == pytest.approx([0.04, 0.015])
+    # per query over the answers measured in full: local 0.04 / 4 = 0.01, other 0.012 / 1 (q3) = 0.012
+    assert results["energy_per_query_wh"].tolist() == pytest.approx([0.01, 0.012])
+    assert results.loc["other-model", "energy_ranked_answers"] == 1
+    assert results["on_frontier"].tolist() == [True, False]
+    pairs = stats.pairwise_significance(aggregation.build_details(run, cfg))
+    assert report.decision(results.reset_index(), pairs, 0.05)[0].startswith("Pick **local-model**")
+    cell = formatting.table_markdown(results.reset_index())
+    assert "0.015 (⚠ 3 from a partial window)" in cell
+    assert "0.012 (1 answers)" in report.efficiency_table(results.reset_index()).set_index("Model").loc[
+        "other-model", "Wh per query"]
+
+
+def test_a_window_at_or_below_the_idle_baseline_is_shown_flagged_and_not_ranked(tmp_path):
+    """Before: net = max(gross - idle, 0), silently: a 0 Wh model that wins. Now: the measured (negative) net,
+    flagged in the table and the notes, and no energy per query to rank by."""
+    cfg = _cfg(LOCAL, OTHER)
+    idle = window(0.002, 2.0)  # 3.6 W
+    fine = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished", "idle": idle,
+            "answer": window(0.02, 8.0)}  # 0.02 - 0.008 = 0.012 Wh
+    below = {**fine, "answer": window(0.007, 8.0)}  # 0.007 - 0.008 = -0.001 Wh
+    run = _run_dir(tmp_path, cfg, answered=2, used=2, sessions={"local-model": [fine], "other-model": [below]})
+    details = aggregation.build_details(run, cfg)
+    results = aggregation.aggregate(details).set_index("model")
+    assert results.loc["other-model", "energy_wh"] == pytest.approx(-0.001)  # not clipped to 0
+    assert math.isnan(results.loc["other-model", "energy_per_query_wh"])
+    assert results["on_frontier"].tolist() == [True, False]
+    assert set(details.loc[details["candidate"] == "other-model", "energy_status"]) == {energy.NOT_ABOVE_IDLE}
+    report.run(run, tmp_path / "report", cfg, "doc.md")
+    markdown = (tmp_path / "report" / "results.md").read_text()
+    assert "| -0.001 (⚠ 2 net ≤ 0, below idle) |" in markdown
+    assert "Net energy at or below the idle baseline" in markdown and "other-model: 2 answers" in markdown
+    assert "Pick **local-model**" in markdown
+    assert "⚠ 2 net ≤ 0, below idle" in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_the_spread_of_several_sessions_adds_in_quadrature(tmp_path):
+    """Before: each answer's share of its session's spread was summed, across sessions too."""
+    cfg = _cfg(LOCAL)
+    sessions = [{"session": sid, "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+                 "answer": window(0.03, 4.0), "answer.2": window(0.05, 4.0)} for sid in ("S1", "S2")]
+    run = _run_dir(tmp_path, cfg, answered=4, used=4, sessions={"local-model": sessions},
+                   records_session={"q0": "S1", "q1": "S1", "q2": "S2", "q3": "S2"})
+    results = aggregation.aggregate(aggregation.build_details(run, cfg))
+    # each session: windows 0.03 and 0.05 Wh, mean 0.04, sd 0.01414; two sessions: sqrt(2) x 0.01414 = 0.02
+    assert results["energy_wh"].iloc[0] == pytest.approx(0.08)
+    assert results["energy_sd_wh"].iloc[0] == pytest.approx(0.02)  # added linearly it would be 0.0283
+
+
+def test_the_co2_projection_rests_on_the_same_answers_as_the_energy_projection(tmp_path):
+    """Before: CO2 per query divided by all questions, energy per query by the answers with energy."""
+    cfg = _cfg(LOCAL)
+    session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+               "answer": window(0.03, 6.0)}  # 0.03 Wh, 3e-6 kg CO2
+    run = _run_dir(tmp_path, cfg, answered=4, used=4, sessions={"local-model": [session]},
+                   records_session={"q3": "LOST"})
+    results = aggregation.aggregate(aggregation.build_details(run, cfg))
+    projected = report.projection_table(results, 1000).iloc[0]
+    # 3 answers with energy: 0.01 Wh and 1e-3 g per query; x 1000 = 0.01 kWh and 1e-3 kg (not 0.75e-3)
+    assert projected["Energy for 1,000 queries (kWh)"] == formatting.num(0.01)
+    assert projected["CO2 (kg)"] == formatting.num(0.001)
+    assert projected["Time at measured speed (h)"] == formatting.num(2.0 * 1000 / 3600)  # 2 s per timed answer
+
+
+def test_the_report_says_what_the_sessions_recorded_not_what_the_profile_now_says(tmp_path):
+    """Before: energy.repeats 3 in the profile made the report say "measured 3 times" of windows measured once."""
+    cfg = _cfg(LOCAL, repeats=3, idle_s=9.0)
+    session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
+               "idle": window(0.002, 2.0), "answer": window(0.03, 6.0), "answer.2": window(0.031, 6.0)}
+    run = _run_dir(tmp_path, cfg, answered=2, used=2, sessions={"local-model": [session]})
+    report.run(run, tmp_path / "report", cfg, "doc.md")
+    markdown = (tmp_path / "report" / "results.md").read_text()
+    assert "Each answering window was measured 2 times, as the sessions recorded" in markdown
+    assert "first measured 2.0 s with nothing running" in markdown
+    assert "3 times" not in markdown and "9 s" not in markdown
+    results = pd.read_csv(tmp_path / "report" / "results.csv")
+    info = report.run_info(run, cfg, results)
+    assert info["energy_repeats"] == {"local-model": 2} and info["idle_baseline_s"] == {"local-model": 2.0}
+
+
 def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
     """Problem 2, judge side: a session graded with an earlier prompt does not count; the current one is
     charged to its judgements by judge latency."""
@@ -323,6 +455,7 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
         for qid, latency in (("q0", 1.0), ("q1", 3.0)):
             append_jsonl(run / "judgements" / "local-model.jsonl", {
                 "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),
+                "question_hash": judge._question_hash(f"Question {qid[1:]}?", "g", "text"),
                 "pass": "judge", "judge_fingerprint": fingerprint, "session": session, "verdict": 1,
                 "status": "judged", "raw_judge_output": "1", "judge_latency_s": latency})
     details = aggregation.build_details(run, cfg).set_index("question_id")

@@ -1,7 +1,6 @@
 """The non-answer rule: which answers are wrong by rule, which go to the judge, and how often the rule errs.
 
-The rule reads the candidates' prompt frame off tasks/document_qa.py, whose import loads Lighteval's
-metrics: the first test to call it takes tens of seconds on a 2-core machine.
+The rule reads the candidates' prompt frames off pipeline/qa_prompt.py (the prompts the Lighteval task sends).
 """
 
 import math
@@ -75,20 +74,22 @@ def test_real_answers_go_to_the_judge(question, answer):
     assert non_answer_reason(question, answer) is None
 
 
-def test_prompt_frame_is_read_off_the_task():
-    from tasks.document_qa import INSTRUCTION
+def test_prompt_frames_are_the_candidates_prompts():
+    from pipeline.qa_prompt import prompt_text
 
-    frame = non_answers.prompt_frame()
-    assert frame.instruction == (INSTRUCTION,)
-    assert (frame.excerpt_label, frame.question_label, frame.answer_label) == (
-        "Document excerpt:", "Question:", "Answer:")
+    english, french = non_answers.prompt_frames()
+    assert prompt_text("Q?", "X") == f"{english.instruction}\n\n{english.excerpt_label}\nX\n\n{english.question_label} Q?\n" \
+        f"{english.answer_label}"
+    assert french.excerpt_label == "Extrait du document :"
+    # the French prompt echoed whole is a copy of the prompt too
+    assert non_answer_reason(WHY_CLOSED, prompt_text(WHY_CLOSED, "Le texte.", "fr")) == PROMPT_COPY
 
 
 def test_the_whole_prompt_echoed_is_a_copy_in_both_frames():
     """The candidates' prompt, alone and inside llama-cpp-python's snoozy frame, is a copy of the prompt."""
     from llama_cpp.llama_chat_format import format_snoozy
 
-    from tasks.document_qa import prompt_text
+    from pipeline.qa_prompt import prompt_text
 
     prompt = prompt_text(WHY_CLOSED, "In 2019 the station was shut down after inspectors found corrosion.")
     chat = format_snoozy(messages=[{"role": "user", "content": prompt}]).prompt

@@ -109,7 +109,7 @@ def test_the_report_says_when_the_correction_changes_a_conclusion():
     # A and B are both corrected to 100% (clipped): they tie, and the cheaper B becomes the most accurate and
     # dominates A on the corrected frontier.
     results = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.9, 0.8], "corrected_accuracy": [1.0, 1.0],
-                            "energy_wh": [2.0, 1.0], "on_frontier": [True, True]})
+                            "energy_per_query_wh": [2.0, 1.0], "on_frontier": [True, True]})
     effects = correction_effects(results)
     assert effects[0].startswith("The most accurate model changes: A as judged, B corrected")
     assert effects[1] == "The efficiency frontier changes for A with corrected accuracies."
@@ -139,7 +139,9 @@ def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_be
     assert strict[0].startswith("Pick **big** (7B): accuracy 75.0%") and "most accurate model" in strict[1]
     loose = decision(results, pairs, tolerance=0.10)
     assert loose[0].startswith("Pick **small** (135M): accuracy 66.7%")
-    assert "8.3 points better" in loose[1] and "20× the energy" in loose[1] and "0.76 Wh more" in loose[1]
+    # per query: small 0.01 Wh, big 0.2 Wh (the totals, 0.04 and 0.8 Wh, rest on the same 4 answers here)
+    assert "net energy 0.01 Wh per query over 4 of 4 answers" in loose[0]
+    assert "8.3 points better" in loose[1] and "20× the energy" in loose[1] and "0.19 Wh more per query" in loose[1]
     # a significant difference rules the cheaper model out, whatever the tolerance
     assert decision(results, pairs.assign(significant=True), tolerance=0.10)[0].startswith("Pick **big**")
 

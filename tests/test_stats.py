@@ -306,6 +306,18 @@ def test_project_custom_volume():
     assert out.loc[0, "hours"] == pytest.approx(2.5)
 
 
+def test_project_uses_the_per_query_figures_when_given():
+    """The report's per-query figures rest on the answers with energy (3 of 4 here), for energy and CO2 alike."""
+    results = pd.DataFrame({"model": ["m1"], "questions": [4], "energy_wh": [0.3], "co2_g": [0.03],
+                            "duration_s": [30.0], "energy_per_query_wh": [0.1], "co2_per_query_g": [0.01],
+                            "seconds_per_query": [10.0]})
+    out = project(results, volume=1000)
+    # 0.1 Wh, 0.01 g, 10 s per query x 1000 -> 0.1 kWh, 0.01 kg, 2.7778 h (not 0.0075 kg from 0.03 g / 4)
+    assert out.loc[0, "energy_kwh"] == pytest.approx(0.1)
+    assert out.loc[0, "co2_kg"] == pytest.approx(0.01)
+    assert out.loc[0, "hours"] == pytest.approx(10.0 * 1000 / 3600)
+
+
 # --------------------------------------------------------------------------- breakdowns
 
 

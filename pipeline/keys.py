@@ -1,0 +1,191 @@
+"""Which input changes which stage: every profile field and input file, and the stages whose output it can change.
+
+Make redoes a stage when its key file changes (``runs/…/keys/<stage>.key``, written by
+``locate``); a stage whose inputs changed (a newer ``questions.parquet``, newer answers)
+is redone through Make's file dependencies. A stage's key therefore holds what can change
+that stage's output *given its input files*, and nothing else: a setting missing from a key
+leaves a stale figure, a setting in a key it does not affect throws work away.
+
+:data:`TABLE` places every field of :class:`pipeline.config.Config` (``candidates[].x``
+for each candidate's ``x``); :data:`INPUT_FILES` every file a key reads. The stage modules
+build their keys from it (:func:`settings`), each in its own key function
+(:func:`pipeline.generate.generate_key`, :func:`pipeline.answer.answers_fingerprint`,
+:func:`pipeline.judge.judge_fingerprint` and :func:`pipeline.judge.judge_key`,
+:func:`pipeline.report.report_key`), and ``tests/test_keys.py`` changes each field and
+checks that exactly the keys listed for it change. A field that is not in the table stops
+:func:`settings` with an error naming it: a new field has to be placed here first.
+
+The stages ("keys"):
+
+- ``generate``: the questions (``generate.key``);
+- ``calls``: the record of finished model calls of the generator (``yourbench/calls.jsonl``) or,
+  for the judge's fields, of its gold-answer checks (``validation/calls.jsonl``). A recorded
+  call is found by its request body (prompt, max tokens, seed, schema, grammar...) and this
+  key: only what changes a reply *beyond the request* — the model and how it is served;
+- ``answer``: one candidate's answers and their measured energy (``answer-<name>.key``);
+- ``verdicts``: the key of each judge pass's verdict records (and of the judge's calibration
+  verdicts): what changes a verdict, so a change here re-grades;
+- ``judge``: ``judgements.parquet`` (``judge.key``): the verdicts' keys, the candidates
+  graded, the calibration set graded with them;
+- ``report``: the report (``report.key``): what the report computes from the profile itself.
+
+What is deliberately in no key: the energy of question generation, loading, judging and
+calibration (the evaluation's own cost, kept out of the ranking) is reported as its sessions
+recorded it — their settings (``idle_s``, a judge's ``devices``) change no verdict, and
+re-grading to re-measure a cost would be work thrown away. The answers' energy is the figure
+the models are ranked by: how it is measured (``energy.idle_s``, ``repeats``,
+``country_iso_code``, a candidate's ``devices``) is in the answers' key.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+GENERATE, CALLS, ANSWER, VERDICTS, JUDGE, REPORT = "generate", "calls", "answer", "verdicts", "judge", "report"
+STAGES = (GENERATE, CALLS, ANSWER, VERDICTS, JUDGE, REPORT)
+
+_NONE: frozenset[str] = frozenset()
+_GRADED = frozenset({VERDICTS, JUDGE})  # changes a verdict: re-grades, and judgements.parquet is rebuilt
+
+
+def _stages(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+def _judge_fields(checks_gold: bool) -> dict[str, frozenset[str]]:
+    """A judge's settings. The judge whose verdicts count also checks the gold answers during generation
+    (``questions.check_gold``): what changes its replies changes the questions too."""
+    served = _GRADED | ({GENERATE, CALLS} if checks_gold else _NONE)  # the model and how it is served
+    request = _GRADED | ({GENERATE} if checks_gold else _NONE)  # in every request (the call key hashes it)
+    return {
+        "name": _GRADED,  # written in every verdict record; not in a gold check's request
+        "engine": served,
+        "model": served,
+        "base_url": served,
+        "api_key_env": _NONE,  # where the key is read from
+        "context_length": served,
+        "server_args": served,
+        "startup_timeout_s": _NONE,
+        "concurrent_requests": _NONE,  # greedy decoding, one reply per request: how many at once changes none
+        "prompt": _GRADED,  # the grading prompt (its text: INPUT_FILES); not the gold check's
+        "devices": _NONE,  # the GPUs its energy is measured on: an evaluation cost, reported as recorded
+        "max_new_tokens": request,
+        "calibrate": _stages(JUDGE),  # grade the calibration set in the judge stage
+        "constrained": request,  # the verdict grammar / regex, sent with each request
+    }
+
+
+TABLE: dict[str, frozenset[str]] = {
+    "profile": _stages(REPORT),  # the report's title and the Hub card
+    # --- questions
+    "questions.target": _stages(GENERATE),
+    "questions.min_usable": _NONE,  # stops a run with too few questions; the questions kept are the same
+    "questions.chunk_tokens": _stages(GENERATE),
+    "questions.questions_per_chunk": _stages(GENERATE),
+    "questions.multi_hop": _stages(GENERATE),
+    "questions.overdraw": _stages(GENERATE),
+    "questions.top_up_rounds": _stages(GENERATE),
+    "questions.multi_hop_share": _stages(GENERATE),
+    "questions.summary_excerpt_tokens": _stages(GENERATE),
+    "questions.duplicate_similarity": _stages(GENERATE),
+    "questions.min_citation_score": _stages(GENERATE),
+    "questions.check_gold": _stages(GENERATE),
+    "questions.seed": _stages(GENERATE, ANSWER),  # the generator's and the candidates' sampling seed
+    "questions.candidate_context": _stages(ANSWER),
+    # --- the question generator
+    "generator.name": _stages(GENERATE),  # a label in questions.parquet; the proxy replaces the alias it sends
+    "generator.engine": _stages(GENERATE, CALLS),
+    "generator.model": _stages(GENERATE, CALLS),
+    "generator.base_url": _stages(GENERATE, CALLS),
+    "generator.api_key_env": _NONE,
+    "generator.context_length": _stages(GENERATE, CALLS),  # the server's context, and the summary window
+    "generator.server_args": _stages(GENERATE, CALLS),
+    "generator.startup_timeout_s": _NONE,
+    "generator.concurrent_requests": _NONE,
+    "generator.json_schema_decoding": _stages(GENERATE),  # in the request (the call key hashes it)
+    "generator.max_new_tokens": _stages(GENERATE),
+    "generator.summarization_prompt": _stages(GENERATE),  # its text: INPUT_FILES
+    "generator.summary_max_tokens": _stages(GENERATE),
+    # --- each candidate: its own answers
+    "candidates[].name": _stages(ANSWER, JUDGE),  # the answers' label; the candidates graded
+    "candidates[].engine": _stages(ANSWER),
+    "candidates[].model": _stages(ANSWER),
+    "candidates[].base_url": _stages(ANSWER),
+    "candidates[].api_key_env": _NONE,
+    "candidates[].context_length": _stages(ANSWER),
+    "candidates[].server_args": _stages(ANSWER),
+    "candidates[].startup_timeout_s": _NONE,
+    "candidates[].concurrent_requests": _NONE,
+    "candidates[].params_b": _stages(REPORT),  # the table, the bubble size, EcoLogits' estimate
+    "candidates[].max_new_tokens": _stages(ANSWER),
+    "candidates[].devices": _stages(ANSWER, REPORT),  # vLLM: the GPUs pinned and measured; the TDP estimate
+    "candidates[].endpoint_hardware": _stages(REPORT),  # the TDP estimate of a remote endpoint
+    # --- the judge and the optional reliability checks
+    **{f"judge.{name}": stages for name, stages in _judge_fields(checks_gold=True).items()},
+    "second_judge": _GRADED,  # on or off: a pass of its own
+    **{f"second_judge.{name}": stages for name, stages in _judge_fields(checks_gold=False).items()},
+    "self_consistency": _GRADED,
+    "self_consistency.temperature": _GRADED,
+    # --- energy: how the answers' energy is measured (answer), and the estimates beside it (report)
+    "energy.country_iso_code": _stages(ANSWER, REPORT),  # CodeCarbon's CO2 when measuring; EcoLogits' mix
+    "energy.tdp_watts": _stages(REPORT),
+    "energy.tdp_hardware": _stages(REPORT),
+    "energy.idle_s": _stages(ANSWER),
+    "energy.repeats": _stages(ANSWER),
+    "energy.checkpoint_s": _NONE,  # how often running totals are saved; the totals are the same
+    # --- the report
+    "report.projection_volume": _stages(REPORT),
+    "report.significance_alpha": _stages(REPORT),
+    "report.accuracy_tolerance": _stages(REPORT),
+}
+
+# Files the keys read (``<a.b>``: the file the profile field names). The document itself is in no key:
+# its content hash names its run folder (runs/<profile>/<hash>), so another document has its own stages.
+INPUT_FILES: dict[str, frozenset[str]] = {
+    "generator_prompts/<generator.summarization_prompt>": _stages(GENERATE),
+    "judge_prompts/gold_check.txt": _stages(GENERATE),  # when questions.check_gold
+    "judge_prompts/<judge.prompt>": _GRADED,
+    "judge_prompts/<second_judge.prompt>": _GRADED,
+    "judge_prompts/calibration.jsonl": _stages(JUDGE),
+}
+
+# Sections walked field by field; "candidates" is a list, each item at "candidates[]".
+SECTIONS = ("questions", "generator", "candidates", "judge", "second_judge", "self_consistency", "energy",
+            "report")
+
+
+def _value(value):
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def settings(model: BaseModel, stage: str, at: str = "", skip: tuple[str, ...] = ()) -> dict:
+    """The settings of ``model`` that can change ``stage``'s output, by their path in the profile.
+
+    ``model`` sits at ``at`` in the profile ("" for the whole :class:`~pipeline.config.Config`,
+    "judge", "candidates[]" ...). Sections are walked (an optional one that is set also counts as
+    "on"); ``skip`` leaves sections out (e.g. the candidates, whose keys are taken one at a time).
+    A field that :data:`TABLE` does not place is an error.
+    """
+    found: dict = {}
+    for name, value in model:
+        path = f"{at}.{name}" if at else name
+        if path in skip:
+            continue
+        if path in SECTIONS:
+            if path in TABLE and stage in TABLE[path]:
+                found[path] = value is not None
+            if isinstance(value, BaseModel):
+                found.update(settings(value, stage, path, skip))
+            elif isinstance(value, list):
+                items = [settings(item, stage, f"{path}[]", skip) for item in value]
+                if any(items):
+                    found[f"{path}[]"] = items
+            continue
+        if path not in TABLE:
+            raise KeyError(f"profile field {path} is not placed in pipeline/keys.py (TABLE): say which stages' "
+                           "output it can change")
+        if stage in TABLE[path]:
+            found[path] = _value(value)
+    return found
