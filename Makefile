@@ -101,7 +101,8 @@ compare: reports/_compare/combined.md
 reports/_compare/combined.md: $(filter-out reports/_compare/%,$(wildcard reports/*/results.csv)) | $(SETUP)
 	$(PY) -m pipeline compare
 
-# The judge against the hand-labelled calibration set: sensitivity, specificity, kappa, confusion matrix.
+# The judge against the hand-labelled calibration set: sensitivity, specificity, kappa, confusion matrix;
+# each question-validation check against the labelled sets in labelled/: false-rejection and false-acceptance rates.
 calibrate: $(SETUP)
 	$(PY) -m pipeline models
 	$(PY) -m pipeline calibrate --profile $(PROFILE)

@@ -111,14 +111,24 @@ def clean(args) -> None:
 
 
 def calibrate(args) -> None:
-    """The judge against the hand-labelled calibration set (``make calibrate``)."""
-    from pipeline import config, judge
+    """The judge against the hand-labelled calibration set, and each validation check against the
+    hand-labelled sets in ``labelled/`` (``make calibrate``)."""
+    from pipeline import config, judge, validate, validation_rates
 
     cfg = config.load(args.profile)
     rates = judge.calibrate(cfg, ROOT / "runs")
     print(f"calibrate: {cfg.judge.name} with judge_prompts/{cfg.judge.prompt} on judge_prompts/calibration.jsonl "
           f"({rates['positives']} correct and {rates['negatives']} wrong answers, labelled by hand)")
     print(judge.calibration_table(rates))
+    checks = validation_rates.rule_rates(cfg.questions.duplicate_similarity, validate.minilm_embedder())
+    if cfg.questions.check_gold:
+        gold = validation_rates.calibrate_gold_check(cfg, ROOT / "runs")
+        if gold is not None:
+            checks[validation_rates.GOLD_CHECK_REASON] = gold
+    print(f"calibrate: question validation on the hand-labelled sets in labelled/ (gold-answer check: "
+          f"{cfg.judge.name} with judge_prompts/gold_check.txt; duplicates: all-MiniLM-L6-v2, cosine >= "
+          f"{cfg.questions.duplicate_similarity:g})")
+    print(validation_rates.rates_table(checks))
 
 
 def _stage(args) -> None:
@@ -174,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-dir", required=True, type=Path)
     p.add_argument("--repo", default="")
     p.add_argument("--private", action="store_true")
-    sub.add_parser("calibrate", help="the judge's sensitivity, specificity and kappa on the calibration set")
+    sub.add_parser("calibrate", help="the judge's sensitivity, specificity and kappa on the calibration set, and "
+                   "each validation check's error rates on the labelled sets")
     p = sub.add_parser("compare", help="cross-document view of every finished report")
     p.add_argument("--reports", default=ROOT / "reports", type=Path)
     p.add_argument("--out", default=ROOT / "reports" / "_compare", type=Path)

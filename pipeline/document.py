@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 from pipeline.errors import UserError
@@ -30,8 +31,17 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+# Letters NFKD does not split into a base letter and a mark.
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l",
+                           "Ł": "L", "đ": "d", "Đ": "D"})
+
+
 def slug(path: Path) -> str:
-    text = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.").lower()
+    """A folder name from the file name: accents transliterated ("résumé" -> "resume"), anything else that is
+    not a letter, digit, dot or dash becomes a dash."""
+    decomposed = unicodedata.normalize("NFKD", path.stem.translate(LIGATURES))
+    ascii_stem = "".join(c for c in decomposed if not unicodedata.combining(c))
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-.").lower()
     return text or "document"
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import keys, selection, validate
+from pipeline import keys, selection, validate, validation_rates
 from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.config import ROOT, Config, Generator, fingerprint
 from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
@@ -424,7 +424,9 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                         dataset_dir = _generate_questions(document, summary, plan, yb, proxy)
                         proxy.release()  # one model loaded at a time: the judge checks the gold answers next
                         gold_check = _GoldCheck(cfg, judge_proxy)
-                        kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir)), cfg,
+                        first_read = selection.first_read(plan.chunks, plan.question_calls,
+                                                          q.multi_hop_share if q.multi_hop else 0.0, q.seed)
+                        kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir), first_read), cfg,
                                                            embed=embed, ask_support=gold_check,
                                                            expect=gold_check.expect)
                         judge_proxy.release()
@@ -448,6 +450,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
              "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
              # every call these questions rest on, made now or replayed: the report charges each its energy
              "calls_used": [*generator_calls.used, *judge_calls.used],
+             "validation_error_rates": validation_rates.all_rates(cfg, run_dir.parent, embed),
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
 
@@ -461,8 +464,13 @@ def _load_prepared(dataset_dir: Path) -> pd.DataFrame:
     return subsets["prepared_lighteval"].to_pandas()
 
 
-def candidates(prepared: pd.DataFrame) -> pd.DataFrame:
-    """YourBench's prepared questions, one row each, in our column names (before validation)."""
+def candidates(prepared: pd.DataFrame, first_read: dict | None = None) -> pd.DataFrame:
+    """YourBench's prepared questions, one row each, in our column names (before validation).
+
+    ``first_read`` (:func:`pipeline.selection.first_read` of the plan) gives each row ``plan_step``: the number
+    of generator calls at which the plan first reads the chunk, or multi-hop pair, that the question came
+    from (NaN when not known). Validation considers questions in that order (:func:`validate.validation_order`).
+    """
     df = prepared.copy()
     df["question"] = df["question"].astype(str).str.strip()
     df["gold"] = df["ground_truth_answer"].astype(str).str.strip()
@@ -470,7 +478,20 @@ def candidates(prepared: pd.DataFrame) -> pd.DataFrame:
     df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(chunks))
     if "citation_score" not in df:
         df["citation_score"] = float("nan")
+    ids = df["chunk_ids"] if "chunk_ids" in df else pd.Series([[]] * len(df), index=df.index, dtype=object)
+    df["plan_step"] = [_plan_step(list(chunk_ids), first_read or {}) for chunk_ids in ids]
     return df
+
+
+def _plan_step(chunk_ids: list[str], first_read: dict) -> float:
+    """The plan step of the generator call that read ``chunk_ids`` (YourBench names chunk i of a document
+    ``<document_id>_<i>``; a multi-hop question cites its pair's two chunks)."""
+    try:
+        indices = sorted(int(str(chunk_id).rsplit("_", 1)[1]) for chunk_id in chunk_ids)
+    except (IndexError, ValueError):
+        return float("nan")
+    read = indices[0] if len(indices) == 1 else tuple(indices) if len(indices) == 2 else None
+    return float(first_read.get(read, float("nan")))
 
 
 def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> selection.Plan | None:
@@ -482,11 +503,11 @@ def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> sel
     return make_plan(document, plan.pages, cfg, calls=plan.question_calls + extra)
 
 
-QUESTION_COLUMNS = ["question_id", "question", "gold", "kind", "question_category", "estimated_difficulty",
-                    "citations", "chunk_ids", "chunk_text", "document_summary", "document_id",
+QUESTION_COLUMNS = ["question_id", "question", "gold", "gold_original", "kind", "question_category",
+                    "estimated_difficulty", "citations", "chunk_ids", "chunk_text", "document_summary", "document_id",
                     "question_generating_model", "citation_score", "gold_check", "doubt"]
-REJECTED_COLUMNS = ["question_id", "question", "gold", "kind", "rejection", "citation_score", "gold_check",
-                    "chunk_text"]
+REJECTED_COLUMNS = ["question_id", "question", "gold", "gold_original", "kind", "rejection", "citation_score",
+                    "gold_check", "chunk_text"]
 
 
 def write_questions(kept: pd.DataFrame, rejected: pd.DataFrame, by_kind: dict, doc_name: str, run_dir: Path,

@@ -140,12 +140,32 @@ def choose(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> tupl
     parts of the document), taken from the chunks single-hop already reads, so
     that every chunk a question cites is one YourBench keeps.
     """
-    order = spread_order(n_chunks, seed)
+    return _choose(spread_order(n_chunks, seed), calls, multi_hop_share)
+
+
+def _choose(order: list[int], calls: int, multi_hop_share: float) -> tuple[list[int], list[tuple[int, int]]]:
     multi = round(multi_hop_share * calls)
-    single = order[:min(calls - multi, n_chunks)]
+    single = order[:min(calls - multi, len(order))]
     multi = min(multi, len(single) // 2)
     pairs = [tuple(sorted((order[2 * j], order[2 * j + 1]))) for j in range(multi)]
     return single, pairs
+
+
+def first_read(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> dict[int | tuple[int, int], int]:
+    """For each single-hop chunk and multi-hop pair that :func:`choose` reads with ``calls`` calls, the
+    smallest number of calls whose plan reads it too.
+
+    Plans are nested (a plan with more calls reads everything a smaller one reads), so ordering questions by
+    this step orders them by the generator call they came from in a way that does not change when the target
+    is raised: the questions a smaller plan produced come first, in the same order, and the new calls' after.
+    """
+    order = spread_order(n_chunks, seed)
+    found: dict[int | tuple[int, int], int] = {}
+    for step in range(1, calls + 1):
+        single, pairs = _choose(order, step, multi_hop_share)
+        for read in (*single, *pairs):
+            found.setdefault(read, step)
+    return found
 
 
 def plan(text: str, pages: int | None, *, target: int, questions_per_chunk: int, overdraw: float,

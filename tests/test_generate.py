@@ -149,3 +149,15 @@ def test_questions_depend_on_the_judge_model_but_not_on_its_grading_prompt():
     other_model = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"model": "gemma-3-270m"})})
     assert generate.generate_key(stricter) == generate.generate_key(cfg)
     assert generate.generate_key(other_model) != generate.generate_key(cfg)
+
+
+def test_each_question_gets_the_plan_step_of_the_call_it_came_from():
+    """YourBench names chunk i of a document <document_id>_<i>; a multi-hop question cites its pair's two chunks."""
+    import math
+
+    from pipeline.generate import candidates
+
+    rows = _rows(["From chunk 7?", "From the pair 3 and 7?", "From a chunk of unknown name?"])
+    rows[0]["chunk_ids"], rows[1]["chunk_ids"] = ["my_doc_7"], ["my_doc_3", "my_doc_7"]
+    steps = candidates(pd.DataFrame(rows), {7: 1, 3: 2, (3, 7): 3})["plan_step"].tolist()
+    assert steps[:2] == [1.0, 3.0] and math.isnan(steps[2])

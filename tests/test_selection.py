@@ -62,3 +62,19 @@ def test_summary_calls_match_yourbench_windows():
     long = " ".join(f"w{i}" for i in range(3000))  # ~6,000 tokens: 3 windows + 1 combine call
     windows = -(-len(selection._encoder().encode(long)) // (2048 - 64))
     assert selection.summary_calls(long, 2048, 64) == windows + 1
+
+
+def test_first_read_is_the_call_count_at_which_the_plan_first_reads_a_chunk_or_pair():
+    order = selection.spread_order(300, seed=7)
+    found = selection.first_read(300, 3, 0.25, seed=7)
+    # 1 call: one chunk; 2 calls: round(0.5) = 0 pairs, two chunks; 3 calls: round(0.75) = 1 pair of those two
+    assert found == {order[0]: 1, order[1]: 2, tuple(sorted(order[:2])): 3}
+
+
+def test_first_read_covers_the_plan_and_each_step_adds_what_it_names():
+    found = selection.first_read(300, 12, 0.25, seed=7)
+    single, pairs = selection.choose(300, 12, 0.25, seed=7)
+    assert set(found) == {*single, *pairs}
+    for read, step in found.items():
+        at, before = selection.choose(300, step, 0.25, seed=7), selection.choose(300, step - 1, 0.25, seed=7)
+        assert read in (*at[0], *at[1]) and read not in (*before[0], *before[1])
