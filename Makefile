@@ -11,7 +11,7 @@
 #   push      reports/<doc>/hub uploaded to the Hugging Face Hub
 #   compare   reports/_compare: every finished report side by side
 #
-# make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b]
+# make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b] [QUESTIONS=n]
 # make list    make where DOC=file.pdf    make clean DOC=file.pdf [YES=1]
 # make compare    make calibrate    make push DOC=file.pdf REPO=org/name [PRIVATE=1]
 # make test    make bench [REPEATS=3] [DOC=file.pdf]
@@ -30,9 +30,12 @@ QDOC = '$(subst ','\'',$(DOC))'
 PYTHON3 ?= python3
 UV := UV_PYTHON_DOWNLOADS=never $(PYTHON3) -m uv
 PY := .venv/bin/python
-PIPE = $(PY) -m pipeline $(1) --profile $(PROFILE)
+PIPE = $(PY) -m pipeline $(1) --profile $(PROFILE) $(QQUESTIONS)
 # CANDIDATES=a,b evaluates a subset of the profile's candidates (answers already made are reused).
 QCANDIDATES = $(if $(filter command line environment,$(origin CANDIDATES)),--candidates '$(subst ','\'',$(CANDIDATES))')
+# QUESTIONS=n asks for n questions instead of the profile's target (every question, answer and verdict made
+# is reused; only the new ones are made).
+QQUESTIONS = $(if $(filter command line environment,$(origin QUESTIONS)),--questions '$(subst ','\'',$(QUESTIONS))')
 SETUP := .venv/.installed
 
 .DEFAULT_GOAL := report
@@ -56,7 +59,7 @@ models/%/model.gguf: | $(SETUP)
 # REPORT_DIR, MODELS (the candidates) and EMBEDDED for this document and profile
 # (`make where DOC=...` prints the folders).
 ifneq ($(filter report push,$(or $(MAKECMDGOALS),report)),)
-LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC)$(QCANDIDATES) | cksum | cut -d' ' -f1).mk
+LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC)$(QCANDIDATES)$(QQUESTIONS) | cksum | cut -d' ' -f1).mk
 include $(LOCATE)
 endif
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import answer, energy, judge, runs
+from pipeline import answer, energy, judge, runs, verdicts
 from pipeline.config import Config, Served
 from pipeline.io import read_jsonl
 from pipeline.models import EMBEDDED_MODELS, gguf_path
@@ -155,17 +155,17 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
                    pd.read_parquet(bench_dir / "answers" / f"{c.name}.parquet")[["question_id", "prediction"]]
                    .itertuples(index=False)}
     template = the_judge.prompt_text()
-    grammar = judge.verdict_constraint(the_judge).get("grammar")
+    grammar = verdicts.verdict_constraint(the_judge).get("grammar")
     requests = []
     for r in records:
         q = by_id.loc[r["question_id"]]
-        prompt = judge.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
+        prompt = verdicts.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
                                      predictions[(r["candidate"], r["question_id"])])
         requests.append({"messages": [{"role": "user", "content": prompt}],
                          "max_tokens": the_judge.max_new_tokens, "grammar": grammar})
     print(f"bench: {the_judge.name}: the same {len(requests)} prompts in process ...", flush=True)
     engine = engine_replay(the_judge, requests)
-    same = sum(r["verdict"] == judge.parse_verdict(e["text"]) for r, e in zip(records, engine))
+    same = sum(r["verdict"] == verdicts.parse_verdict(e["text"]) for r, e in zip(records, engine))
     return {**_row("judge", the_judge.name, records, session["judge"]["duration_s"], session.get("prefix_hit_tokens"),
                    engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
 

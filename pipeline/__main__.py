@@ -44,11 +44,12 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def _config(args):
-    """The profile, narrowed to ``--candidates a,b`` when given."""
+    """The profile, narrowed to ``--candidates a,b`` and asking for ``--questions n`` when given."""
     from pipeline import config
 
     cfg = config.load(args.profile)
-    return cfg.only(args.candidates) if getattr(args, "candidates", "") else cfg
+    cfg = cfg.only(args.candidates) if getattr(args, "candidates", "") else cfg
+    return cfg.with_target(args.questions) if getattr(args, "questions", None) else cfg
 
 
 def locate(args) -> None:
@@ -113,13 +114,13 @@ def clean(args) -> None:
 def calibrate(args) -> None:
     """The judge against the hand-labelled calibration set, and each validation check against the
     hand-labelled sets in ``labelled/`` (``make calibrate``)."""
-    from pipeline import config, judge, validate, validation_rates
+    from pipeline import calibration, config, validate, validation_rates
 
     cfg = config.load(args.profile)
-    rates = judge.calibrate(cfg, ROOT / "runs")
+    rates = calibration.calibrate(cfg, ROOT / "runs")
     print(f"calibrate: {cfg.judge.name} with judge_prompts/{cfg.judge.prompt} on judge_prompts/calibration.jsonl "
           f"({rates['positives']} correct and {rates['negatives']} wrong answers, labelled by hand)")
-    print(judge.calibration_table(rates))
+    print(calibration.table(rates))
     checks = validation_rates.rule_rates(cfg.questions.duplicate_similarity, validate.minilm_embedder())
     if cfg.questions.check_gold:
         gold = validation_rates.calibrate_gold_check(cfg, ROOT / "runs")
@@ -166,6 +167,12 @@ def _stage(args) -> None:
     runs.mark(args.run_dir, args.command, "done")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"QUESTIONS must be a whole number of questions, 1 or more (got '{text}')")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--document", required=True)
     for name in ("locate", "judge", "report"):
         sub.choices[name].add_argument("--candidates", default="", help="a subset of the profile's candidates: a,b")
+    for name in ("locate", "where", "push", *STAGES):  # the commands the Makefile runs for one document
+        sub.choices[name].add_argument("--questions", type=_positive, default=None, metavar="N",
+                                       help="questions wanted for this document, instead of the profile's target")
     for p in sub.choices.values():
         p.add_argument("--profile", default=os.environ.get("PROFILE", "default"))
     args = parser.parse_args(argv)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import energy, stats
+from pipeline import calibration, controls, energy, stats
 from pipeline.config import Config
 from pipeline.io import read_jsonl
-from pipeline.judge import CHECKS, calibration_summary, latest_records, passes
+from pipeline.judge import CHECKS, latest_records, passes
 
 NAN = float("nan")
 
@@ -90,32 +90,60 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     details = details.merge(questions[keep], on="question_id", how="left")
     details["difficulty_band"] = details["estimated_difficulty"].map(stats.difficulty_band)
     checks = [c for c in judgements.columns if c.startswith(CHECKS)]  # optional reliability checks
-    verdicts = judgements[["question_id", "candidate", "verdict", "status", "raw_judge_output", "judge", *checks]]
+    verdicts = judgements.reindex(columns=["question_id", "candidate", "verdict", "status", "raw_judge_output",
+                                           "judge", "graded_by", "rule", *checks])
     details = details.merge(verdicts, on=["question_id", "candidate"], how="left")
     details["status"] = details["status"].fillna("missing")
+    details["graded_by"] = details["graded_by"].astype(object).fillna("judge")
+    details["rule"] = details["rule"].astype(object).fillna("")
     details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
-    return details.assign(**calibration_columns(calibration_summary(run_dir, cfg.judge)))
+    controls_path = run_dir / "controls.parquet"
+    graded_controls = pd.read_parquet(controls_path) if controls_path.exists() else pd.DataFrame()
+    return details.assign(**judge_rate_columns(calibration.summary(run_dir, cfg.judge),
+                                               controls.rates(graded_controls) if len(graded_controls) else None))
 
 
-
-# The judge's error rates on the calibration set, copied onto every row of the details so that the
-# judge-corrected accuracy is recomputable from details.parquet alone (NaN: the judge was not calibrated).
-CALIBRATION_COLUMNS = {"judge_sensitivity": "sensitivity", "judge_specificity": "specificity",
-                       "calibration_correct_items": "positives", "calibration_wrong_items": "negatives"}
-
-
-def calibration_columns(calibration: dict | None) -> dict:
-    return {column: float("nan") if not calibration else calibration[key]
-            for column, key in CALIBRATION_COLUMNS.items()}
+# The judge's error rates, copied onto every row of the details so that the judge-corrected accuracy is
+# recomputable from details.parquet alone: measured on the hand-labelled calibration set, on this document's
+# control answers, and the two pooled (the counts the correction uses). NaN: not measured.
+RATE_SOURCES = ("calibration", "controls")
+RATE_COLUMNS = {"sensitivity": "sensitivity", "specificity": "specificity", "correct_items": "positives",
+                "wrong_items": "negatives"}
+POOLED_COLUMNS = {"judge_tp": "tp", "judge_fn": "fn", "judge_tn": "tn", "judge_fp": "fp"}
 
 
-def corrected(correct: int, judged: int, group: pd.DataFrame) -> dict:
-    """:func:`stats.corrected_accuracy` from the calibration columns of ``group`` (NaN without them)."""
-    if any(column not in group or group[column].isna().all() for column in CALIBRATION_COLUMNS):
-        return {"accuracy": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                "reason": "the judge was not checked against the calibration set"}
-    rates = {key: group[column].iloc[0] for column, key in CALIBRATION_COLUMNS.items()}
-    return stats.corrected_accuracy(correct, judged, rates)
+def judge_rate_columns(calibration_rates: dict | None, control_rates: dict | None) -> dict:
+    """Columns of the judge's error rates (see :data:`RATE_COLUMNS`) from each source, and the pooled counts."""
+    columns = {}
+    for source, rates in zip(RATE_SOURCES, (calibration_rates, control_rates)):
+        for column, key in RATE_COLUMNS.items():
+            columns[f"{source}_{column}"] = NAN if not rates else rates[key]
+    measured = [r for r in (calibration_rates, control_rates) if r]
+    for column, key in POOLED_COLUMNS.items():
+        columns[column] = sum(r[key] for r in measured) if measured else NAN
+    return columns
+
+
+def corrected(correct: int, judged: int, group: pd.DataFrame, certain_wrong: int = 0) -> dict:
+    """:func:`stats.corrected_accuracy` with the pooled error counts of ``group`` (NaN without them).
+
+    ``correct`` of ``judged`` answers graded by the judge; ``certain_wrong`` more answers are wrong by rule
+    (no judge error to correct): the corrected share and its bounds are scaled to all the answers.
+    """
+    if any(column not in group or group[column].isna().all() for column in POOLED_COLUMNS):
+        return {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN,
+                "reason": "the judge was not checked against labelled or control answers"}
+    counts = {key: int(group[column].iloc[0]) for column, key in POOLED_COLUMNS.items()}
+    positives, negatives = counts["tp"] + counts["fn"], counts["tn"] + counts["fp"]
+    rates = {**counts, "positives": positives, "negatives": negatives,
+             "sensitivity": counts["tp"] / positives if positives else NAN,
+             "specificity": counts["tn"] / negatives if negatives else NAN}
+    found = stats.corrected_accuracy(correct, judged, rates) if judged else \
+        {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN, "reason": ""}
+    if not judged and certain_wrong:  # every answer wrong by rule: nothing for the judge to have erred on
+        return {"accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.0, "reason": ""}
+    share = judged / (judged + certain_wrong) if judged + certain_wrong else NAN
+    return {**found, **{k: found[k] * share for k in ("accuracy", "ci_low", "ci_high")}}
 
 
 def aggregate(details: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +153,9 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
         judged = group[group["status"] == "judged"]
         correct = int(judged["verdict"].sum())
         low, high = stats.wilson_interval(correct, len(judged))
-        fixed = corrected(correct, len(judged), group)
+        by_rule = judged[_column(judged, "graded_by", "judge") == "rule"]
+        by_judge = judged.drop(by_rule.index)
+        fixed = corrected(int(by_judge["verdict"].sum()), len(by_judge), group, certain_wrong=len(by_rule))
         with_energy = group[group["energy_wh"].notna()]
         status = _column(group, "energy_status", energy.MEASURED)
         ranked = group[status.map(energy.ranked) & group["energy_wh"].notna()]
@@ -140,6 +170,8 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "corrected_accuracy": fixed["accuracy"],
             "corrected_ci_low": fixed["ci_low"],
             "corrected_ci_high": fixed["ci_high"],
+            "corrected_note": fixed.get("reason", ""),
+            "non_answers": len(by_rule),  # wrong by rule (pipeline/non_answers.py), never sent to the judge
             "energy_wh": group["energy_wh"].sum(min_count=1),
             "energy_sd_wh": _spread(group),
             "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),
@@ -173,6 +205,9 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "hardware": group["hardware"].iloc[0],
         })
     results = pd.DataFrame(rows)
+    for source in RATE_SOURCES:  # the judge's error rates, the same on every row
+        for column in ("sensitivity", "specificity", "correct_items", "wrong_items"):
+            results[f"{source}_{column}"] = _column(details, f"{source}_{column}").iloc[0] if len(details) else NAN
     # The energy per query (and per token, and accuracy per Wh) over the answers measured in full only.
     status = _column(details, "energy_status", energy.MEASURED)
     ranked_energy = details["energy_wh"].where(status.map(energy.ranked))

@@ -37,7 +37,7 @@ from pipeline.config import Candidate, Config, fingerprint
 from pipeline.energy import EnergyMeter, Session
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
-from pipeline.judge import strip_reasoning
+from pipeline.verdicts import strip_reasoning
 from pipeline.progress import Progress
 from pipeline.serving import Endpoint, machine_lock, pinned_gpus, serve
 

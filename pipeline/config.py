@@ -160,12 +160,28 @@ class Questions(Strict):
     check_gold: bool = True
     seed: int = 42
     candidate_context: Literal["chunk", "none"] = "chunk"  # what candidates see besides the question
+    # The language of questions, answers and prompts: "auto" (detected from the document's text) or an
+    # ISO 639-1 code such as "fr" (pipeline/language.py).
+    language: str = Field(default="auto", pattern=r"^(auto|[a-z]{2}(-[a-z]{2})?)$")
 
     @model_validator(mode="after")
     def _minimum_within_target(self):
         if self.min_usable > self.target:
             raise ValueError(f"min_usable ({self.min_usable}) cannot exceed target ({self.target})")
         return self
+
+
+class Controls(Strict):
+    """Control answers of known truth, graded by the judge with every run (pipeline/controls.py).
+
+    Their verdicts give this document's sensitivity and specificity of the judge; a judge that accepts
+    more than ``max_false_acceptance`` of the known-wrong ones, or rejects more than
+    ``max_false_rejection`` of the known-right ones, cannot support a pick, and the card says so.
+    """
+
+    per_question: int = Field(default=3, ge=0, le=5)  # one reworded gold answer, the rest wrong ones; 0: none
+    max_false_acceptance: float = Field(default=0.2, ge=0, le=1)
+    max_false_rejection: float = Field(default=0.2, ge=0, le=1)
 
 
 class Energy(Strict):
@@ -198,6 +214,7 @@ class Config(Strict):
     # Optional reliability checks; they are reported beside the ranking and never change a verdict.
     second_judge: Judge | None = None  # grades every answer too: agreement and disagreements with the judge
     self_consistency: SelfConsistency | None = None
+    controls: Controls = Controls()
     energy: Energy = Energy()
     report: Report = Report()
 
@@ -226,6 +243,13 @@ class Config(Strict):
             raise UserError(f"CANDIDATES: no candidate named {', '.join(unknown) or '(none given)'} in profile "
                             f"'{self.profile}' (known: {', '.join(known)})")
         return self.model_copy(update={"candidates": [c for c in self.candidates if c.name in wanted]})
+
+    def with_target(self, target: int) -> "Config":
+        """This profile asking for ``target`` questions (``make report QUESTIONS=n``): a higher target reads
+        further chunks and keeps every question already kept (:mod:`pipeline.selection`, ``validate``)."""
+        questions = self.questions.model_copy(update={"target": target,
+                                                      "min_usable": min(self.questions.min_usable, target)})
+        return self.model_copy(update={"questions": questions})
 
     def embedded_models(self) -> list[str]:
         served = [self.generator, self.judge, *self.candidates, *filter(None, [self.second_judge])]

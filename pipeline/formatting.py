@@ -13,7 +13,8 @@ from pipeline import energy
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
                  "ci": "95% CI (Wilson)", "corrected": "Judge-corrected accuracy (95% CI)",
                  "energy": "Energy (Wh)", "energy_method": "Method", "co2_g": "CO2 (g)",
-                 "questions": "Questions", "unparsed": "Unparsed judgements"}
+                 "questions": "Questions", "non_answers": "Non-answers (wrong by rule)",
+                 "unparsed": "Unparsed judgements"}
 
 
 def format_params(billions: float) -> str:

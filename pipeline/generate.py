@@ -46,7 +46,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import keys, selection, validate, validation_rates
+from pipeline import calibration, keys, selection, validate, validation_rates
+from pipeline import language as languages
 from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.config import ROOT, Config, Generator, fingerprint
 from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
@@ -59,15 +60,11 @@ from pipeline.serving import machine_lock, pinned_gpus, serve, served_name
 # (YourBench's other types) are left out: from small generators they gave yes/no questions whose gold answer
 # restates the question, and questions the text cannot answer.
 QUESTION_TYPES = ["factual", "analytical", "conceptual", "application-based", "clarification", "open-ended"]
-INSTRUCTIONS = (
-    "Write exactly {count} questions that a reader of this document would want answered. Rules:\n"
-    "- Ask about the subject itself: facts, figures, dates, causes, consequences, comparisons. Never ask what "
-    "the text, document or report says, mentions or discusses.\n"
-    "- No yes/no questions: open questions (what, which, how, why, when, where, who) ending with a question "
-    "mark.\n"
-    "- The answer is short (one sentence at most), states the fact itself, and is stated in the text chunk.\n"
-    "- The citation is one sentence copied word for word from the text chunk, the one that contains the answer.\n"
-    "- Write questions and answers in the language of the text.")
+PROMPTS = ROOT / "generator_prompts"
+# Our question-generation prompts (YourBench's long default asks for an analysis before the questions and
+# says nothing of the language): the rules go in YourBench's additional instructions (the user message), a
+# short role in its system prompt; each in the document's language where a translation exists.
+QUESTION_RULES, QUESTION_SYSTEM = PROMPTS / "question_rules.md", PROMPTS / "question_system.md"
 KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: nothing secret lands in its yaml
 # The records of finished model calls in a run folder: the generator's, and the judge model's gold-answer checks.
 GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validation/calls.jsonl")
@@ -96,14 +93,31 @@ def _response_format(gen: Generator, count: int) -> dict:
     return {"type": "json_schema", "json_schema": {"name": "questions", "schema": schema}}
 
 
+def prompt_files(cfg: Config) -> list[Path]:
+    """The generator's prompt files, every translation included (the document's language is known only
+    once its text is extracted)."""
+    named = [QUESTION_RULES, QUESTION_SYSTEM]
+    if cfg.generator.summarization_prompt:
+        named.append(PROMPTS / cfg.generator.summarization_prompt)
+    return [path for name in named for path in languages.translations(name)]
+
+
+def generator_prompt(path: Path, language: str, **values) -> str:
+    """A prompt file in ``language`` (:func:`pipeline.language.localized`) with its ``{placeholders}`` filled;
+    ``{language}`` is the language's name."""
+    text = languages.localized(path, language).read_text(encoding="utf-8")
+    for name, value in {"language": languages.name(language), **values}.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
 def generate_key(cfg: Config) -> str:
     """What the questions depend on: the generator's and the question settings that :mod:`pipeline.keys` places
-    in ``generate``, the summarization prompt, the instructions, and the gold-answer check (when on)."""
+    in ``generate``, the generator's prompt files, the question types, and the gold-answer check (when on)."""
     q = cfg.questions
-    prompt = (ROOT / "generator_prompts" / cfg.generator.summarization_prompt).read_text(encoding="utf-8") \
-        if cfg.generator.summarization_prompt else ""
-    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompt,
-                       INSTRUCTIONS, QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
+    prompts = [path.read_text(encoding="utf-8") for path in prompt_files(cfg)]
+    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompts,
+                       QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
 
 
 def summary_window(gen: Generator) -> int:
@@ -114,8 +128,9 @@ def summary_window(gen: Generator) -> int:
 SUMMARY_OVERLAP = 64
 
 
-def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path) -> dict:
-    """YourBench's configuration: every stage we use, models reached through ``base_url``."""
+def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path, language: str = "en") -> dict:
+    """YourBench's configuration: every stage we use, models reached through ``base_url``, prompts in
+    ``language`` (prompt values with a line break are taken as text by YourBench, not as file names)."""
     gen, q = cfg.generator, cfg.questions
     name = served_name(gen)
     model = {"base_url": base_url, "api_key": f"${KEY_ENV}", "max_concurrent_requests": gen.concurrent_requests}
@@ -126,16 +141,20 @@ def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path) 
         question_model = f"{name}-json"
         models.append({**model, "model_name": question_model, "extra_parameters": {
             **decoding, "response_format": _response_format(gen, q.questions_per_chunk)}})
-    instructions = INSTRUCTIONS.format(count=q.questions_per_chunk)
+    instructions = generator_prompt(QUESTION_RULES, language, count=q.questions_per_chunk)
+    system = generator_prompt(QUESTION_SYSTEM, language)
     stages = {
         "ingestion": {"source_documents_dir": str(work / "raw"), "output_dir": str(work / "processed"),
                       "supported_file_extensions": list(SUPPORTED_SUFFIXES)},
         "summarization": {"max_tokens": summary_window(gen), "token_overlap": SUMMARY_OVERLAP,
-                          **({"summarization_user_prompt": str(ROOT / "generator_prompts" / gen.summarization_prompt)}
+                          **({"summarization_user_prompt": generator_prompt(PROMPTS / gen.summarization_prompt,
+                                                                            language)}
                              if gen.summarization_prompt else {})},
         "chunking": {"l_max_tokens": q.chunk_tokens, "token_overlap": 0, "h_min": 2, "h_max": 2},
-        "single_hop_question_generation": {"additional_instructions": instructions},
-        "multi_hop_question_generation": {"additional_instructions": instructions},
+        "single_hop_question_generation": {"additional_instructions": instructions,
+                                           "single_hop_system_prompt": system},
+        "multi_hop_question_generation": {"additional_instructions": instructions,
+                                          "multi_hop_system_prompt": system},
         "prepare_lighteval": {},
         "citation_score_filtering": {},  # scores only; the threshold is ours (pipeline/validate.py)
     }
@@ -182,6 +201,7 @@ class _YourBench:
         from loguru import logger
 
         self.cfg, self.work, self.log_path = cfg, work, log_path
+        self.language = "en"  # the document's, once its text is extracted
         self.base_url = "http://127.0.0.1:9/v1"  # set to the proxy's before any model stage
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = log_path.open("a", encoding="utf-8")
@@ -198,7 +218,8 @@ class _YourBench:
         from yourbench.conf.loader import load_config
 
         path = self.work / f"yourbench-{dataset_dir.name}.yaml"
-        atomic_write_text(path, yaml.safe_dump(yourbench_config(self.cfg, self.base_url, dataset_dir, self.work),
+        atomic_write_text(path, yaml.safe_dump(yourbench_config(self.cfg, self.base_url, dataset_dir, self.work,
+                                                                self.language),
                                                sort_keys=False))
         return load_config(path)
 
@@ -344,16 +365,27 @@ def _served_fingerprint(model, at: str) -> str:
 class _GoldCheck:
     """Asks the judge model, through its recording proxy, whether a gold answer is supported."""
 
-    def __init__(self, cfg: Config, proxy: CallProxy):
+    def __init__(self, cfg: Config, proxy: CallProxy, language: str):
         from openai import OpenAI
 
-        from pipeline.judge import Pass
+        from pipeline.verdicts import Pass
 
-        self.proxy, self.model = proxy, served_name(cfg.judge)
+        self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
         self.judge_pass = Pass("gold_check", cfg.judge)
-        self.template = validate.GOLD_CHECK_PROMPT.read_text(encoding="utf-8")
+        self.template = validate.gold_check_prompt(language)
         self.progress = None
+
+    def measure(self, runs_dir: Path) -> None:
+        """Grade the labelled gold-check set (``labelled/gold_check.jsonl``) where this judge configuration has
+        no verdict on record yet: once per machine and configuration, so that every report gives the check's
+        measured error rates."""
+        path = validation_rates.gold_check_path(runs_dir, validate.gold_check_key(self.cfg))
+        items = validation_rates.gold_check_items()
+        todo = validation_rates.gold_check_todo(path, items)
+        if todo:
+            self.proxy.step("gold_check_set", "gold-answer check on its labelled set (once per judge)", len(todo))
+            validation_rates.grade_gold_check_set(self.client, self.model, self.cfg, path, items)
 
     def expect(self, checks: int) -> None:
         """How many checks this validation makes in all: a new progress line, then an updated total."""
@@ -363,7 +395,7 @@ class _GoldCheck:
             self.progress.total = checks
 
     def __call__(self, row) -> tuple[bool | None, str]:
-        from pipeline.judge import grade
+        from pipeline.verdicts import grade
 
         found = grade(self.client, self.model, self.judge_pass, self.template,
                       {"question": row["question"], "gold": row["gold"], "chunk_text": row["chunk_text"],
@@ -400,9 +432,11 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     judge_calls = CallRecord(run_dir / GOLD_CHECK_CALLS, _served_fingerprint(cfg.judge, "judge"))
     try:
         document = _ingest(doc, work, yb, console)
+        yb.language = q.language if q.language != "auto" else languages.detect(document["document_text"])
         plan = make_plan(document, page_count(doc), cfg)
         print(plan_line(plan, cfg, speed), flush=True)
-        print(f"generate: YourBench with {gen.name} (log: {log_path})", flush=True)
+        print(f"generate: YourBench with {gen.name}, questions in {languages.name(yb.language)} "
+              f"({'detected' if q.language == 'auto' else 'set in the profile'}; log: {log_path})", flush=True)
         os.environ[KEY_ENV] = PLACEHOLDER_KEY  # the proxy holds the real key, if any
         proxy = CallProxy(generator_calls, lambda: serve(gen, run_dir / "logs"), served_name(gen), speed, console)
         judge_proxy = CallProxy(judge_calls, lambda: serve(cfg.judge, run_dir / "logs"), served_name(cfg.judge),
@@ -423,12 +457,14 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                     for _round in range(q.top_up_rounds + 1):
                         dataset_dir = _generate_questions(document, summary, plan, yb, proxy)
                         proxy.release()  # one model loaded at a time: the judge checks the gold answers next
-                        gold_check = _GoldCheck(cfg, judge_proxy)
+                        gold_check = _GoldCheck(cfg, judge_proxy, yb.language)
                         first_read = selection.first_read(plan.chunks, plan.question_calls,
                                                           q.multi_hop_share if q.multi_hop else 0.0, q.seed)
                         kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir), first_read), cfg,
                                                            embed=embed, ask_support=gold_check,
                                                            expect=gold_check.expect)
+                        if q.check_gold:
+                            gold_check.measure(calibration.runs_root(run_dir))
                         judge_proxy.release()
                         rounds.append({"question_calls": plan.question_calls, "kept": len(kept),
                                        "rejected": len(rejected)})
@@ -450,7 +486,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
              "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
              # every call these questions rest on, made now or replayed: the report charges each its energy
              "calls_used": [*generator_calls.used, *judge_calls.used],
-             "validation_error_rates": validation_rates.all_rates(cfg, run_dir.parent, embed),
+             "validation_error_rates": validation_rates.all_rates(cfg, calibration.runs_root(run_dir), embed),
+             "language": yb.language,
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
 
@@ -505,7 +542,7 @@ def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> sel
 
 QUESTION_COLUMNS = ["question_id", "question", "gold", "gold_original", "kind", "question_category",
                     "estimated_difficulty", "citations", "chunk_ids", "chunk_text", "document_summary", "document_id",
-                    "question_generating_model", "citation_score", "gold_check", "doubt"]
+                    "question_generating_model", "citation_score", "gold_check", "doubt", "language"]
 REJECTED_COLUMNS = ["question_id", "question", "gold", "gold_original", "kind", "rejection", "citation_score",
                     "gold_check", "chunk_text"]
 
@@ -531,6 +568,7 @@ def write_questions(kept: pd.DataFrame, rejected: pd.DataFrame, by_kind: dict, d
                         f"A longer document, a stronger generator or a lower questions.min_usable helps; "
                         f"details in {run_dir / 'generation.json'} and {run_dir / 'rejected.parquet'}")
     out = run_dir / "questions.parquet"
+    kept = kept.assign(language=(extra or {}).get("language", "en"))
     atomic_write_parquet(kept.reindex(columns=QUESTION_COLUMNS), out)
     print(f"generate: {len(kept)} questions kept of {generated} generated ({len(rejected)} rejected by "
           f"validation: {', '.join(f'{n} {r}' for r, n in reasons.items()) or 'none'})", flush=True)

@@ -10,7 +10,7 @@ leaves a stale figure, a setting in a key it does not affect throws work away.
 for each candidate's ``x``); :data:`INPUT_FILES` every file a key reads. The stage modules
 build their keys from it (:func:`settings`), each in its own key function
 (:func:`pipeline.generate.generate_key`, :func:`pipeline.answer.answers_fingerprint`,
-:func:`pipeline.judge.judge_fingerprint` and :func:`pipeline.judge.judge_key`,
+:func:`pipeline.verdicts.judge_fingerprint` and :func:`pipeline.judge.judge_key`,
 :func:`pipeline.report.report_key`), and ``tests/test_keys.py`` changes each field and
 checks that exactly the keys listed for it change. A field that is not in the table stops
 :func:`settings` with an error naming it: a new field has to be placed here first.
@@ -92,6 +92,8 @@ TABLE: dict[str, frozenset[str]] = {
     "questions.check_gold": _stages(GENERATE),
     "questions.seed": _stages(GENERATE, ANSWER),  # the generator's and the candidates' sampling seed
     "questions.candidate_context": _stages(ANSWER),
+    # the prompts' language: the questions are written in it (the answers follow questions.parquet)
+    "questions.language": _stages(GENERATE),
     # --- the question generator
     "generator.name": _stages(GENERATE),  # a label in questions.parquet; the proxy replaces the alias it sends
     "generator.engine": _stages(GENERATE, CALLS),
@@ -126,6 +128,10 @@ TABLE: dict[str, frozenset[str]] = {
     **{f"second_judge.{name}": stages for name, stages in _judge_fields(checks_gold=False).items()},
     "self_consistency": _GRADED,
     "self_consistency.temperature": _GRADED,
+    # --- control answers: graded in the judge stage (each record keyed by its own text); the gate is the report's
+    "controls.per_question": _stages(JUDGE),
+    "controls.max_false_acceptance": _stages(REPORT),
+    "controls.max_false_rejection": _stages(REPORT),
     # --- energy: how the answers' energy is measured (answer), and the estimates beside it (report)
     "energy.country_iso_code": _stages(ANSWER, REPORT),  # CodeCarbon's CO2 when measuring; EcoLogits' mix
     "energy.tdp_watts": _stages(REPORT),
@@ -142,16 +148,23 @@ TABLE: dict[str, frozenset[str]] = {
 # Files the keys read (``<a.b>``: the file the profile field names). The document itself is in no key:
 # its content hash names its run folder (runs/<profile>/<hash>), so another document has its own stages.
 INPUT_FILES: dict[str, frozenset[str]] = {
+    # the generator's prompts, in every language (which one a document gets is known once its text is read)
     "generator_prompts/<generator.summarization_prompt>": _stages(GENERATE),
+    "generator_prompts/summarization_short.fr.md": _stages(GENERATE),
+    "generator_prompts/question_rules.md": _stages(GENERATE),
+    "generator_prompts/question_rules.fr.md": _stages(GENERATE),
+    "generator_prompts/question_system.md": _stages(GENERATE),
+    "generator_prompts/question_system.fr.md": _stages(GENERATE),
     "judge_prompts/gold_check.txt": _stages(GENERATE),  # when questions.check_gold
+    "judge_prompts/gold_check.fr.txt": _stages(GENERATE),
     "judge_prompts/<judge.prompt>": _GRADED,
     "judge_prompts/<second_judge.prompt>": _GRADED,
     "judge_prompts/calibration.jsonl": _stages(JUDGE),
 }
 
 # Sections walked field by field; "candidates" is a list, each item at "candidates[]".
-SECTIONS = ("questions", "generator", "candidates", "judge", "second_judge", "self_consistency", "energy",
-            "report")
+SECTIONS = ("questions", "generator", "candidates", "judge", "second_judge", "self_consistency", "controls",
+            "energy", "report")
 
 
 def _value(value):

@@ -54,3 +54,11 @@ def localized(path: Path, code: str) -> Path:
     """``path``'s version for ``code`` (``gold_check.fr.txt`` for ``gold_check.txt``), or ``path`` itself."""
     own = path.with_name(f"{path.stem}.{code}{path.suffix}")
     return own if code != DEFAULT and own.is_file() else path
+
+
+def translations(path: Path) -> list[Path]:
+    """``path`` and its versions in other languages (``gold_check.fr.txt`` beside ``gold_check.txt``)."""
+    import re
+
+    own = re.compile(rf"{re.escape(path.stem)}\.[a-z]{{2}}(?:-[a-z]{{2}})?{re.escape(path.suffix)}$")
+    return [path, *sorted(p for p in path.parent.glob(f"{path.stem}.*{path.suffix}") if own.fullmatch(p.name))]

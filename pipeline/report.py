@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import energy, keys, review, stats
+from pipeline import calibration, controls, energy, keys, review, stats, trust
 from pipeline.aggregation import aggregate, answer_sessions, build_details
 from pipeline.config import Config, fingerprint
 from pipeline.formatting import format_params, main_table, markdown_table, num, pct
 from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl
-from pipeline.judge import CHECKS, judge_fingerprint
+from pipeline.judge import CHECKS
+from pipeline.verdicts import judge_fingerprint
 from pipeline.validation_rates import rates_sentence
 
 
@@ -241,7 +242,8 @@ def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def _correction_paragraph(effects: list[str]) -> str:
     if not effects:
-        return ("\n\nCorrected for the judge's error rates (calibration set), the most accurate model and the "
+        return ("\n\nCorrected for the judge's error rates (calibration set and control answers), the most accurate "
+                "model and the "
                 "frontier stay the same; the tests above need no correction (both models go through the same one).")
     return "\n\nCorrected for the judge's error rates, the conclusion changes:\n" + "\n".join(f"- {e}" for e in effects)
 
@@ -258,16 +260,6 @@ def review_sections(details: pd.DataFrame) -> list[tuple[str, object]]:
     sections: list[tuple[str, object]] = [("Questions a human should look at", summary)]
     sections += [(f"Look at: {what}", table) for what, table, _ in lists if len(table)]
     return sections
-
-
-def _calibration_line(name: str, calibration: dict | None) -> str:
-    if not calibration:
-        return f"{name}: not checked against the calibration set."
-    return (f"{name} agreed with the labels of the {calibration['items']}-item calibration set "
-            f"(`judge_prompts/calibration.jsonl`) {calibration['agree']} times "
-            f"({pct(calibration['accuracy'])} of parsed verdicts; {calibration['unparsed']} unparsed): "
-            f"sensitivity {pct(calibration['sensitivity'])}, specificity {pct(calibration['specificity'])}, "
-            f"Cohen's kappa {num(calibration['kappa'], '{:.2f}')}.")
 
 
 def judge_checks(details: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -482,9 +474,11 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
 
 CORRECTION_NOTES = (
     "- Judge-corrected accuracy: the judge itself errs. Its sensitivity (correct answers it accepts) and "
-    "specificity (wrong answers it rejects), measured on the hand-labelled calibration set, turn the share it "
-    "judged correct, p, into an estimate of the true share: (p + specificity - 1) / (sensitivity + specificity - 1) "
-    "(Rogan-Gladen), clipped to 0-100%.",
+    "specificity (wrong answers it rejects), counted over the hand-labelled calibration set and this document's "
+    "control answers together (the counts are in `details.parquet`: `judge_tp`, `judge_fn`, `judge_tn`, "
+    "`judge_fp`), turn the share it judged correct, p, into an estimate of the true share: "
+    "(p + specificity - 1) / (sensitivity + specificity - 1) (Rogan-Gladen), clipped to 0-100%. Answers wrong by "
+    "rule are wrong with certainty: the correction applies to the judged ones, scaled to all.",
     "- Its 95% interval is Lang and Reiczigel's adjusted Wald interval (2014): the same formula on the counts "
     "with pseudo-answers added (1.92 right and 1.92 wrong to the verdicts, one of each to each calibration class), "
     "a standard error that counts the finite calibration set as well as the questions, and a small shift of the "
@@ -502,7 +496,7 @@ CORRECTION_NOTES = (
 
 
 def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.DataFrame,
-               calibration: dict | None) -> list[str]:
+               judge_rates: dict | None, control_rates: dict | None) -> list[str]:
     generation = json.loads((run_dir / "generation.json").read_text())
     failed = sum(k["calls_without_parseable_questions"] for k in generation["by_kind"].values())
     calls = sum(k["calls"] for k in generation["by_kind"].values())
@@ -510,9 +504,11 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
     unparsed = int(results["unparsed"].sum())
     judge_line = (f"- Judge: {cfg.judge.name} with prompt `judge_prompts/{cfg.judge.prompt}`. Accuracy = correct / "
                   f"judged; {unparsed} of {len(details)} judgements ({unparsed / len(details):.1%}) had no verdict "
-                  "and are listed as unparsed, not scored.")
-    if calibration:
-        judge_line += " " + _calibration_line("The judge", calibration)
+                  "and are listed as unparsed, not scored. " + trust.calibration_line("The judge", judge_rates)
+                  + " " + trust.controls_line(control_rates, cfg.controls.per_question))
+    from pipeline.non_answers import labelled_set_rates, rule_rates_line
+
+    rule_line = f"- {trust.non_answers_line(results)} Measured: {rule_rates_line(labelled_set_rates())}."
     rejected = generation.get("rejected_by_reason", {})
     rejected_line = (f"- Validation rejected {sum(rejected.values())} generated questions before any candidate "
                      f"answered ({', '.join(f'{n} {why}' for why, n in rejected.items())}); each is listed with "
@@ -525,6 +521,7 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
         "gave no parseable questions.",
         rejected_line,
         judge_line,
+        rule_line,
         *CORRECTION_NOTES,
         *_energy_notes(cfg, results, details),
         "- What the evaluation itself cost (question generation, loading, judging) is in its own table, "
@@ -563,17 +560,30 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
     }
 
 
+def more_questions_command(document: str, cfg: Config):
+    """``n -> the command`` that raises this document's question target to n (every question, answer and
+    verdict made is reused; only the new ones are made)."""
+    import shlex
+
+    profile = "" if cfg.profile == "default" else f" PROFILE={cfg.profile}"
+    return lambda n: f"make report DOC={shlex.quote(document)}{profile} QUESTIONS={n}"
+
+
 def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
-    from pipeline import html_report, hub, judge
+    from pipeline import html_report, hub
 
     details = build_details(run_dir, cfg)
     results = aggregate(details)
     _, per_bounds = stats.performance_efficiency_ratio(results)
     significance, pairs = significance_summary(details, results, cfg.report.significance_alpha)
-    calibration = judge.calibration_summary(run_dir, cfg.judge)
-    notes = _run_notes(run_dir, cfg, results, details, calibration)
+    judge_rates = calibration.summary(run_dir, cfg.judge)
+    graded_controls = pd.read_parquet(run_dir / "controls.parquet") if (run_dir / "controls.parquet").exists() \
+        else pd.DataFrame()
+    control_rates = controls.rates(graded_controls) if len(graded_controls) else None
+    notes = _run_notes(run_dir, cfg, results, details, judge_rates, control_rates)
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(details, report_dir / "details.parquet")
+    atomic_write_parquet(graded_controls, report_dir / "controls.parquet")  # the controls' verdicts, one a row
     if (run_dir / "rejected.parquet").exists():  # the questions validation turned away, with the reason
         atomic_write_parquet(pd.read_parquet(run_dir / "rejected.parquet"), report_dir / "rejected.parquet")
     from pipeline.figures import bubble_plot  # matplotlib, only when drawing: `locate` imports report_key
@@ -604,15 +614,20 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Accuracy by difficulty", breakdown_table(details, "difficulty_band")),
         ("Energy accounting", energy_table(results)),
         *review_sections(details),
+        ("How far the verdicts can be trusted", "\n".join(f"- {line}" for line in (
+            trust.controls_line(control_rates, cfg.controls.per_question),
+            trust.calibration_line("The judge", judge_rates), trust.non_answers_line(results)))),
+        *([("The judge on this document's control answers", trust.controls_table(control_rates))]
+          if control_rates else []),
         ("What the evaluation itself cost", evaluation_cost(run_dir, cfg, details)),
         ("How these numbers were made", "\n".join(notes)),
     ]
     agreement, disagreements = judge_checks(details, cfg)
     if agreement is not None:
         second = cfg.second_judge
-        lines = [_calibration_line("The judge", calibration)]
+        lines = [trust.calibration_line("The judge", judge_rates)]
         if second:
-            lines.append(_calibration_line("The second judge", judge.calibration_summary(run_dir, second)))
+            lines.append(trust.calibration_line("The second judge", calibration.summary(run_dir, second)))
         sections.insert(-1, ("Can the judge be trusted?", agreement))
         lines.append("Cohen's kappa discounts the agreement two judges would reach by chance: when one judge gives "
                      "nearly always the same verdict, high agreement can go with a kappa near 0.")
@@ -621,8 +636,12 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             count = f"{len(disagreements)} answer{'' if len(disagreements) == 1 else 's'}"
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
-    card = [*decision(results, pairs, cfg.report.accuracy_tolerance, alpha=cfg.report.significance_alpha),
-            _calibration_line("The judge", calibration)]
+    more = more_questions_command(document, cfg)
+    card = [*trust.card(decision(results, pairs, cfg.report.accuracy_tolerance, more,
+                                 alpha=cfg.report.significance_alpha),
+                        trust.cannot_pick(control_rates, cfg.controls)),
+            trust.controls_line(control_rates, cfg.controls.per_question),
+            trust.calibration_line("The judge", judge_rates)]
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]
@@ -638,6 +657,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
                          "dashed: efficiency frontier)",
                          report_dir / "bubble.png")],
                        links=[("details.parquet", "details.parquet"), ("rejected.parquet", "rejected.parquet"),
+                              ("controls.parquet", "controls.parquet"),
                               ("results.csv", "results.csv"),
                               ("results.md", "results.md")],
                        decision=card, explorer_html=html_report.explorer(details, review.flagged(details)))

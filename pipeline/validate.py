@@ -62,8 +62,14 @@ import pandas as pd
 
 from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
+from pipeline.language import localized, translations
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"
+
+
+def gold_check_prompt(language: str) -> str:
+    """The gold-answer check's prompt in ``language`` (the English one where no translation exists)."""
+    return localized(GOLD_CHECK_PROMPT, language).read_text(encoding="utf-8")
 
 # ----------------------------------------------------------------------------- the generator's scaffolding
 # Nouns by which a generator refers to its own input. Unqualified ("the text", "this passage", "the table
@@ -326,7 +332,7 @@ def gold_check_key(cfg: Config) -> str:
     and the check's own prompt. Not the judge's grading prompt: changing it regrades answers, it does not
     regenerate questions."""
     return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"),
-                       GOLD_CHECK_PROMPT.read_text(encoding="utf-8"))
+                       [path.read_text(encoding="utf-8") for path in translations(GOLD_CHECK_PROMPT)])
 
 
 def validation_order(candidates: pd.DataFrame, seed: int) -> list[int]:

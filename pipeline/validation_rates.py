@@ -1,7 +1,7 @@
 """How often each validation check is wrong, measured on the hand-labelled sets in ``labelled/``.
 
 Validation (:mod:`pipeline.validate`) is measured the way the judge is
-(:func:`pipeline.judge.calibrate`): on items whose right outcome a person
+(:func:`pipeline.calibration.calibrate`): on items whose right outcome a person
 decided, one JSON object a line, each with an ``id``, a ``case`` tag saying
 what kind of case it is and a ``language``. The rule sets also carry a
 ``split``: ``dev`` items were written first and the rules written from their
@@ -106,10 +106,10 @@ def duplicate_verdicts(pairs: list[dict], duplicate_similarity: float, embed) ->
 
 
 # ----------------------------------------------------------------------------- the gold-answer check
-def gold_check_path(profile_dir: Path, key: str) -> Path:
-    """Gold-check verdicts on the labelled set depend on the judge and the check's prompt only: shared by every
-    document of a profile (``profile_dir`` is ``runs/<profile>``)."""
-    return profile_dir / "gold-check-calibration" / f"{key}.jsonl"
+def gold_check_path(runs_dir: Path, key: str) -> Path:
+    """Gold-check verdicts on the labelled set depend on the judge and the check's prompts only (the key): shared
+    by every document and profile, beside the judge's calibration verdicts."""
+    return runs_dir / "_calibration" / f"gold-check-{key}.jsonl"
 
 
 def gold_check_items(path: Path = GOLD_CHECK) -> list[dict]:
@@ -120,8 +120,9 @@ def gold_check_items(path: Path = GOLD_CHECK) -> list[dict]:
         content = [item[k] for k in ("excerpt", "question", "gold", "supported")]
         items.append({"id": item["id"], "case": item["case"], "supported": item["supported"],
                       "question": item["question"], "gold": validate.strip_preamble(item["gold"]),
-                      "chunk_text": item["excerpt"], "prediction": "", "item_hash": fingerprint(*map(str, content))})
-    return items
+                      "chunk_text": item["excerpt"], "language": item.get("language", "en"), "prediction": "",
+                      "item_hash": fingerprint(*map(str, content))})
+    return sorted(items, key=lambda item: (item["chunk_text"], item["id"]))  # consecutive prompts share a prefix
 
 
 def _latest(path: Path, items: list[dict]) -> dict[str, dict]:
@@ -138,16 +139,16 @@ def gold_check_todo(path: Path, items: list[dict]) -> list[dict]:
 def grade_gold_check_set(client, model: str, cfg: Config, path: Path, items: list[dict],
                          progress: Callable[[], None] | None = None) -> int:
     """Ask the profile's judge about each item still to grade, exactly as generation's gold check does (the
-    same prompt file, constraint and :func:`pipeline.judge.grade`); append each verdict to ``path``.
+    same prompt file, constraint and :func:`pipeline.verdicts.grade`); append each verdict to ``path``.
     Returns how many items were graded."""
-    from pipeline.judge import Pass, grade
+    from pipeline.verdicts import Pass, grade
 
     judge_pass = Pass("gold_check", cfg.judge)
-    template = validate.GOLD_CHECK_PROMPT.read_text(encoding="utf-8")
     key = validate.gold_check_key(cfg)
     todo = gold_check_todo(path, items)
     with ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
-        graded = pool.map(lambda item: (item, grade(client, model, judge_pass, template, item)), todo)
+        graded = pool.map(lambda item: (item, grade(client, model, judge_pass,
+                                                    validate.gold_check_prompt(item["language"]), item)), todo)
         for item, result in graded:
             append_jsonl(path, {"id": item["id"], "case": item["case"], "supported": item["supported"],
                                 "item_hash": item["item_hash"], "gold_check_key": key, **result})
@@ -156,11 +157,11 @@ def grade_gold_check_set(client, model: str, cfg: Config, path: Path, items: lis
     return len(todo)
 
 
-def gold_check_rates(profile_dir: Path, cfg: Config, items: list[dict] | None = None) -> dict | None:
+def gold_check_rates(runs_dir: Path, cfg: Config, items: list[dict] | None = None) -> dict | None:
     """The gold check's error rates from the verdicts on record (None when none is), with ``by_case``:
     {case: [agreeing verdicts, items]}."""
     items = gold_check_items() if items is None else items
-    records = list(_latest(gold_check_path(profile_dir, validate.gold_check_key(cfg)), items).values())
+    records = list(_latest(gold_check_path(runs_dir, validate.gold_check_key(cfg)), items).values())
     if not records:
         return None
     passed = [None if r["verdict"] is None else r["verdict"] == 1 for r in records]
@@ -180,25 +181,24 @@ def calibrate_gold_check(cfg: Config, runs_dir: Path) -> dict | None:
     from pipeline.progress import Progress
     from pipeline.serving import machine_lock, serve
 
-    profile_dir = runs_dir / cfg.profile
-    path = gold_check_path(profile_dir, validate.gold_check_key(cfg))
+    path = gold_check_path(runs_dir, validate.gold_check_key(cfg))
     items = gold_check_items()
     todo = gold_check_todo(path, items)
     print(f"calibrate: {len(todo)} of {len(items)} labelled gold answers to check with {cfg.judge.name}", flush=True)
     if todo:
-        with machine_lock(cfg.judge), serve(cfg.judge, profile_dir / "logs") as endpoint:
+        with machine_lock(cfg.judge), serve(cfg.judge, runs_dir / cfg.profile / "logs") as endpoint:
             client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
             progress = Progress("calibrate", "gold-answer checks", len(todo), unit="items")
             grade_gold_check_set(client, endpoint.model, cfg, path, items, lambda: progress.advance())
-    return gold_check_rates(profile_dir, cfg, items)
+    return gold_check_rates(runs_dir, cfg, items)
 
 
 # ----------------------------------------------------------------------------- every check
-def all_rates(cfg: Config, profile_dir: Path, embed) -> dict[str, dict]:
+def all_rates(cfg: Config, runs_dir: Path, embed) -> dict[str, dict]:
     """Each check's rates, keyed by its rejection reason: the rule checks always, the gold check when its
-    verdicts on the labelled set are on record (``make calibrate``)."""
+    verdicts on the labelled set are on record (the generate stage grades them once per judge configuration)."""
     rates = rule_rates(cfg.questions.duplicate_similarity, embed)
-    if cfg.questions.check_gold and (gold := gold_check_rates(profile_dir, cfg)) is not None:
+    if cfg.questions.check_gold and (gold := gold_check_rates(runs_dir, cfg)) is not None:
         rates[GOLD_CHECK_REASON] = gold
     return rates
 

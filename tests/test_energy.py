@@ -439,7 +439,7 @@ def test_the_report_says_what_the_sessions_recorded_not_what_the_profile_now_say
 def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
     """Problem 2, judge side: a session graded with an earlier prompt does not count; the current one is
     charged to its judgements by judge latency."""
-    from pipeline import judge
+    from pipeline import judge, verdicts
 
     cfg = _cfg(LOCAL)
     answer_session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
@@ -449,7 +449,7 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
     for session, fingerprint, grading in (("OLD", "an-earlier-prompt", window(0.5, 50.0)),
                                           ("J1", key, window(0.04, 4.0))):
         append_jsonl(run / "judgements" / "judge.sessions.jsonl",
-                     {"session": session, "judge_fingerprint": judge.judge_fingerprint(cfg.judge) if session == "J1"
+                     {"session": session, "judge_fingerprint": verdicts.judge_fingerprint(cfg.judge) if session == "J1"
                       else fingerprint, "outcome": "finished", "engine": "llama-cpp",
                       "idle": window(0.001, 1.0), "load": window(0.01, 2.0), "judge": grading})
         for qid, latency in (("q0", 1.0), ("q1", 3.0)):

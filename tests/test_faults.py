@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config, judge
-from pipeline.config import Judge
+from pipeline.config import Controls, Judge
 from pipeline.errors import UserError
 from pipeline.io import read_jsonl
 
@@ -21,7 +21,8 @@ def _cfg_with_remote_judge(url: str, monkeypatch):
     cfg = config.load("default")
     remote = Judge(name="remote-judge", engine="openai", model="judge", base_url=url,
                    api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt, calibrate=False)
-    return cfg.model_copy(update={"judge": remote})
+    # no control answers: these tests count the calls on the candidates' answers (test_judge_controls.py)
+    return cfg.model_copy(update={"judge": remote, "controls": Controls(per_question=0)})
 
 
 def test_flaky_endpoint_ends_with_complete_results(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config, judge
-from pipeline.config import Judge, SelfConsistency
+from pipeline.config import Controls, Judge, SelfConsistency
 from pipeline.report import judge_checks
 
 from fakes import FakeJudgeEndpoint, answered_run_dir
@@ -49,7 +49,8 @@ def _config(first_url: str, second_url: str | None, monkeypatch, self_consistenc
     return cfg.model_copy(update={
         "judge": remote("main-judge", first_url),
         "second_judge": remote("other-judge", second_url) if second_url else None,
-        "self_consistency": SelfConsistency(temperature=0.7) if self_consistency else None})
+        "self_consistency": SelfConsistency(temperature=0.7) if self_consistency else None,
+        "controls": Controls(per_question=0)})  # these count the passes' calls on answers only
 
 
 def _details(run_dir, judgements) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.judge import parse_verdict, render_prompt, strip_reasoning
+from pipeline.verdicts import parse_verdict, render_prompt, strip_reasoning
 
 
 @pytest.mark.parametrize("reply, verdict", [

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config, judge
-from pipeline.config import Judge
+from pipeline.config import Controls, Judge
 
 from fakes import FakeJudgeEndpoint, answered_run_dir
 
@@ -23,7 +23,8 @@ def _config(url: str, monkeypatch) -> config.Config:
     cfg = config.load("default")
     return cfg.model_copy(update={"judge": Judge(name="main-judge", engine="openai", model="judge", base_url=url,
                                                  api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt,
-                                                 calibrate=False)})
+                                                 calibrate=False),
+                                  "controls": Controls(per_question=0)})  # these count answers' calls only
 
 
 def _edit_question(run_dir, question_id: str, **update) -> None:

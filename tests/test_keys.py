@@ -15,10 +15,11 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from pipeline import config, generate, judge, keys, validate
+from pipeline import calibration, config, generate, judge, keys, validate
 from pipeline.answer import answers_fingerprint
 from pipeline.generate import _served_fingerprint, generate_key
-from pipeline.judge import judge_fingerprint, judge_key, passes
+from pipeline.judge import judge_key, passes
+from pipeline.verdicts import judge_fingerprint
 from pipeline.report import report_key
 
 GENERATOR_CALLS, GOLD_CHECK_CALLS = "generator calls", "gold-check calls"
@@ -135,6 +136,7 @@ SPECIAL = {
     "candidates[].model": lambda data, _: "qwen2.5-coder-1.5b-instruct",
     "questions.min_citation_score": lambda data, value: 50.0 if value is None else None,
     "questions.candidate_context": lambda data, _: "none",
+    "questions.language": lambda data, _: "fr",
     "energy.country_iso_code": lambda data, _: "DEU",
 }
 
@@ -198,8 +200,11 @@ def prompt_copies(tmp_path, monkeypatch):
         shutil.copytree(config.ROOT / folder, tmp_path / folder)
     monkeypatch.setattr(config, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "ROOT", tmp_path)
+    monkeypatch.setattr(generate, "PROMPTS", tmp_path / "generator_prompts")
+    for name in ("QUESTION_RULES", "QUESTION_SYSTEM"):
+        monkeypatch.setattr(generate, name, tmp_path / "generator_prompts" / getattr(generate, name).name)
     monkeypatch.setattr(validate, "GOLD_CHECK_PROMPT", tmp_path / "judge_prompts" / "gold_check.txt")
-    monkeypatch.setattr(judge, "CALIBRATION_SET", tmp_path / "judge_prompts" / "calibration.jsonl")
+    monkeypatch.setattr(calibration, "CALIBRATION_SET", tmp_path / "judge_prompts" / "calibration.jsonl")
     return tmp_path
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.aggregation import aggregate
+from pipeline.aggregation import aggregate, judge_rate_columns
 from pipeline.figures import bubble_plot
 from pipeline.formatting import format_params, table_markdown
 from pipeline.report import breakdown_table, efficiency_table, projection_table, significance_summary
@@ -88,8 +88,11 @@ def test_significance_projection_and_breakdown_tables():
 
 
 def _calibrated(details: pd.DataFrame, sensitivity=0.9, specificity=0.8, items=30) -> pd.DataFrame:
-    return details.assign(judge_sensitivity=sensitivity, judge_specificity=specificity,
-                          calibration_correct_items=items, calibration_wrong_items=items)
+    """The judge measured on ``items`` correct and ``items`` wrong labelled answers."""
+    tp, tn = round(sensitivity * items), round(specificity * items)
+    rates = {"sensitivity": sensitivity, "specificity": specificity, "positives": items, "negatives": items,
+             "tp": tp, "fn": items - tp, "tn": tn, "fp": items - tn}
+    return details.assign(**judge_rate_columns(rates, None))
 
 
 def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
@@ -117,6 +120,20 @@ def test_the_report_says_when_the_correction_changes_a_conclusion():
     # with 30 + 30 calibration items, correcting the tiny run changes neither the best model nor the frontier
     assert correction_effects(aggregate(_calibrated(tiny_details()))) == []
     assert correction_effects(aggregate(tiny_details())) == []  # no calibration: nothing to say
+
+
+def test_answers_wrong_by_rule_are_counted_and_not_corrected_for_the_judge():
+    details = _calibrated(tiny_details())
+    details["graded_by"] = "judge"
+    big_q3 = (details["candidate"] == "big") & (details["question_id"] == "q3")
+    details.loc[big_q3, "graded_by"] = "rule"  # big's wrong answer was empty: wrong by rule
+    results = aggregate(details).set_index("model")
+    assert results.loc["big", "non_answers"] == 1 and results.loc["small", "non_answers"] == 0
+    assert results.loc["big", "accuracy"] == pytest.approx(0.75)  # still 3 of 4
+    # the judge graded 3 answers, all correct: Rogan-Gladen on 3/3 (clipped at 1), scaled to the 4 answers
+    # (the fourth is wrong with certainty): 0.75, and the bounds scaled alike
+    assert results.loc["big", "corrected_accuracy"] == pytest.approx(0.75)
+    assert results.loc["big", "corrected_ci_high"] <= 0.75 + 1e-9
 
 
 def test_questions_a_human_should_look_at_are_listed():

@@ -15,7 +15,8 @@ import pytest
 
 from pipeline import config
 from pipeline.io import read_jsonl
-from pipeline.judge import CALIBRATION_SET, VERDICT_GRAMMAR, render_prompt
+from pipeline.calibration import CALIBRATION_SET
+from pipeline.verdicts import VERDICT_GRAMMAR, render_prompt
 from pipeline.serving import serve
 from tasks.document_qa import STOP_SEQUENCES, prompt_text
 

@@ -160,7 +160,7 @@ def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
     from openai import OpenAI
 
     from fakes import FakeJudgeEndpoint
-    from pipeline.judge import Pass, grade
+    from pipeline.verdicts import Pass, grade
 
     def supported(body):
         prompt = body["messages"][-1]["content"]

@@ -1,0 +1,92 @@
+"""The judge stage's guard rail and controls: non-answers wrong by rule, control answers graded beside the answers.
+
+The judge is a local fake endpoint that accepts every answer it is shown (the failure the
+issue saw: a small judge marking empty answers correct), so what reaches it is counted exactly.
+"""
+
+import pandas as pd
+import pytest
+
+from pipeline import aggregation, config, controls, judge, trust
+from pipeline.config import Controls, Judge, SelfConsistency
+
+from fakes import FakeJudgeEndpoint, answered_run_dir
+
+
+@pytest.fixture
+def endpoint():
+    fake = FakeJudgeEndpoint("ok")  # accepts everything
+    yield fake
+    fake.close()
+
+
+def _config(url: str, monkeypatch, per_question: int = 3, self_consistency: bool = False) -> config.Config:
+    monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test-not-a-secret")
+    cfg = config.load("default")
+    return cfg.model_copy(update={
+        "judge": Judge(name="main-judge", engine="openai", model="judge", base_url=url, api_key_env="FAKE_JUDGE_KEY",
+                       prompt=cfg.judge.prompt, calibrate=False),
+        "controls": Controls(per_question=per_question),
+        "self_consistency": SelfConsistency(temperature=0.7) if self_consistency else None})
+
+
+def _answer(run_dir, candidate: str, question_id: str, prediction: str) -> None:
+    path = run_dir / "answers" / f"{candidate}.parquet"
+    answers = pd.read_parquet(path)
+    answers.loc[answers["question_id"] == question_id, "prediction"] = prediction
+    answers.to_parquet(path)
+
+
+def test_non_answers_are_wrong_by_rule_and_never_reach_the_judge(tmp_path, endpoint, monkeypatch):
+    cfg = _config(endpoint.url, monkeypatch, per_question=0, self_consistency=True)
+    run_dir = answered_run_dir(tmp_path)  # 3 candidates x 3 questions
+    first, second = cfg.candidates[0].name, cfg.candidates[1].name
+    _answer(run_dir, first, "q0", "")
+    _answer(run_dir, second, "q1", "1.4, 3.3, encadré thématique 3.1, 4.4")
+    judgements = pd.read_parquet(judge.run(run_dir / "questions.parquet", run_dir, cfg))
+    # 7 answers go to the judge, once for the verdict and twice for self-consistency; none of the two others
+    assert endpoint.calls == 7 * 3
+    assert not any(r["messages"][0]["content"].count("encadré") for r in endpoint.requests)
+    by_rule = judgements[judgements["graded_by"] == "rule"].set_index("candidate")
+    assert by_rule["verdict"].tolist() == [0, 0] and set(by_rule["judge"]) == {"rule"}
+    assert by_rule.loc[first, "rule"] == "empty" and by_rule.loc[second, "rule"] == "only references"
+    assert by_rule["self_consistency_1_verdict"].isna().all()  # checks do not grade non-answers
+    judge.run(run_dir / "questions.parquet", run_dir, cfg)
+    assert endpoint.calls == 7 * 3  # a rerun grades nothing
+
+
+def test_control_answers_are_graded_with_the_answers_and_give_the_documents_rates(tmp_path, endpoint, monkeypatch):
+    cfg = _config(endpoint.url, monkeypatch, per_question=3)
+    run_dir = answered_run_dir(tmp_path)
+    questions = pd.read_parquet(run_dir / "questions.parquet")
+    judge.run(run_dir / "questions.parquet", run_dir, cfg)
+    built = controls.build(questions, 3, cfg.questions.seed)
+    assert endpoint.calls == 9 + len(built) and len(built) <= 9  # a known, bounded number of calls
+    graded = pd.read_parquet(run_dir / "controls.parquet")
+    assert len(graded) == len(built) and (graded["verdict"] == 1).all()
+    rates = controls.rates(graded)
+    assert rates["sensitivity"] == 1.0 and rates["specificity"] == 0.0  # it accepted every known-wrong answer
+    # controls interleave with the answers to the same question (the prefix cache serves their shared prompt)
+    asked = [r["messages"][0]["content"] for r in endpoint.requests]
+    first_q = [i for i, text in enumerate(asked) if "What is fact 0?" in text]
+    assert first_q == list(range(first_q[0], first_q[0] + len(first_q)))
+    # the judge failed its controls: the card cannot name a pick, and says why
+    why = trust.cannot_pick(rates, cfg.controls)
+    assert why.startswith("the judge's verdicts on this document cannot support a pick: it accepted")
+    card = trust.card(["Pick **x**: ...", "more"], why)
+    assert card[0].startswith("**No pick**") and card[1] == "For reference only, as judged: Pick **x**: ..."
+    # the rates, pooled with the calibration set's into the counts the correction uses
+    columns = aggregation.judge_rate_columns({"sensitivity": 0.9, "specificity": 0.8, "positives": 10,
+                                              "negatives": 10, "tp": 9, "fn": 1, "tn": 8, "fp": 2}, rates)
+    assert columns["controls_specificity"] == 0.0 and columns["calibration_specificity"] == 0.8
+    assert columns["judge_fp"] == 2 + rates["fp"] and columns["judge_tp"] == 9 + rates["tp"]
+    judge.run(run_dir / "questions.parquet", run_dir, cfg)
+    assert endpoint.calls == 9 + len(built)  # nothing graded twice
+
+
+def test_a_judge_that_passes_its_controls_lets_the_card_pick(endpoint, tmp_path, monkeypatch):
+    rates = {"parsed": 30, "tp": 9, "fn": 1, "tn": 18, "fp": 2, "positives": 10, "negatives": 20,
+             "sensitivity": 0.9, "specificity": 0.9}
+    assert trust.cannot_pick(rates, Controls()) is None
+    assert trust.cannot_pick({**rates, "tn": 15, "fp": 5, "specificity": 0.75}, Controls()).count("accepted 5 of 20")
+    assert trust.cannot_pick(None, Controls()) is None  # no controls graded: nothing to say
