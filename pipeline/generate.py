@@ -247,13 +247,24 @@ def _load(dataset_dir: Path, subset: str) -> list[dict]:
     return load_from_disk(str(dataset_dir))[subset].to_list()
 
 
+# Typographic ligatures as PDF text layers often give them ("ﬁeld", "ﬂood"): YourBench's ingestion
+# (MarkItDown) passes them through, and questions, excerpts and gold answers would carry them.
+LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                           "\ufb05": "st", "\ufb06": "st"})
+
+
+def _ingested(dataset_dir: Path) -> dict:
+    row = _load(dataset_dir, "ingested")[0]
+    return {**row, "document_text": row["document_text"].translate(LIGATURES)}
+
+
 def _ingest(doc: Path, work: Path, yb: _YourBench, console) -> dict:
     """YourBench's ingestion of ``doc``, done once per document (``ingested.key`` says for which)."""
     done_key, dataset_dir = work / "ingested.key", work / "ingested"
     key = content_hash(doc)
     if done_key.is_file() and done_key.read_text().strip() == key and dataset_dir.is_dir():
         with contextlib.suppress(Exception):
-            return _load(dataset_dir, "ingested")[0]
+            return _ingested(dataset_dir)
     console.write(f"generate: extracting the text of {doc.name} (YourBench ingestion)\n")
     console.flush()
     for stale in (work / "raw", work / "processed", dataset_dir):
@@ -266,7 +277,7 @@ def _ingest(doc: Path, work: Path, yb: _YourBench, console) -> dict:
         raise UserError(f"YourBench could not extract any text from {doc.name} "
                         f"(a scanned/image-only PDF needs OCR first); see {yb.log_path}")
     atomic_write_text(done_key, key + "\n")
-    return _load(dataset_dir, "ingested")[0]
+    return _ingested(dataset_dir)
 
 
 def make_plan(document: dict, pages: int | None, cfg: Config, calls: int | None = None) -> selection.Plan:

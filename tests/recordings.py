@@ -10,7 +10,10 @@ made with other prompts or settings simply misses (calls are keyed by their exac
 request), the calls are then made for real, and the test says so in a warning.
 
 Generation itself is tested for real elsewhere: the French document of
-``test_e2e.py`` and the raised target of ``test_e2e_long.py``.
+``test_e2e.py`` and the raised target of ``test_e2e_long.py``. The gold-answer
+check's measurement on its labelled set (made once per judge configuration, by
+whichever run comes first) has a recording of its own, ``gold-check-set``,
+installed in every run folder.
 
 Refresh the recordings after changing a generation prompt or setting (it copies
 the call records of the last end-to-end run)::
@@ -30,18 +33,24 @@ from pipeline.io import read_jsonl
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 # Where a run keeps its call records: the generator's, and the judge model's gold-answer checks.
-RECORDS = {"generator.jsonl": Path("yourbench") / "calls.jsonl", "gold-checks.jsonl": Path("validation") / "calls.jsonl"}
+GOLD_CHECKS = "gold-checks.jsonl"
+RECORDS = {"generator.jsonl": Path("yourbench") / "calls.jsonl", GOLD_CHECKS: Path("validation") / "calls.jsonl"}
+
+
+GOLD_CHECK_SET = "gold-check-set"  # the calls of kind "gold_check_set" (pipeline/generate.py)
 
 
 def install(name: str, run_dir: Path) -> int:
-    """Put recording ``name`` into a fresh run folder; the number of calls on record."""
+    """Add recording ``name`` (and the gold-check set's) to a fresh run folder; the number of calls on record."""
     count = 0
-    for recorded, path in RECORDS.items():
-        source = RECORDED / name / recorded
-        if source.is_file():
-            (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, run_dir / path)
-            count += len(read_jsonl(source))
+    for recording in dict.fromkeys((name, GOLD_CHECK_SET)):
+        for recorded, path in RECORDS.items():
+            source = RECORDED / recording / recorded
+            if source.is_file():
+                (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
+                with (run_dir / path).open("a", encoding="utf-8") as out:
+                    out.write(source.read_text(encoding="utf-8"))
+                count += len(read_jsonl(source))
     return count
 
 
@@ -55,20 +64,34 @@ def warn_if_stale(name: str, stdout: str) -> None:
                       "gold-answer checks were made for real; refresh it (tests/recordings.py)", stacklevel=2)
 
 
-def save(name: str, run_dir: Path) -> None:
-    (RECORDED / name).mkdir(parents=True, exist_ok=True)
-    for recorded, path in RECORDS.items():
-        if (run_dir / path).is_file():
-            shutil.copyfile(run_dir / path, RECORDED / name / recorded)
-            print(f"{RECORDED / name / recorded}: {len(read_jsonl(run_dir / path))} calls")
+def _write(name: str, recorded: str, rows: list[dict]) -> None:
+    import json
+
+    path = RECORDED / name / recorded
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unique = {r["key"]: r for r in rows}
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in unique.values()), encoding="utf-8")
+    print(f"{path}: {len(unique)} calls")
+
+
+def save(runs: dict[str, Path], others: tuple[Path, ...] = ()) -> None:
+    """Each recording from its run folder; the gold-check set's calls from whichever run made them (``others``
+    too: runs that are not replayed but may have been first)."""
+    kind = GOLD_CHECK_SET.replace("-", "_")
+    shared = [r for run_dir in others for r in read_jsonl(run_dir / RECORDS[GOLD_CHECKS]) if r.get("kind") == kind]
+    for name, run_dir in runs.items():
+        for recorded, path in RECORDS.items():
+            rows = read_jsonl(run_dir / path)
+            shared += [r for r in rows if r.get("kind") == kind]
+            _write(name, recorded, [r for r in rows if r.get("kind") != kind])
+    _write(GOLD_CHECK_SET, GOLD_CHECKS, shared)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["save"]:
         sys.exit(__doc__)
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_e2e import DOC, RUN_DIR
+    from test_e2e import RECORDING as TINY, RUN_DIR, RUN_DIR_B
     from test_e2e_long import RECORDING as LONG, last_run_dir
 
-    save("tiny-report", RUN_DIR)
-    save(LONG, last_run_dir())
+    save({TINY: RUN_DIR, LONG: last_run_dir()}, others=(RUN_DIR_B,))

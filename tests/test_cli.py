@@ -74,3 +74,8 @@ def test_a_run_started_with_sigint_ignored_can_still_be_stopped(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert "handler True" in done.stdout, done.stderr
+
+
+def test_questions_must_be_a_count():
+    done = make_report("samples/sample-report.pdf", QUESTIONS="many")
+    assert done.returncode != 0 and "QUESTIONS must be a whole number of questions" in done.stderr

@@ -115,3 +115,18 @@ def test_the_paper_judge_reasons_before_its_constrained_verdict():
     judge = config.load("paper").judge
     assert judge.constrained and judge.engine == "vllm"
     assert judge.server_args[judge.server_args.index("--reasoning-parser") + 1] == "deepseek_r1"
+
+
+def test_more_questions_change_the_questions_key_only():
+    """QUESTIONS=n: the questions are redone (reusing every call), the answers and verdicts keep their keys."""
+    from pipeline.answer import answers_fingerprint
+    from pipeline.generate import generate_key
+    from pipeline.judge import judge_key
+
+    cfg = config.load("default")
+    more, fewer = cfg.with_target(60), cfg.with_target(4)
+    assert more.questions.target == 60 and more.questions.min_usable == cfg.questions.min_usable
+    assert fewer.questions.min_usable == 4  # never more than the target
+    assert generate_key(more) != generate_key(cfg)
+    assert answers_fingerprint(more, more.candidates[0]) == answers_fingerprint(cfg, cfg.candidates[0])
+    assert judge_key(more) == judge_key(cfg)

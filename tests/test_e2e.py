@@ -3,8 +3,14 @@
 Runs ``make report`` exactly as a user does, on a tiny document with the
 embedded default models (a smaller question count and two candidates; see
 tests/fixtures/configs/e2e-test.yaml), while a second ``make report`` on another
-tiny document, in French, runs at the same time, as from a second shell. Takes about ten
-minutes on 2 CPU cores.
+tiny document, in French, runs at the same time, as from a second shell
+(tests/fixtures/configs/e2e-fr.yaml). The English document's generator replies are
+replayed from a recording (tests/recordings.py; YourBench, validation and every later
+stage still run); the French document's questions are generated for real.
+
+Tests that only read the first run's results read a snapshot taken right after it
+(:func:`snapshot`), so that the tests that change the run (a subset, an added
+candidate, a kill, more questions) can run in any order.
 """
 
 import json
@@ -16,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import recordings
 from pipeline.document import content_hash
 from pipeline.aggregation import aggregate
 
@@ -24,9 +31,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = ROOT / "reports" / "tiny-report-e2e-test"
 RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
-DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document
-REPORT_B = ROOT / "reports" / "petit-rapport-fr-e2e-test"
-RUN_DIR_B = ROOT / "runs" / "e2e-test" / content_hash(DOC_B)
+DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document, its questions generated for real
+REPORT_B = ROOT / "reports" / "petit-rapport-fr-e2e-fr"
+RUN_DIR_B = ROOT / "runs" / "e2e-fr" / content_hash(DOC_B)
+RECORDING = "tiny-report"
 
 pytestmark = pytest.mark.e2e
 # Model servers take turns on a machine (a lock shared with every other run on it): on a shared machine
@@ -45,23 +53,34 @@ def _make_command(args, env) -> tuple[list[str], dict]:
 
 
 @pytest.fixture(scope="module")
-def both_runs():
-    """The tiny report and, at the same time, a French one (as from another shell)."""
-    shutil.rmtree(ROOT / "runs" / "e2e-test", ignore_errors=True)
-    shutil.rmtree(REPORT, ignore_errors=True)
-    shutil.rmtree(REPORT_B, ignore_errors=True)
-    command, options = _make_command(["report", f"DOC={DOC_B}", "PROFILE=e2e-test"], {})
+def both_runs(tmp_path_factory):
+    """The tiny report and, at the same time, a French one (as from another shell); then a snapshot."""
+    for folder in (ROOT / "runs" / "e2e-test", ROOT / "runs" / "e2e-fr", REPORT, REPORT_B):
+        shutil.rmtree(folder, ignore_errors=True)
+    recordings.install(RECORDING, RUN_DIR)
+    recordings.install(recordings.GOLD_CHECK_SET, RUN_DIR_B)  # only the labelled set's checks: generated for real
+    command, options = _make_command(["report", f"DOC={DOC_B}", "PROFILE=e2e-fr"], {})
     second = subprocess.Popen(command, **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
     out, err = second.communicate(timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert second.returncode == 0, out[-3000:] + err[-3000:]
-    return done, subprocess.CompletedProcess(command, second.returncode, out, err)
+    recordings.warn_if_stale(RECORDING, done.stdout)
+    snapshot_dir = tmp_path_factory.mktemp("first-run")
+    for source, name in ((REPORT, "report"), (RUN_DIR / "answers", "answers")):
+        shutil.copytree(source, snapshot_dir / name)
+    return done, subprocess.CompletedProcess(command, second.returncode, out, err), snapshot_dir
 
 
 @pytest.fixture(scope="module")
 def first_run(both_runs):
     return both_runs[0]
+
+
+@pytest.fixture(scope="module")
+def snapshot(both_runs) -> Path:
+    """The first run's report (``report/``) and answers (``answers/``), as they were before any other test."""
+    return both_runs[2]
 
 
 def test_every_stage_ran(first_run):
@@ -84,16 +103,27 @@ def _intervals(run_dir: Path) -> list[tuple[float, float]]:
     return found
 
 
-def test_a_french_document_goes_through_every_stage(both_runs):
+def test_a_french_document_gets_french_questions_and_goes_through_every_stage(both_runs):
+    from pipeline import language, validate
+
     questions = pd.read_parquet(RUN_DIR_B / "questions.parquet")
     assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
+    assert json.loads((RUN_DIR_B / "generation.json").read_text())["language"] == "fr"
+    assert (questions["language"] == "fr").all()
+    # the questions and gold answers themselves are French (generated for real, not replayed)
+    assert language.detect(" ".join(questions["question"])) == "fr"
+    assert language.detect(" ".join(questions["gold"])) == "fr"
     results = pd.read_csv(REPORT_B / "results.csv")
     assert (results["questions"] == len(questions)).all() and results["accuracy"].between(0, 1).all()
     assert "petit-rapport-fr.md" in (REPORT_B / "report.html").read_text(encoding="utf-8")
+    for run_dir in (RUN_DIR, RUN_DIR_B):  # no kept question of either document is about the text
+        kept = pd.read_parquet(run_dir / "questions.parquet")
+        assert not [q for q, g in zip(kept["question"], kept["gold"])
+                    if validate.cheap_reason(q, g) == "about the text"]
 
 
 def test_two_documents_at_once_do_not_interfere(both_runs):
-    first, second = both_runs
+    first, second, _ = both_runs
     assert "waiting: another run on this machine is serving a model" in first.stdout + second.stdout
     for report in (REPORT, REPORT_B):
         assert (report / "results.csv").is_file() and (report / "hub" / "README.md").is_file()
@@ -106,16 +136,17 @@ def test_two_documents_at_once_do_not_interfere(both_runs):
 def test_questions_dataset(first_run):
     run_dir = RUN_DIR
     questions = pd.read_parquet(run_dir / "questions.parquet")
-    assert 3 <= len(questions) <= 4
+    assert len(questions) == 3  # the target
     for column in ("question", "gold", "citations", "kind", "estimated_difficulty", "chunk_text",
                    "document_summary", "question_category"):
         assert column in questions and questions[column].notna().all()
     assert (questions["question"].str.len() > 10).all()
 
 
-def test_report_table_is_recomputable_from_details(first_run):
-    results = pd.read_csv(REPORT / "results.csv")
-    details = pd.read_parquet(REPORT / "details.parquet")
+def test_report_table_is_recomputable_from_details(snapshot):
+    report = snapshot / "report"
+    results = pd.read_csv(report / "results.csv")
+    details = pd.read_parquet(report / "details.parquet")
     assert list(results["model"]) == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
     assert len(details) == 2 * results["questions"].iloc[0]
     assert results["accuracy"].between(0, 1).all()
@@ -124,16 +155,17 @@ def test_report_table_is_recomputable_from_details(first_run):
     assert details["raw_judge_output"].notna().all()
     recomputed = aggregate(details)
     for column in ("accuracy", "corrected_accuracy", "corrected_ci_low", "corrected_ci_high", "energy_wh",
-                   "duration_s", "co2_g", "questions", "unparsed"):
+                   "duration_s", "co2_g", "questions", "unparsed", "non_answers", "controls_sensitivity",
+                   "controls_specificity", "calibration_sensitivity"):
         assert recomputed[column].tolist() == pytest.approx(results[column].tolist(), nan_ok=True)
-    assert (REPORT / "bubble.png").read_bytes()[:4] == b"\x89PNG"
-    markdown = (REPORT / "results.md").read_text()
+    assert (report / "bubble.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = (report / "results.md").read_text()
     # The constrained judge always gives a verdict; the judge was calibrated, so accuracy is corrected too.
     assert (results["unparsed"] == 0).all() and results["corrected_accuracy"].notna().all()
     assert "| Judge-corrected accuracy (95% CI) |" in markdown and "Rogan-Gladen" in markdown
     rejected = json.loads((RUN_DIR / "generation.json").read_text())["rejected_by_reason"]
     assert f"Validation rejected {sum(rejected.values())} generated questions" in markdown or not rejected
-    assert len(pd.read_parquet(REPORT / "rejected.parquet")) == sum(rejected.values())
+    assert len(pd.read_parquet(report / "rejected.parquet")) == sum(rejected.values())
     assert "## Questions a human should look at" in markdown
     assert "| Energy (Wh) | Method |" in markdown and "| Judging |" in markdown
     assert " ± " in markdown  # two measured windows per candidate (energy.repeats: 2)
@@ -141,26 +173,47 @@ def test_report_table_is_recomputable_from_details(first_run):
     assert "energy ranking equals the duration ranking" in markdown
 
 
-def test_the_page_a_person_reads(first_run, tmp_path):
+def test_every_answer_gets_a_verdict_that_can_be_trusted_or_says_why_not(snapshot):
+    """Non-answers are wrong by rule and counted; the judge's control answers give this document's rates."""
+    report = snapshot / "report"
+    details = pd.read_parquet(report / "details.parquet")
+    empty = details["prediction"].fillna("").str.strip() == ""
+    assert (details.loc[empty, "verdict"] == 0).all() and (details.loc[empty, "graded_by"] == "rule").all()
+    results = pd.read_csv(report / "results.csv")
+    assert results["non_answers"].tolist() == details.groupby("candidate", sort=False)["graded_by"].apply(
+        lambda g: int((g == "rule").sum())).tolist()
+    graded = pd.read_parquet(report / "controls.parquet")
+    questions = details["question_id"].nunique()
+    assert questions <= len(graded) <= 3 * questions and graded["verdict"].notna().all()
+    assert set(graded.groupby("question_id")["correct"].sum()) == {1}  # one known-right control per question
+    assert results["controls_sensitivity"].between(0, 1).all() and results["controls_specificity"].between(0, 1).all()
+    markdown = (report / "results.md").read_text()
+    assert "## How far the verdicts can be trusted" in markdown and "control answers" in markdown
+    card = markdown.split("\n\n")[1]  # the decision card, first thing under the title
+    assert card.startswith("> Pick **") or card.startswith("> **No pick**")
+
+
+def test_the_page_a_person_reads(snapshot, tmp_path):
     """report.html of the real run at 1280x900: the decision and the plot first, tables that fit, an
     explorer whose model filter works; a screenshot is kept in the report folder."""
     from test_html_report import page_checks
 
-    page_checks(REPORT / "report.html", tmp_path, REPORT / "screenshot.png")
-    text = (REPORT / "report.html").read_text(encoding="utf-8")
-    assert text.count('<article class="question"') == pd.read_csv(REPORT / "results.csv")["questions"].iloc[0]
+    report = snapshot / "report"
+    page_checks(report / "report.html", tmp_path, report / "screenshot.png")
+    text = (report / "report.html").read_text(encoding="utf-8")
+    assert text.count('<article class="question"') == pd.read_csv(report / "results.csv")["questions"].iloc[0]
 
 
 WINDOW_MARGIN_S = 1.5  # LiteLLM's and Lighteval's work between requests, CodeCarbon's own stop/start
 
 
-def test_each_answering_window_is_its_requests_plus_a_small_margin(first_run):
+def test_each_answering_window_is_its_requests_plus_a_small_margin(snapshot):
     """The measured window holds the model's requests, not Lighteval's start-up (~20 s here) or result saving."""
     from pipeline.energy import read_sessions, windows
 
     for name in ("SmolLM2-135M-Instruct", "gemma-3-270m"):
-        answers = pd.read_parquet(RUN_DIR / "answers" / f"{name}.parquet")
-        (session,) = read_sessions(RUN_DIR / "answers" / f"{name}.sessions.jsonl")
+        answers = pd.read_parquet(snapshot / "answers" / f"{name}.parquet")
+        (session,) = read_sessions(snapshot / "answers" / f"{name}.sessions.jsonl")
         measured = windows(session, "answer")
         assert len(measured) == 2 and session["idle"]["duration_s"] >= 2.0 and session["load"]["duration_s"] > 0
         assert session["outcome"] == "finished" and set(answers["session"]) == {session["session"]}
@@ -173,13 +226,14 @@ def test_each_answering_window_is_its_requests_plus_a_small_margin(first_run):
             assert window["duration_s"] <= window["requests_s"] + WINDOW_MARGIN_S, (name, window)
 
 
-def test_judge_reliability_checks_are_reported_from_the_details(first_run):
+def test_judge_reliability_checks_are_reported_from_the_details(snapshot):
     from pipeline.formatting import pct
     from pipeline.stats import judge_agreement
 
-    details = pd.read_parquet(REPORT / "details.parquet")
-    markdown = (REPORT / "results.md").read_text()
-    assert "## Can the judge be trusted?" in markdown and "The second judge agreed with the labels" in markdown
+    details = pd.read_parquet(snapshot / "report" / "details.parquet")
+    markdown = (snapshot / "report" / "results.md").read_text()
+    assert "## Can the judge be trusted?" in markdown and "The judge agreed with the labels" in markdown
+    assert "The second judge: not checked against the calibration set" in markdown  # calibrate: false
     for a, b in (("verdict", "second_judge_verdict"), ("self_consistency_1_verdict", "self_consistency_2_verdict")):
         assert details[b].notna().any()
         found = judge_agreement(details[a].tolist(), details[b].tolist())
@@ -187,6 +241,7 @@ def test_judge_reliability_checks_are_reported_from_the_details(first_run):
 
 
 def test_rerun_with_nothing_changed_does_nothing(first_run):
+    _settle()  # whatever other tests changed, redone
     before = (REPORT / "results.csv").stat().st_mtime_ns
     again = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
     assert again.returncode == 0, again.stderr
@@ -196,7 +251,8 @@ def test_rerun_with_nothing_changed_does_nothing(first_run):
 
 
 def test_a_subset_of_candidates_then_the_full_run_reuses_the_answers(first_run):
-    nothing_to_grade = "judge: 0 answers to grade with qwen2.5-coder-1.5b-instruct-judge\n"
+    nothing_to_grade = "judge: 0 answers to grade with qwen2.5-coder-1.5b-instruct-judge, 0 control answers"
+    _settle()  # the state this test starts from
     subset = make("report", f"DOC={DOC}", "PROFILE=e2e-test", "CANDIDATES=gemma-3-270m")
     assert subset.returncode == 0, subset.stdout[-2000:] + subset.stderr[-2000:]
     # The verdicts table is rebuilt for the candidates named; their answers and verdicts are on disk already.
@@ -209,6 +265,12 @@ def test_a_subset_of_candidates_then_the_full_run_reuses_the_answers(first_run):
     listing = make("list")
     assert listing.returncode == 0 and any("done" in line and "tiny-report" in line
                                            for line in listing.stdout.splitlines()), listing.stdout
+
+
+def _settle() -> None:
+    """The run as the e2e-test profile makes it, whatever another test changed (little or nothing to do)."""
+    settled = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
+    assert settled.returncode == 0, settled.stdout[-2000:] + settled.stderr[-2000:]
 
 
 def _stages(output: str) -> list[str]:
@@ -234,6 +296,7 @@ def _config_dir(tmp_path, edit) -> Path:
 
 
 def test_same_file_under_a_new_name_reuses_the_work(first_run, tmp_path):
+    _settle()
     copy = tmp_path / "renamed copy.md"
     shutil.copyfile(DOC, copy)
     done = make("report", f"DOC={copy}", "PROFILE=e2e-test")
@@ -253,6 +316,7 @@ def test_an_edited_file_is_a_new_run(first_run, tmp_path):
 
 
 def test_changing_the_judge_prompt_reruns_only_judging_and_the_report(first_run, tmp_path):
+    _settle()
     prompt = tmp_path / "stricter.txt"
     prompt.write_text((ROOT / "judge_prompts" / "small_binary.txt").read_text() + "\nBe strict.\n")
     configs = _config_dir(tmp_path, lambda d: d["judge"].update(prompt=str(prompt)))
@@ -262,6 +326,7 @@ def test_changing_the_judge_prompt_reruns_only_judging_and_the_report(first_run,
 
 
 def test_adding_a_candidate_runs_only_that_candidate(first_run, tmp_path):
+    _settle()
     extra = {"name": "SmolLM2-second-copy", "engine": "llama-cpp", "model": "smollm2-135m-instruct",
              "params_b": 0.135, "max_new_tokens": 32}
     configs = _config_dir(tmp_path, lambda d: d["candidates"].append(extra))
@@ -270,6 +335,7 @@ def test_adding_a_candidate_runs_only_that_candidate(first_run, tmp_path):
     assert _stages(done.stdout) == ["answer SmolLM2-second-copy", "judge", "report"]
     questions = pd.read_csv(REPORT / "results.csv")["questions"].iloc[0]
     assert f"judge: {questions} answers to grade" in done.stdout  # only the new candidate's answers
+    assert ", 0 control answers" in done.stdout  # the controls depend on the questions, not the candidates
     assert list(pd.read_csv(REPORT / "results.csv")["model"])[-1] == "SmolLM2-second-copy"
 
 
@@ -288,58 +354,45 @@ def _start_over(name: str) -> pd.Series:
     return reference
 
 
-def _wait_for_first_answer(proc, records: Path) -> None:
+def _wait_for(proc, records: Path, count: int) -> None:
     import time
 
     from pipeline.io import read_jsonl
 
     deadline = time.monotonic() + TIMEOUT_S
-    while not read_jsonl(records) and time.monotonic() < deadline and proc.poll() is None:
+    while len(read_jsonl(records)) < count and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
 
 
-def test_candidate_server_killed_mid_run_is_restarted_and_answers_match(first_run):
-    import psutil
-
-    from pipeline.io import read_jsonl
-
-    name = "SmolLM2-135M-Instruct"
-    reference = _start_over(name)
-    command, env = _answer_command(name)
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    records = RUN_DIR / "answers" / f"{name}.jsonl"
-    _wait_for_first_answer(proc, records)
-    server = next(p for p in psutil.Process(proc.pid).children()
-                  if "pipeline.llama_server" in " ".join(p.cmdline()))
-    server.kill()
-    answered_before_kill = len(read_jsonl(records))
-    out, err = proc.communicate(timeout=TIMEOUT_S)
-    assert proc.returncode == 0, err[-2000:]
-    assert answered_before_kill < len(reference), "the kill should land mid-run"
-    assert "restart 1 after exit code -9" in (RUN_DIR / "logs" / f"{name}.server.log").read_text()
-    ids = [r["question_id"] for r in read_jsonl(records)]
-    assert len(ids) == len(set(ids)) == len(reference)
-    after = pd.read_parquet(RUN_DIR / "answers" / f"{name}.parquet").set_index("question_id")["prediction"]
-    assert after.sort_index().tolist() == reference.sort_index().tolist()
-
-
-def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
-    """kill -9 while a candidate answers; the rerun sends only the missing questions and ends identical."""
+def test_a_killed_server_is_restarted_then_a_killed_run_resumes_and_matches_an_uninterrupted_one(first_run):
+    """While a candidate answers: its server is killed (restarted, the answers carry on), then the whole run
+    is killed with -9; the rerun sends only the missing questions and ends with the same answers, and the
+    killed session's energy is kept up to its last checkpoint, flagged, never made up."""
     import signal
 
+    import psutil
+
+    from pipeline.energy import read_sessions
     from pipeline.io import read_jsonl
 
+    _settle()
     name = "SmolLM2-135M-Instruct"
     answers = RUN_DIR / "answers"
     reference = _start_over(name)
     command, env = _answer_command(name)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = answers / f"{name}.jsonl"
-    _wait_for_first_answer(proc, records)
+    _wait_for(proc, records, 1)
+    server = next(p for p in psutil.Process(proc.pid).children()
+                  if "pipeline.llama_server" in " ".join(p.cmdline()))
+    server.kill()
+    at_server_kill = len(read_jsonl(records))
+    _wait_for(proc, records, at_server_kill + 1)  # answered again, by the restarted server
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     answered_before_kill = len(read_jsonl(records))
-    assert 1 <= answered_before_kill < len(reference), "the kill should land mid-run"
+    assert at_server_kill < answered_before_kill < len(reference), "the kills should land mid-run"
+    assert "restart 1 after exit code -9" in (RUN_DIR / "logs" / f"{name}.server.log").read_text()
     assert not (answers / f"{name}.parquet").exists()
 
     resumed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -349,10 +402,6 @@ def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
     assert len(ids) == len(set(ids)) == len(reference)  # nothing lost, nothing twice
     after = pd.read_parquet(answers / f"{name}.parquet").set_index("question_id")["prediction"]
     assert after.sort_index().tolist() == reference.sort_index().tolist()
-
-    # The killed session's record survives up to its last checkpoint (here: its idle baseline and loading);
-    # the answers it produced keep their place in the report, flagged, with no energy made up for them.
-    from pipeline.energy import read_sessions
 
     killed, finished = read_sessions(answers / f"{name}.sessions.jsonl")
     assert killed["outcome"] == "killed" and finished["outcome"] == "finished" and "idle" in killed
@@ -364,3 +413,34 @@ def test_kill_during_answering_then_resume_matches_uninterrupted_run(first_run):
     assert len(from_killed) == answered_before_kill
     assert mine.loc[from_killed, "energy_status"].str.startswith(("missing", "partial")).all()
     assert "Answers whose session's energy did not survive" in (REPORT / "results.md").read_text()
+
+
+def test_more_questions_reuse_every_question_answer_and_verdict_and_make_only_the_new_ones(first_run):
+    """QUESTIONS=n (the command the card gives): the questions kept before are kept again, and only the new
+    questions are answered and graded; the profile's own target afterwards brings the first state back."""
+    from pipeline.io import read_jsonl
+
+    _settle()
+    before = pd.read_parquet(RUN_DIR / "questions.parquet")["question_id"].tolist()
+    generated = json.loads((RUN_DIR / "generation.json").read_text())["generated"]
+    more = min(generated, len(before) + 2)
+    assert more > len(before), "the tiny document's generator calls gave no spare question"
+    graded = {c: len(read_jsonl(RUN_DIR / "judgements" / f"{c}.jsonl")) for c in ("SmolLM2-135M-Instruct",
+                                                                                   "gemma-3-270m", "_controls")}
+    try:
+        done = make("report", f"DOC={DOC}", "PROFILE=e2e-test", f"QUESTIONS={more}")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        after = pd.read_parquet(RUN_DIR / "questions.parquet")["question_id"].tolist()
+        assert set(before) <= set(after) and len(after) > len(before)
+        new = len(after) - len(before)
+        assert f"{new} of {len(after)} questions to answer" in done.stdout  # each candidate: the new ones only
+        assert "generate: 0 generator calls made" in done.stdout  # the same chunks: every call replayed
+        for candidate in ("SmolLM2-135M-Instruct", "gemma-3-270m"):  # one verdict per new answer, no more
+            added = read_jsonl(RUN_DIR / "judgements" / f"{candidate}.jsonl")[graded[candidate]:]
+            assert {r["question_id"] for r in added if r["pass"] == "judge"} <= set(after) - set(before)
+        added_controls = read_jsonl(RUN_DIR / "judgements" / "_controls.jsonl")[graded["_controls"]:]
+        assert {r["question_id"] for r in added_controls} <= set(after) - set(before)
+        assert pd.read_csv(REPORT / "results.csv")["questions"].iloc[0] == len(after)
+    finally:
+        _settle()
+    assert pd.read_parquet(RUN_DIR / "questions.parquet")["question_id"].tolist() == before

@@ -32,6 +32,32 @@ def test_yourbench_accepts_the_config_we_write(tmp_path, monkeypatch):
     assert "<final_summary>" in loaded.pipeline.summarization.summarization_user_prompt
 
 
+@pytest.mark.parametrize("language, expected", [("en", "all in English"), ("fr", "toutes en français"),
+                                                ("de", "all in German")])
+def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch, language, expected):
+    """Our prompts reach YourBench as text (not as file names), in the document's language where a translation
+    exists, else in English naming the language; YourBench's own long prompt is not used."""
+    from yourbench.conf.loader import load_config
+
+    cfg = config.load("default")
+    path = tmp_path / "yourbench.yaml"
+    path.write_text(yaml.safe_dump(yourbench_config(cfg, "http://127.0.0.1:9/v1", tmp_path / "d", tmp_path, language)))
+    monkeypatch.setenv("EVAL_GENERATOR_API_KEY", "sk-proxy-local")
+    loaded = load_config(path)
+    single = loaded.pipeline.single_hop_question_generation
+    assert expected in single.additional_instructions and "{" not in single.additional_instructions
+    assert single.single_hop_system_prompt.startswith(("You write", "Tu écris"))
+    assert loaded.pipeline.multi_hop_question_generation.multi_hop_system_prompt == single.single_hop_system_prompt
+    summary = loaded.pipeline.summarization.summarization_user_prompt
+    assert "{document}" in summary and "{language}" not in summary
+
+
+def test_ligatures_of_a_pdf_text_layer_are_spelled_out():
+    from pipeline.generate import LIGATURES
+
+    assert "\ufb01eld \ufb02ood e\ufb03cient".translate(LIGATURES) == "field flood efficient"
+
+
 def test_question_schema_asks_for_yourbench_fields():
     schema = question_schema(3)
     assert schema["minItems"] == schema["maxItems"] == 3
