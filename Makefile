@@ -111,9 +111,10 @@ calibrate: $(SETUP)
 	$(PY) -m pipeline calibrate --profile $(PROFILE)
 
 # --- checks ------------------------------------------------------------------
+# The slowest tests are printed at the end, so that the next slow one is seen when it lands.
 test: $(SETUP)
 	$(PY) -m pipeline models
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(SETUP)
 	$(PY) -m pytest -q -m "not e2e"

@@ -98,14 +98,22 @@ class Judge(Served):
     devices: int = Field(default=1, ge=1)  # vLLM: the GPUs its server is pinned to and measured on
     max_new_tokens: int = Field(default=16, ge=1)
     calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
-    # Constrain the reply to "<final_answer>0|1</final_answer>" on servers the pipeline starts (a llama.cpp
-    # grammar, vLLM structured outputs); remote endpoints are parsed instead (pipeline/judge.py).
+    # How the verdict is asked for: "final_answer" (<final_answer>0|1</final_answer>, after any reasoning) or
+    # "yes_no" (one word); the prompt file asks for the same (pipeline/verdicts.py).
+    verdict: Literal["final_answer", "yes_no"] = "final_answer"
+    # Constrain the reply to the verdict on servers the pipeline starts (a llama.cpp grammar, vLLM structured
+    # outputs); remote endpoints are parsed instead (pipeline/verdicts.py).
     constrained: bool = True
 
     @model_validator(mode="after")
     def _prompt_exists(self):
         if not (ROOT / "judge_prompts" / self.prompt).is_file():
             raise ValueError(f"judge prompt judge_prompts/{self.prompt} does not exist")
+        tagged = "<final_answer>" in self.prompt_text()
+        if tagged != (self.verdict == "final_answer"):
+            raise ValueError(f"judge prompt judge_prompts/{self.prompt} asks for "
+                             f"{'a <final_answer> tag' if tagged else 'another verdict'} but verdict is "
+                             f"'{self.verdict}'")
         _check_devices(self)
         return self
 

@@ -384,7 +384,7 @@ class _GoldCheck:
         self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
         self.judge_pass = Pass("gold_check", cfg.judge)
-        self.template = validate.gold_check_prompt(language)
+        self.template = validate.gold_check_prompt(language, cfg.judge.verdict)
         self.progress = None
 
     def measure(self, runs_dir: Path) -> None:

@@ -72,6 +72,7 @@ def _judge_fields(checks_gold: bool) -> dict[str, frozenset[str]]:
         "max_new_tokens": request,
         "calibrate": _stages(JUDGE),  # grade the calibration set in the judge stage
         "constrained": request,  # the verdict grammar / regex, sent with each request
+        "verdict": request,  # the verdict format: the grammar / regex and the gold check's prompt
     }
 
 
@@ -157,6 +158,8 @@ INPUT_FILES: dict[str, frozenset[str]] = {
     "generator_prompts/question_system.fr.md": _stages(GENERATE),
     "judge_prompts/gold_check.txt": _stages(GENERATE),  # when questions.check_gold
     "judge_prompts/gold_check.fr.txt": _stages(GENERATE),
+    "judge_prompts/gold_check_yes_no.txt": _stages(GENERATE),
+    "judge_prompts/gold_check_yes_no.fr.txt": _stages(GENERATE),
     "judge_prompts/<judge.prompt>": _GRADED,
     "judge_prompts/<second_judge.prompt>": _GRADED,
     "judge_prompts/calibration.jsonl": _stages(JUDGE),

@@ -57,6 +57,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -64,12 +65,18 @@ from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.language import localized, translations
 
-GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"
+GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
 
 
-def gold_check_prompt(language: str) -> str:
+def gold_check_files(verdict: str = "final_answer") -> list[Path]:
+    """The gold-answer check's prompt files for a judge's verdict format, every translation included."""
+    base = GOLD_CHECK_PROMPT if verdict == "final_answer" else GOLD_CHECK_PROMPT.with_name(f"gold_check_{verdict}.txt")
+    return translations(base)
+
+
+def gold_check_prompt(language: str, verdict: str = "final_answer") -> str:
     """The gold-answer check's prompt in ``language`` (the English one where no translation exists)."""
-    return localized(GOLD_CHECK_PROMPT, language).read_text(encoding="utf-8")
+    return localized(gold_check_files(verdict)[0], language).read_text(encoding="utf-8")
 
 # ----------------------------------------------------------------------------- the generator's scaffolding
 # Nouns by which a generator refers to its own input. Unqualified ("the text", "this passage", "the table
@@ -332,7 +339,8 @@ def gold_check_key(cfg: Config) -> str:
     and the check's own prompt. Not the judge's grading prompt: changing it regrades answers, it does not
     regenerate questions."""
     return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"),
-                       [path.read_text(encoding="utf-8") for path in translations(GOLD_CHECK_PROMPT)])
+                       [path.read_text(encoding="utf-8") for verdict in ("final_answer", "yes_no")
+                        for path in gold_check_files(verdict)])
 
 
 def validation_order(candidates: pd.DataFrame, seed: int) -> list[int]:

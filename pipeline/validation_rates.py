@@ -148,7 +148,8 @@ def grade_gold_check_set(client, model: str, cfg: Config, path: Path, items: lis
     todo = gold_check_todo(path, items)
     with ThreadPoolExecutor(cfg.judge.concurrent_requests) as pool:
         graded = pool.map(lambda item: (item, grade(client, model, judge_pass,
-                                                    validate.gold_check_prompt(item["language"]), item)), todo)
+                                                    validate.gold_check_prompt(item["language"], cfg.judge.verdict),
+                                                    item)), todo)
         for item, result in graded:
             append_jsonl(path, {"id": item["id"], "case": item["case"], "supported": item["supported"],
                                 "item_hash": item["item_hash"], "gold_check_key": key, **result})

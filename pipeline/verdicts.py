@@ -49,14 +49,16 @@ def strip_reasoning(text: str | None) -> str:
 
 
 def parse_verdict(text: str | None) -> int | None:
-    """1 or 0 from the judge's reply, or None when it gave no verdict."""
+    """1 or 0 from the judge's reply (a ``<final_answer>`` tag, or a bare 1/0 or yes/no), or None when it gave
+    no verdict."""
     answer = strip_reasoning(text)
     found = VERDICT.findall(answer)
     if found:
         return int(found[-1])
-    if answer in {"0", "1"}:
-        return int(answer)
-    return None
+    word = answer.strip(" \t\n.!").lower()
+    if word in {"0", "1"}:
+        return int(word)
+    return YES_NO.get(word)
 
 
 def render_prompt(template: str, question: str, gold: str, chunk: str, answer: str) -> str:
@@ -88,14 +90,27 @@ class Pass:
         return base if self.label == "judge" else fingerprint(base, self.label, self.temperature)
 
 
-VERDICT_GRAMMAR = 'root ::= "<final_answer>" [01] "</final_answer>"'  # llama.cpp GBNF
+@dataclass(frozen=True)
+class VerdictFormat:
+    """How a judge is asked to give its verdict (``judge.verdict``; its prompt file asks for the same)."""
+
+    grammar: str  # llama.cpp GBNF
+    regex: str  # vLLM structured outputs
+    retry: str  # the follow-up turn when a remote judge's reply has no verdict
 
 
-VERDICT_REGEX = r"<final_answer>[01]</final_answer>"  # vLLM structured outputs
-
-
-RETRY_PROMPT = ("Your reply did not end with a verdict. Reply now with only <final_answer>1</final_answer> "
-                "(yes) or <final_answer>0</final_answer> (no).")
+FORMATS = {
+    # A tag after any reasoning: what a reasoning judge (the paper profile's QwQ-32B) writes last.
+    "final_answer": VerdictFormat('root ::= "<final_answer>" [01] "</final_answer>"', r"<final_answer>[01]</final_answer>",
+                                  "Your reply did not end with a verdict. Reply now with only "
+                                  "<final_answer>1</final_answer> (yes) or <final_answer>0</final_answer> (no)."),
+    # One word, the first token of the reply: a small judge's verdict on the question as asked. Measured on the
+    # 1.5B judge (2026-12-01): as accurate as the tag on the calibration set, better on control answers, and a
+    # quarter of the time per verdict (README, "A judge that always gives a verdict").
+    "yes_no": VerdictFormat('root ::= "yes" | "no"', r"(yes|no)", "Reply now with only yes or no."),
+}
+VERDICT_GRAMMAR = FORMATS["final_answer"].grammar
+YES_NO = {"yes": 1, "no": 0}
 
 
 def verdict_constraint(judge: Judge) -> dict:
@@ -110,8 +125,8 @@ def verdict_constraint(judge: Judge) -> dict:
     if not judge.constrained or judge.engine == "openai":
         return {}
     if judge.engine == "llama-cpp":
-        return {"grammar": VERDICT_GRAMMAR}
-    return {"structured_outputs": {"regex": VERDICT_REGEX}}
+        return {"grammar": FORMATS[judge.verdict].grammar}
+    return {"structured_outputs": {"regex": FORMATS[judge.verdict].regex}}
 
 
 def _ask(client, model: str, messages: list[dict], judge_pass: Pass) -> tuple[str, dict]:
@@ -154,7 +169,8 @@ def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> di
             continue
         if parse_verdict(raw) is not None:
             break
-        messages = [*messages, {"role": "assistant", "content": raw}, {"role": "user", "content": RETRY_PROMPT}]
+        messages = [*messages, {"role": "assistant", "content": raw},
+                    {"role": "user", "content": FORMATS[judge_pass.judge.verdict].retry}]
     verdict = parse_verdict(raw)
     status = "judged" if verdict is not None else "error" if raw.startswith("ERROR: ") else "unparsed"
     return {"verdict": verdict, "status": status,

@@ -20,7 +20,7 @@ def _cfg_with_remote_judge(url: str, monkeypatch):
     monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test-not-a-secret")
     cfg = config.load("default")
     remote = Judge(name="remote-judge", engine="openai", model="judge", base_url=url,
-                   api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt, calibrate=False)
+                   api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt, verdict=cfg.judge.verdict, calibrate=False)
     # no control answers: these tests count the calls on the candidates' answers (test_judge_controls.py)
     return cfg.model_copy(update={"judge": remote, "controls": Controls(per_question=0)})
 

@@ -44,7 +44,7 @@ def _config(first_url: str, second_url: str | None, monkeypatch, self_consistenc
 
     def remote(name, url):
         return Judge(name=name, engine="openai", model="judge", base_url=url, api_key_env="FAKE_JUDGE_KEY",
-                     prompt=cfg.judge.prompt, calibrate=False)
+                     prompt=cfg.judge.prompt, verdict=cfg.judge.verdict, calibrate=False)
 
     return cfg.model_copy(update={
         "judge": remote("main-judge", first_url),

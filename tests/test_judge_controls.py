@@ -25,7 +25,7 @@ def _config(url: str, monkeypatch, per_question: int = 3, self_consistency: bool
     cfg = config.load("default")
     return cfg.model_copy(update={
         "judge": Judge(name="main-judge", engine="openai", model="judge", base_url=url, api_key_env="FAKE_JUDGE_KEY",
-                       prompt=cfg.judge.prompt, calibrate=False),
+                       prompt=cfg.judge.prompt, verdict=cfg.judge.verdict, calibrate=False),
         "controls": Controls(per_question=per_question),
         "self_consistency": SelfConsistency(temperature=0.7) if self_consistency else None})
 

@@ -22,7 +22,7 @@ def _config(url: str, monkeypatch) -> config.Config:
     monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test-not-a-secret")
     cfg = config.load("default")
     return cfg.model_copy(update={"judge": Judge(name="main-judge", engine="openai", model="judge", base_url=url,
-                                                 api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt,
+                                                 api_key_env="FAKE_JUDGE_KEY", prompt=cfg.judge.prompt, verdict=cfg.judge.verdict,
                                                  calibrate=False),
                                   "controls": Controls(per_question=0)})  # these count answers' calls only
 

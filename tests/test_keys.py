@@ -116,7 +116,8 @@ def _base(path: str) -> dict:
     """The default profile, with what ``path`` needs to be changeable (a second judge, a remote endpoint)."""
     data = _default()
     if path.startswith("second_judge."):
-        data["second_judge"] = {**data["judge"], "name": "second-judge", "prompt": "qwq32b_binary.txt"}
+        data["second_judge"] = {**data["judge"], "name": "second-judge", "prompt": "qwq32b_binary.txt",
+                                "verdict": "final_answer"}
     if path == "self_consistency.temperature":
         data["self_consistency"] = {"temperature": 0.7}
     if path == "generator.base_url":
@@ -130,6 +131,9 @@ def _base(path: str) -> dict:
 
 SPECIAL = {
     "second_judge": lambda data, _: {**data["judge"], "name": "second-judge"},
+    # another prompt asking for the same verdict format (a yes/no judge: the gold check's yes/no prompt will do)
+    "judge.prompt": lambda data, value: "gold_check_yes_no.txt" if data["judge"].get("verdict") == "yes_no"
+    else "small_binary.txt" if value == "qwq32b_binary.txt" else "qwq32b_binary.txt",
     "self_consistency": lambda data, _: {"temperature": 0.7},
     "generator.summarization_prompt": lambda data, _: None,  # YourBench's own prompt
     "candidates[].endpoint_hardware": lambda data, _: {"description": "8x H100 (provider)", "tdp_watts": 700},
@@ -137,6 +141,8 @@ SPECIAL = {
     "questions.min_citation_score": lambda data, value: 50.0 if value is None else None,
     "questions.candidate_context": lambda data, _: "none",
     "questions.language": lambda data, _: "fr",
+    "judge.verdict": lambda data, value: "final_answer" if value == "yes_no" else "yes_no",
+    "second_judge.verdict": lambda data, value: "final_answer" if value == "yes_no" else "yes_no",
     "energy.country_iso_code": lambda data, _: "DEU",
 }
 
@@ -182,6 +188,8 @@ def variants(path: str) -> tuple[config.Config, config.Config]:
     after = copy.deepcopy(before)
     holder, leaf = _at(after, path)
     holder[leaf] = _other_value(path, before, _current(cfg, path))
+    if leaf == "verdict":  # a judge's prompt asks for its verdict format: the two change together
+        holder["prompt"] = {"yes_no": "small_yes_no.txt", "final_answer": "small_binary.txt"}[holder[leaf]]
     changed = config.Config.model_validate(after)
     assert changed != cfg, path
     return cfg, changed

@@ -16,7 +16,7 @@ import pytest
 from pipeline import config
 from pipeline.io import read_jsonl
 from pipeline.calibration import CALIBRATION_SET
-from pipeline.verdicts import VERDICT_GRAMMAR, render_prompt
+from pipeline.verdicts import render_prompt, verdict_constraint
 from pipeline.serving import serve
 from tasks.document_qa import STOP_SEQUENCES, prompt_text
 
@@ -54,7 +54,7 @@ def test_verdicts_are_the_same_grouped_or_interleaved_with_or_without_all_logits
     # Per question, three answers to grade: the prompts share everything up to the answer.
     groups = [[render_prompt(template, it["question"], it["gold"], it["chunk"], answer)
                for answer in (it["answer"], it["gold"], "I do not know.")] for it in items]
-    _compare(judge, tmp_path, groups, judge.max_new_tokens, extra_body={"grammar": VERDICT_GRAMMAR})
+    _compare(judge, tmp_path, groups, judge.max_new_tokens, extra_body=verdict_constraint(judge))
 
 
 def test_answers_are_the_same_grouped_or_interleaved_with_or_without_all_logits(tmp_path):
@@ -82,7 +82,8 @@ def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_pi
         {"messages": [{"role": "user", "content": f"Excerpt:\n{item['chunk']}\n\nWrite 2 questions about it."}],
          "response_format": {"type": "json_object", "schema": question_schema(2)}, "max_tokens": 160},
         {"messages": [{"role": "user", "content": verdict_prompt}],
-         "grammar": LlamaGrammar.from_string(VERDICT_GRAMMAR, verbose=False), "max_tokens": judge.max_new_tokens},
+         "grammar": LlamaGrammar.from_string(verdict_constraint(judge)["grammar"], verbose=False),
+         "max_tokens": judge.max_new_tokens},
     ]
     chain = Llama._init_sampler
     used = []

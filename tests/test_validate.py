@@ -172,7 +172,7 @@ def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
     try:
         cfg = config.load("default")
         client = OpenAI(base_url=endpoint.url, api_key="sk-test", max_retries=0)
-        template = validate.GOLD_CHECK_PROMPT.read_text()
+        template = validate.gold_check_prompt("en", cfg.judge.verdict)
 
         def ask_support(row):
             found = grade(client, "judge", Pass("gold_check", cfg.judge), template,
@@ -190,7 +190,7 @@ def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
     assert kept["question"].tolist() == ["By how much did the Bexley station cut the electricity bill?"]
     assert rejected["rejection"].tolist() == ["gold answer not supported"]
     assert rejected["gold_check"].iloc[0] == "<final_answer>0</final_answer>"
-    assert endpoint.requests[0]["grammar"] == 'root ::= "<final_answer>" [01] "</final_answer>"'
+    assert endpoint.requests[0]["grammar"] == 'root ::= "yes" | "no"'  # the judge's verdict format
 
 
 def test_citation_scores_below_the_threshold_are_rejected_and_close_ones_flagged():

@@ -87,9 +87,10 @@ def test_the_gold_check_set_is_graded_as_generation_checks_and_reused(tmp_path):
         client = OpenAI(base_url=endpoint.url, api_key="sk-test", max_retries=0)
         assert validation_rates.grade_gold_check_set(client, "judge", cfg, path, items) == 4
         prompts = [r["messages"][-1]["content"] for r in endpoint.requests]
-        assert all(p.startswith(validate.GOLD_CHECK_PROMPT.read_text().split("{chunk}")[0]) for p in prompts)
+        prompt = validate.gold_check_prompt("en", cfg.judge.verdict)  # the judge's verdict format: yes/no
+        assert all(p.startswith(prompt.split("{chunk}")[0]) for p in prompts) and "Reply with yes" in prompt
         assert any("Proposed answer: It fell by 30 percent." in p for p in prompts)  # preamble stripped first
-        assert all(r["grammar"] == 'root ::= "<final_answer>" [01] "</final_answer>"' for r in endpoint.requests)
+        assert all(r["grammar"] == 'root ::= "yes" | "no"' for r in endpoint.requests)
         rates = validation_rates.gold_check_rates(profile_dir, cfg, items)
         # supported: 22 percent (judged 1), 118 litres (judged 0: no "percent"); unsupported: 40 and 30 (judged 0)
         assert (rates["good"], rates["rejected_good"], rates["bad"], rates["accepted_bad"]) == (2, 1, 2, 0)
