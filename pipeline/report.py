@@ -192,23 +192,19 @@ def cannot_tell_apart(model: str, other: str, pairs: pd.DataFrame, alpha: float,
     model_only, other_only, paired = int(pair[mine]), int(pair[theirs]), int(pair["n_paired"])
     if not paired:
         return [f"{model} and {other} have no question judged for both: nothing tells them apart yet."]
-    line = (f"At this question count {model} cannot be told apart from {other}: of the {paired} questions both "
-            f"were judged on, {model} alone was right on {model_only} and {other} alone on {other_only} "
-            f"(exact McNemar p = {pair['p_value']:.3g}).")
+    line = (f"{model} cannot be told apart from {other} at {paired} questions ({model} alone right on "
+            f"{model_only}, {other} alone on {other_only}; exact McNemar p = {pair['p_value']:.3g}).")
     if model_only == other_only:
         why = "they were right and wrong on the same questions" if not model_only else \
             "each was right where the other was wrong equally often"
         return [f"{line} No number of questions would settle it on this evidence: {why}."]
     needed = stats.questions_to_settle(model_only, other_only, paired, alpha=alpha, power=power, limit=limit)
     if needed is None:
-        return [f"{line} If they keep disagreeing at these rates, more than {limit:,} questions would be needed "
-                "to settle it."]
-    line += (f" If they keep disagreeing at these rates, {needed} questions in all would settle it with "
-             f"{100 * power:g}% power (exact McNemar, alpha {alpha:g})")
+        return [f"{line} At these rates, more than {limit:,} questions would be needed to settle it."]
+    line += f" At these rates, {needed} questions in all would settle it ({100 * power:g}% power, alpha {alpha:g})"
     if more_questions is None:
         return [line + "."]
-    return [f"{line}: `{more_questions(needed)}` adds the missing ones and reuses every question, answer and "
-            "verdict already made."]
+    return [f"{line}: `{more_questions(needed)}` makes only the new ones."]
 
 
 def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
@@ -637,11 +633,10 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
     more = more_questions_command(document, cfg)
-    card = [*trust.card(decision(results, pairs, cfg.report.accuracy_tolerance, more,
-                                 alpha=cfg.report.significance_alpha),
-                        trust.cannot_pick(control_rates, cfg.controls)),
-            trust.controls_line(control_rates, cfg.controls.per_question),
-            trust.calibration_line("The judge", judge_rates)]
+    # the calibration set's figures are in the report's "How far the verdicts can be trusted"
+    card = trust.card(decision(results, pairs, cfg.report.accuracy_tolerance, more, alpha=cfg.report.significance_alpha),
+                      trust.cannot_pick(control_rates, cfg.controls),
+                      trust.controls_line(control_rates, cfg.controls.per_question))
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]

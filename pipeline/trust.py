@@ -37,10 +37,9 @@ def controls_line(rates: dict | None, per_question: int) -> str:
     if not rates:
         return "Control answers: none graded (controls.per_question is 0)." if not per_question else \
             "Control answers: not graded yet."
-    return (f"On this document's {rates['parsed']} control answers (built from its own questions, right or wrong by "
-            f"construction; `controls.parquet`), the judge accepted {rates['tp']} of {rates['positives']} right ones "
-            f"(sensitivity {pct(rates['sensitivity'])}) and rejected {rates['tn']} of {rates['negatives']} wrong ones "
-            f"(specificity {pct(rates['specificity'])}).")
+    return (f"The judge on this document's {rates['parsed']} control answers (right or wrong by construction): "
+            f"it accepted {rates['tp']} of {rates['positives']} right ones (sensitivity {pct(rates['sensitivity'])}) "
+            f"and rejected {rates['tn']} of {rates['negatives']} wrong ones (specificity {pct(rates['specificity'])}).")
 
 
 def controls_table(rates: dict) -> pd.DataFrame:
@@ -60,23 +59,24 @@ def cannot_pick(rates: dict | None, limits: Controls) -> str | None:
     false_acceptance = 1 - rates["specificity"] if rates["negatives"] else float("nan")
     false_rejection = 1 - rates["sensitivity"] if rates["positives"] else float("nan")
     if false_acceptance > limits.max_false_acceptance:
-        failures.append(f"it accepted {rates['fp']} of {rates['negatives']} control answers known to be wrong "
+        failures.append(f"accepted {rates['fp']} of {rates['negatives']} known-wrong ones "
                         f"({pct(false_acceptance)}; at most {pct(limits.max_false_acceptance)} allowed)")
     if false_rejection > limits.max_false_rejection:
-        failures.append(f"it rejected {rates['fn']} of {rates['positives']} control answers known to be right "
-                        f"({pct(false_rejection)}; at most {pct(limits.max_false_rejection)} allowed)")
+        failures.append(f"rejected {rates['fn']} of {rates['positives']} known-right ones "
+                        f"({pct(false_rejection)}; at most {pct(limits.max_false_rejection)})")
     if not failures:
         return None
-    return ("the judge's verdicts on this document cannot support a pick: " + " and ".join(failures)
-            + ". Its verdicts on the candidates' answers are no more reliable than that; a stronger judge "
-            "(`judge` in the profile) or a human look at `details.parquet` is needed.")
+    return (f"on this document's {rates['parsed']} control answers the judge " + " and ".join(failures)
+            + ", so its verdicts cannot support one; a stronger judge (`judge` in the profile) or a human look at "
+            "`details.parquet` is needed.")
 
 
-def card(lines: list[str], why_not: str | None) -> list[str]:
-    """The decision card: the pick (:func:`pipeline.report.decision`), or why there is none, first."""
+def card(lines: list[str], why_not: str | None, controls: str) -> list[str]:
+    """The decision card: the pick (:func:`pipeline.report.decision`) and the judge on this document's controls,
+    or, when the judge failed them, why there is no pick (with the controls' counts) and the as-judged pick."""
     if why_not is None:
-        return lines
-    return [f"**No pick**: {why_not}", f"For reference only, as judged: {lines[0]}", *lines[1:]]
+        return [*lines, controls]
+    return [f"**No pick**: {why_not}", f"For reference only, as judged: {lines[0]}", *lines[2:]]
 
 
 def non_answers_line(results: pd.DataFrame) -> str:

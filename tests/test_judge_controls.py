@@ -72,9 +72,12 @@ def test_control_answers_are_graded_with_the_answers_and_give_the_documents_rate
     assert first_q == list(range(first_q[0], first_q[0] + len(first_q)))
     # the judge failed its controls: the card cannot name a pick, and says why
     why = trust.cannot_pick(rates, cfg.controls)
-    assert why.startswith("the judge's verdicts on this document cannot support a pick: it accepted")
-    card = trust.card(["Pick **x**: ...", "more"], why)
-    assert card[0].startswith("**No pick**") and card[1] == "For reference only, as judged: Pick **x**: ..."
+    assert why.startswith(f"on this document's {len(built)} control answers the judge accepted")
+    card = trust.card(["Pick **x**: ...", "It is the most accurate model ...", "x cannot be told apart ..."], why,
+                      "The judge on this document's control answers: ...")
+    assert card == [f"**No pick**: {why}", "For reference only, as judged: Pick **x**: ...",
+                    "x cannot be told apart ..."]
+    assert trust.card(["Pick **x**: ..."], None, "controls") == ["Pick **x**: ...", "controls"]
     # the rates, pooled with the calibration set's into the counts the correction uses
     columns = aggregation.judge_rate_columns({"sensitivity": 0.9, "specificity": 0.8, "positives": 10,
                                               "negatives": 10, "tp": 9, "fn": 1, "tn": 8, "fp": 2}, rates)

@@ -179,17 +179,16 @@ def test_the_card_says_how_many_questions_would_tell_the_pick_from_the_best():
     pairs = _pair("small", "big", paired=10, a_only=0, b_only=5, p_value=0.0625)
     card = decision(results, pairs, tolerance=0.10, more_questions=lambda n: f"make report DOC=doc QUESTIONS={n}")
     assert card[0].startswith("Pick **small**") and len(card) == 3
-    assert card[2].startswith("At this question count small cannot be told apart from big: of the 10 questions "
-                              "both were judged on, small alone was right on 0 and big alone on 5 "
-                              "(exact McNemar p = 0.0625).")
-    assert "15 questions in all would settle it with 80% power (exact McNemar, alpha 0.05)" in card[2]
-    assert "`make report DOC=doc QUESTIONS=15`" in card[2]
+    assert card[2].startswith("small cannot be told apart from big at 10 questions (small alone right on 0, "
+                              "big alone on 5; exact McNemar p = 0.0625).")
+    assert "15 questions in all would settle it (80% power, alpha 0.05)" in card[2]
+    assert card[2].endswith("`make report DOC=doc QUESTIONS=15` makes only the new ones.")
     # without a command, the count alone; the best picked: compared with the next most accurate model
     strict = decision(results, pairs, tolerance=0.05)
     assert strict[0].startswith("Pick **big**")
-    assert strict[2].startswith("At this question count big cannot be told apart from small: of the 10 questions "
-                                "both were judged on, big alone was right on 5 and small alone on 0")
-    assert strict[2].endswith("15 questions in all would settle it with 80% power (exact McNemar, alpha 0.05).")
+    assert strict[2].startswith("big cannot be told apart from small at 10 questions (big alone right on 5, "
+                                "small alone on 0")
+    assert strict[2].endswith("15 questions in all would settle it (80% power, alpha 0.05).")
 
 
 def test_the_card_says_when_no_question_count_would_settle_it():
@@ -205,7 +204,7 @@ def test_the_card_says_when_no_question_count_would_settle_it():
     from pipeline.report import cannot_tell_apart
 
     far = cannot_tell_apart("big", "small", _pair("small", "big", 60, 1, 2, 1.0), 0.05, limit=1000)
-    assert far[0].endswith("more than 1,000 questions would be needed to settle it.")
+    assert far[0].endswith("At these rates, more than 1,000 questions would be needed to settle it.")
 
 
 def test_the_card_is_silent_when_the_difference_is_significant():
