@@ -21,7 +21,11 @@ per task (e.g. swapped-reference QA, arXiv 2601.07506).
 
 Each question gets ``per_question`` controls (one positive, the rest negatives of
 kinds taken in turn, so that every kind is spread over the document): a known,
-bounded number of judge calls. Everything here is pure and deterministic.
+bounded number of judge calls. A question's controls are built from itself and
+the questions *before* it in ``questions.parquet`` (validation's order), never from
+later ones: a higher question target keeps every earlier question (and its place),
+so it keeps every control answer made before and only adds the new questions'.
+Everything here is pure and deterministic.
 """
 
 from __future__ import annotations
@@ -131,21 +135,22 @@ def build(questions: pd.DataFrame, per_question: int = 3, seed: int = 42) -> pd.
     columns = ["question_id", "control", "prediction", "correct", "control_id"]
     if per_question <= 0 or questions.empty:
         return pd.DataFrame(columns=columns)
-    rows = questions.assign(_order=[_hash(str(seed), q) for q in questions["question_id"]]).sort_values("_order")
-    rows = rows.reset_index(drop=True)
+    rows = questions.reset_index(drop=True)
     language = rows["language"] if "language" in rows else pd.Series("en", index=rows.index)
     out = []
     for i, row in rows.iterrows():
         lang = str(language[i] or "en")
-        others = rows[rows["chunk_text"] != row["chunk_text"]]
-        neighbours = rows[(rows["chunk_text"] == row["chunk_text"]) & (rows["question_id"] != row["question_id"])]
+        earlier = rows.iloc[:i]  # never a later question: its controls would change with the question count
+        others = earlier[earlier["chunk_text"] != row["chunk_text"]]
+        neighbours = earlier[earlier["chunk_text"] == row["chunk_text"]]
+        turn = int(_hash(str(seed), row["question_id"]), 16)  # which kinds come first, spread over the questions
         made = {"gold reworded": reworded(row["gold"], lang)}
         pool = [n for text in others["chunk_text"] for n in names(text) if n not in str(row["chunk_text"])]
         made["changed fact"] = changed_number(row["gold"]) or changed_name(row["gold"], pool)
-        made["another question's answer"] = _different(row, others, offset=i)
-        made["neighbouring question's answer"] = _different(row, neighbours, offset=i)
+        made["another question's answer"] = _different(row, others, offset=turn)
+        made["neighbouring question's answer"] = _different(row, neighbours, offset=turn)
         made["refusal"] = _phrases(lang)["refusal"]
-        negatives = [NEGATIVE[(i + k) % len(NEGATIVE)] for k in range(len(NEGATIVE))]  # kinds in turn
+        negatives = [NEGATIVE[(turn + k) % len(NEGATIVE)] for k in range(len(NEGATIVE))]  # kinds in turn
         chosen = ["gold reworded", *[k for k in negatives if made[k]][:per_question - 1]]
         for kind in chosen:
             out.append({"question_id": row["question_id"], "control": kind, "prediction": made[kind],

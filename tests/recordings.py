@@ -9,8 +9,8 @@ stages, validation and everything downstream still run for real. A recording
 made with other prompts or settings simply misses (calls are keyed by their exact
 request), the calls are then made for real, and the test says so in a warning.
 
-Generation itself is tested for real elsewhere: the French document of
-``test_e2e.py`` and the raised target of ``test_e2e_long.py``. The gold-answer
+Generation itself is tested for real by the raised target of ``test_e2e_long.py``
+(a French document: its fresh questions must be French). The gold-answer
 check's measurement on its labelled set (made once per judge configuration, by
 whichever run comes first) has a recording of its own, ``gold-check-set``,
 installed in every run folder.
@@ -91,7 +91,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] != ["save"]:
         sys.exit(__doc__)
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_e2e import RECORDING as TINY, RUN_DIR, RUN_DIR_B
+    from test_e2e import RECORDING as TINY, RECORDING_B as FRENCH, RUN_DIR, RUN_DIR_B
     from test_e2e_long import RECORDING as LONG, last_run_dir
 
-    save({TINY: RUN_DIR, LONG: last_run_dir()}, others=(RUN_DIR_B,))
+    save({TINY: RUN_DIR, FRENCH: RUN_DIR_B, LONG: last_run_dir()})

@@ -91,3 +91,13 @@ def test_localized_prompt_files(tmp_path):
     (tmp_path / "prompt.fr.txt").write_text("fr")
     assert language.localized(english, "fr") == tmp_path / "prompt.fr.txt"
     assert language.name("fr") == "French" and language.name("xx") == "xx"
+
+
+def test_more_questions_keep_every_control_answer_made_before():
+    """A higher target appends questions (validation keeps the earlier ones, in order): the earlier questions'
+    controls do not change, so none is graded again."""
+    questions = _questions()
+    fewer, more = controls.build(questions.iloc[:2]), controls.build(questions)
+    assert set(fewer["control_id"]) <= set(more["control_id"])
+    assert set(more["control_id"]) - set(fewer["control_id"]) == \
+        set(more[more["question_id"].isin(["q3", "q4"])]["control_id"])

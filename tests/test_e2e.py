@@ -4,9 +4,10 @@ Runs ``make report`` exactly as a user does, on a tiny document with the
 embedded default models (a smaller question count and two candidates; see
 tests/fixtures/configs/e2e-test.yaml), while a second ``make report`` on another
 tiny document, in French, runs at the same time, as from a second shell
-(tests/fixtures/configs/e2e-fr.yaml). The English document's generator replies are
-replayed from a recording (tests/recordings.py; YourBench, validation and every later
-stage still run); the French document's questions are generated for real.
+(tests/fixtures/configs/e2e-fr.yaml). Both documents' generator replies are replayed
+from recordings of the real generator (tests/recordings.py; YourBench, validation and
+every later stage still run); generation itself, in French, is tested for real by
+tests/test_e2e_long.py.
 
 Tests that only read the first run's results read a snapshot taken right after it
 (:func:`snapshot`), so that the tests that change the run (a subset, an added
@@ -31,10 +32,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = ROOT / "reports" / "tiny-report-e2e-test"
 RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
-DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document, its questions generated for real
+DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document
 REPORT_B = ROOT / "reports" / "petit-rapport-fr-e2e-fr"
 RUN_DIR_B = ROOT / "runs" / "e2e-fr" / content_hash(DOC_B)
-RECORDING = "tiny-report"
+RECORDING, RECORDING_B = "tiny-report", "petit-rapport-fr"
 
 pytestmark = pytest.mark.e2e
 # Model servers take turns on a machine (a lock shared with every other run on it): on a shared machine
@@ -58,7 +59,7 @@ def both_runs(tmp_path_factory):
     for folder in (ROOT / "runs" / "e2e-test", ROOT / "runs" / "e2e-fr", REPORT, REPORT_B):
         shutil.rmtree(folder, ignore_errors=True)
     recordings.install(RECORDING, RUN_DIR)
-    recordings.install(recordings.GOLD_CHECK_SET, RUN_DIR_B)  # only the labelled set's checks: generated for real
+    recordings.install(RECORDING_B, RUN_DIR_B)
     command, options = _make_command(["report", f"DOC={DOC_B}", "PROFILE=e2e-fr"], {})
     second = subprocess.Popen(command, **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = make("report", f"DOC={DOC}", "PROFILE=e2e-test")
@@ -66,6 +67,7 @@ def both_runs(tmp_path_factory):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert second.returncode == 0, out[-3000:] + err[-3000:]
     recordings.warn_if_stale(RECORDING, done.stdout)
+    recordings.warn_if_stale(RECORDING_B, out)
     snapshot_dir = tmp_path_factory.mktemp("first-run")
     for source, name in ((REPORT, "report"), (RUN_DIR / "answers", "answers")):
         shutil.copytree(source, snapshot_dir / name)
@@ -110,7 +112,8 @@ def test_a_french_document_gets_french_questions_and_goes_through_every_stage(bo
     assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
     assert json.loads((RUN_DIR_B / "generation.json").read_text())["language"] == "fr"
     assert (questions["language"] == "fr").all()
-    # the questions and gold answers themselves are French (generated for real, not replayed)
+    # the questions and gold answers themselves are French (the generator's recorded replies; tests/test_e2e_long.py
+    # checks fresh generator replies)
     assert language.detect(" ".join(questions["question"])) == "fr"
     assert language.detect(" ".join(questions["gold"])) == "fr"
     results = pd.read_csv(REPORT_B / "results.csv")
@@ -317,8 +320,11 @@ def test_an_edited_file_is_a_new_run(first_run, tmp_path):
 
 def test_changing_the_judge_prompt_reruns_only_judging_and_the_report(first_run, tmp_path):
     _settle()
+    import yaml
+
+    judge = yaml.safe_load((FIXTURES / "configs" / "e2e-test.yaml").read_text())["judge"]
     prompt = tmp_path / "stricter.txt"
-    prompt.write_text((ROOT / "judge_prompts" / "small_binary.txt").read_text() + "\nBe strict.\n")
+    prompt.write_text((ROOT / "judge_prompts" / judge["prompt"]).read_text() + "\nBe strict.\n")
     configs = _config_dir(tmp_path, lambda d: d["judge"].update(prompt=str(prompt)))
     plan = make("-n", "report", f"DOC={DOC}", "PROFILE=e2e-test", EVAL_CONFIG_DIR=str(configs))
     assert plan.returncode == 0, plan.stderr

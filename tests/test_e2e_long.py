@@ -1,13 +1,14 @@
 """A long document's generation: planned by the questions wanted, resumed after a kill, following the target.
 
-A 32-page PDF made by the test is ingested, planned and its questions generated and
+A 32-page French PDF made by the test is ingested, planned and its questions generated and
 validated on the embedded models (profile tests/fixtures/configs/e2e-long.yaml);
 the later stages are the same for any document and are tested on the short ones
 (test_e2e.py). Generation must cost what the questions need, not what the pages
 hold. The first generation replays recorded generator replies (tests/recordings.py);
 then the target is lowered (nothing is generated), raised (only the added chunks
 are, for real), and the raised run is killed with SIGKILL mid-way: the rerun makes
-no call that had already finished. About five minutes on 2 CPU cores.
+no call that had already finished, and the questions of the calls made for real are in
+French, the document's language. About five minutes on 2 CPU cores.
 """
 
 import json
@@ -50,7 +51,7 @@ def last_run_dir() -> Path:
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory):
     shutil.rmtree(ROOT / "runs" / "e2e-long", ignore_errors=True)
-    doc = make_pdf(tmp_path_factory.mktemp("long") / "long-report.pdf", PAGES, seed=5)
+    doc = make_pdf(tmp_path_factory.mktemp("long") / "long-report.pdf", PAGES, seed=5, language="fr")
     run_dir = ROOT / "runs" / "e2e-long" / content_hash(doc)
     recordings.install(RECORDING, run_dir)
     locate = _locate(doc, FIXTURES / "configs", tmp_path_factory.mktemp("located"))
@@ -89,8 +90,8 @@ def test_a_long_document_is_planned_by_the_questions_wanted(long_run):
     keys = [r["key"] for r in read_jsonl(run_dir / GENERATOR_CALLS)]
     assert len(keys) == len(set(keys)) == plan["calls"]
     questions = pd.read_parquet(run_dir / "questions.parquet")
-    assert len(questions) >= 3 and (questions["language"] == "en").all()
-    assert {r["key"] for r in generation["calls_used"]} >= {r["key"] for r in read_jsonl(run_dir / GENERATOR_CALLS)}
+    assert len(questions) >= 3 and (questions["language"] == "fr").all()
+    assert set(generation["calls_used"]) >= {r["key"] for r in read_jsonl(run_dir / GENERATOR_CALLS)}
 
 
 def _config_dir(tmp_path: Path, **questions) -> Path:
@@ -179,3 +180,17 @@ def test_target_changes_and_a_kill_during_generation(long_run, tmp_path):
     assert len(keys) == len(set(keys)) == plan["calls"]  # no call made twice
     assert plan["single_hop"][:len(first_plan["single_hop"])] == first_plan["single_hop"]
     assert plan["multi_hop"][:len(first_plan["multi_hop"])] == first_plan["multi_hop"]
+    # The calls made for real here wrote their questions in the document's language.
+    from pipeline import language
+
+    fresh = {q for r in read_jsonl(calls)[recorded:] for q in _questions_in(r["response"])}
+    assert fresh and language.detect(" ".join(fresh)) == "fr", fresh
+
+
+def _questions_in(reply: str) -> list[str]:
+    """The questions a recorded generator reply holds (none for a summary's reply)."""
+    content = json.loads(reply)["choices"][0]["message"]["content"]
+    try:
+        return [item["question"] for item in json.loads(content)]
+    except (ValueError, TypeError, KeyError):
+        return []
