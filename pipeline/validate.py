@@ -258,13 +258,22 @@ def _yes_no(question: str) -> bool:
     return bool(FRENCH_INVERSION.search(question)) and not FRENCH_ASKS.search(question)
 
 
+CHOICE = re.compile(r"\b(?:or|ou)\b|\bwhich\b.*\b(?:between|of)\b|\bentre\b", re.IGNORECASE)
+
+
 def restates_the_question(question: str, gold: str) -> bool:
-    """A yes/no question whose answer is yes or no and (almost) nothing the question does not already say."""
+    """The gold answer says nothing the question does not already say.
+
+    Either a yes/no question answered yes or no and (almost) nothing more, or a question whose gold answer's
+    words are all in the question ("What is the name of the Bexley pumping station?" - "Bexley pumping
+    station": 4 of the 23 questions kept from the sample on 2026-12-01). A choice between named options ("...,
+    Corvo or Thornby?" - "Corvo") is a real question.
+    """
     question, gold = question.strip(), gold.strip()
-    if not (_yes_no(question) and YES_NO_ANSWER.match(gold)):
-        return False
-    rest = _words(FILLER.sub(" ", YES_NO_ANSWER.sub("", gold, count=1)))
-    return not rest or len(rest - _words(question)) <= max(1, len(rest) // 5)
+    if _yes_no(question) and YES_NO_ANSWER.match(gold):
+        rest = _words(FILLER.sub(" ", YES_NO_ANSWER.sub("", gold, count=1)))
+        return not rest or len(rest - _words(question)) <= max(1, len(rest) // 5)
+    return bool(gold) and not CHOICE.search(question) and _words(gold) <= _words(question)
 
 
 CHEAP_CHECKS: dict[str, Callable[[str, str], bool]] = {

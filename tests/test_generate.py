@@ -187,3 +187,12 @@ def test_each_question_gets_the_plan_step_of_the_call_it_came_from():
     rows[0]["chunk_ids"], rows[1]["chunk_ids"] = ["my_doc_7"], ["my_doc_3", "my_doc_7"]
     steps = candidates(pd.DataFrame(rows), {7: 1, 3: 2, (3, 7): 3})["plan_step"].tolist()
     assert steps[:2] == [1.0, 3.0] and math.isnan(steps[2])
+
+
+def test_a_top_up_is_planned_from_what_the_run_kept_so_far():
+    q = config.load("default").questions.model_copy(update={"questions_per_chunk": 3, "overdraw": 1.5})
+    # 19 kept from 12 calls (1.58 a call): 5 missing need ceil(1.5 x 5 / 1.583) = 5 calls, not the nominal 3
+    assert generate.top_up_calls(5, 19, 12, q) == 5
+    assert generate.top_up_calls(2, 22, 15, q) == 3  # ceil(1.5 x 2 / 1.467)
+    assert generate.top_up_calls(5, 0, 12, q) == 3  # nothing kept yet: the nominal 3 a call, ceil(1.5 x 5 / 3)
+    assert generate.top_up_calls(1, 100, 10, q) == 1  # never planned above the questions a call asks for
