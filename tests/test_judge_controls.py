@@ -4,6 +4,9 @@ The judge is a local fake endpoint that accepts every answer it is shown (the fa
 issue saw: a small judge marking empty answers correct), so what reaches it is counted exactly.
 """
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -93,3 +96,43 @@ def test_a_judge_that_passes_its_controls_lets_the_card_pick(endpoint, tmp_path,
     assert trust.cannot_pick(rates, Controls()) is None
     assert trust.cannot_pick({**rates, "tn": 15, "fp": 5, "specificity": 0.75}, Controls()).count("accepted 5 of 20")
     assert trust.cannot_pick(None, Controls()) is None  # no controls graded: nothing to say
+
+
+SAMPLE_RUN = Path(__file__).parent / "fixtures" / "recorded" / "sample-run"
+# Non-answers the issue found among real candidates' answers to a 40-page report (gemma-3-270m: 9 empty answers of 24,
+# 6 lists of section numbers; SmolLM2: "17" to "What are the main causes ...?"), put in place of gemma's answers.
+REPORTED_NON_ANSWERS = ["", "", "", "", "", "", "", "1.4, 3.3, encadré thématique 3.1, 4.4, ...",
+                        "Section 2.3; Box 4", "See Figure 2 and Table 5.", "Sections 3.1, 3.2 and 4.4", "Chapter 5, Annex II"]
+
+
+def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_counts_them(tmp_path, endpoint,
+                                                                                           monkeypatch):
+    """The bundled sample's real run (2026-12-01: its questions and the three candidates' real answers, gemma with one
+    empty answer of its own) with the issue's non-answers in place of 12 more of gemma's answers, graded by a judge
+    that accepts everything (what the issue's judge did): none is marked correct, the report counts them, the controls
+    catch the judge and the card does not pick."""
+    from pipeline import report
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(SAMPLE_RUN, run_dir)
+    cfg = _config(endpoint.url, monkeypatch)
+    answers = pd.read_parquet(run_dir / "answers" / "gemma-3-270m.parquet")
+    real_empty = int((answers["prediction"].str.strip() == "").sum())
+    assert real_empty == 1  # the recorded run's own empty answer
+    replaced = answers.index[answers["prediction"].str.strip() != ""][:len(REPORTED_NON_ANSWERS)]
+    answers.loc[replaced, "prediction"] = REPORTED_NON_ANSWERS
+    answers.to_parquet(run_dir / "answers" / "gemma-3-270m.parquet")
+    judge.run(run_dir / "questions.parquet", run_dir, cfg)
+    report.run(run_dir, tmp_path / "report", cfg, "sample-report.pdf")
+    details = pd.read_parquet(tmp_path / "report" / "details.parquet")
+    blank_or_refs = details["prediction"].str.strip().isin(["", *REPORTED_NON_ANSWERS])
+    assert blank_or_refs.sum() == len(REPORTED_NON_ANSWERS) + real_empty
+    assert (details.loc[blank_or_refs, "verdict"] == 0).all()  # none marked correct, although the judge accepts all
+    assert not any("encadré" in r["messages"][0]["content"] for r in endpoint.requests)  # none reached the judge
+    results = pd.read_csv(tmp_path / "report" / "results.csv").set_index("model")
+    assert results.loc["gemma-3-270m", "non_answers"] == len(REPORTED_NON_ANSWERS) + real_empty
+    assert results.loc["SmolLM2-135M-Instruct", "non_answers"] == 0
+    assert results.loc["gemma-3-270m", "accuracy"] == pytest.approx((23 - 13) / 23)
+    assert results["controls_specificity"].eq(0.0).all()  # the judge accepted every known-wrong control
+    card = (tmp_path / "report" / "results.md").read_text().split("\n\n")[1]
+    assert card.startswith("> **No pick**") and "Pick **gemma-3-270m**" not in card
