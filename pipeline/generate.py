@@ -593,6 +593,8 @@ def write_questions(kept: pd.DataFrame, rejected: pd.DataFrame, by_kind: dict, d
     out = run_dir / "questions.parquet"
     kept = kept.assign(language=(extra or {}).get("language", "en"))
     atomic_write_parquet(kept.reindex(columns=QUESTION_COLUMNS), out)
+    unread = generated - len(kept) - len(rejected)  # left unchecked once the target was reached
     print(f"generate: {len(kept)} questions kept of {generated} generated ({len(rejected)} rejected by "
-          f"validation: {', '.join(f'{n} {r}' for r, n in reasons.items()) or 'none'})", flush=True)
+          f"validation: {', '.join(f'{n} {r}' for r, n in reasons.items()) or 'none'}"
+          f"{f'; {unread} not needed once the target was reached' if unread > 0 else ''})", flush=True)
     return out
