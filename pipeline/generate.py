@@ -50,7 +50,7 @@ import yaml
 from pipeline import calibration, keys, selection, validate, validation_rates
 from pipeline import language as languages
 from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
-from pipeline.config import ROOT, Config, Generator, fingerprint
+from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
 from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
@@ -552,11 +552,11 @@ def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> sel
     return make_plan(document, plan.pages, cfg, calls=plan.question_calls + extra)
 
 
-def top_up_calls(missing: int, kept: int, calls_made: int, q) -> int:
+def top_up_calls(missing: int, kept: int, calls_made: int, q: Questions) -> int:
     """How many more question calls should bring ``missing`` more kept questions.
 
     Planned from what this run's calls have kept so far (kept / calls), not from the questions a call is asked
-    for: on the sample, 4 asked for gave 1.4 to 1.6 kept a call (2026-12-01), so a top-up planned at the nominal
+    for: on the sample, 3 asked for gave 1.4 to 1.6 kept a call (2026-12-01), so a top-up planned at the nominal
     rate fell short round after round. The overdraw is the margin on top; with nothing kept yet, the nominal rate.
     """
     per_call = min(kept / calls_made, q.questions_per_chunk) if kept and calls_made else q.questions_per_chunk
