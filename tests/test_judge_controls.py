@@ -102,7 +102,8 @@ SAMPLE_RUN = Path(__file__).parent / "fixtures" / "recorded" / "sample-run"
 # Non-answers the issue found among real candidates' answers to a 40-page report (gemma-3-270m: 9 empty answers of 24,
 # 6 lists of section numbers; SmolLM2: "17" to "What are the main causes ...?"), put in place of gemma's answers.
 REPORTED_NON_ANSWERS = ["", "", "", "", "", "", "", "1.4, 3.3, encadré thématique 3.1, 4.4, ...",
-                        "Section 2.3; Box 4", "See Figure 2 and Table 5.", "Sections 3.1, 3.2 and 4.4", "Chapter 5, Annex II"]
+                        "Section 2.3; Box 4", "See Figure 2 and Table 5.", "Sections 3.1, 3.2 and 4.4",
+                        "Chapter 5, Annex II"]
 
 
 def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_counts_them(tmp_path, endpoint,
