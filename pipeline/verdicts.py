@@ -105,11 +105,11 @@ FORMATS = {
                                   "Your reply did not end with a verdict. Reply now with only "
                                   "<final_answer>1</final_answer> (yes) or <final_answer>0</final_answer> (no)."),
     # One word, the first token of the reply: a small judge's verdict on the question as asked. Measured on the
-    # 1.5B judge (2026-12-01): as accurate as the tag on the calibration set, better on control answers, and a
-    # quarter of the time per verdict (README, "A judge that always gives a verdict").
+    # 1.5B judge (2026-12-01, bench/judge_prompts.py): with judge_prompts/small_yes_no.txt, 151 of 178 items of
+    # known truth against 142 for the tag prompt (47 against 54 on the calibration set, 84 against 70 of 90
+    # control answers), at 2.1 s a verdict against 5.9 s (README, "The default judge's prompt, measured").
     "yes_no": VerdictFormat('root ::= "yes" | "no"', r"(yes|no)", "Reply now with only yes or no."),
 }
-VERDICT_GRAMMAR = FORMATS["final_answer"].grammar
 YES_NO = {"yes": 1, "no": 0}
 
 
