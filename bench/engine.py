@@ -8,7 +8,7 @@ tokens over the measured request window, is set beside llama.cpp's own in this
 process: llama-cpp-python's ``Llama`` with the
 same GGUF, threads and context, sent the same prompts with the same max tokens,
 stop sequences and verdict grammar (sampled the servers' way,
-pipeline/llama_server.py), in the same order. Both figures include
+pipeline/serving/llama_server.py), in the same order. Both figures include
 prompt evaluation and both get llama.cpp's reuse of the previous request's
 prefix, so their ratio is what the pipeline (HTTP server, LiteLLM, Lighteval,
 our records) costs on top of the engine. The outputs are compared too: greedy
@@ -31,21 +31,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import answer, energy, judge, runs, verdicts
+from pipeline import runs
+from pipeline.answers import answer
 from pipeline.config import Config, Served
 from pipeline.io import read_jsonl
-from pipeline.models import EMBEDDED_MODELS, gguf_path
-from pipeline.serving import machine_lock, serve
+from pipeline.measure import energy
+from pipeline.serving.models import EMBEDDED_MODELS, gguf_path
+from pipeline.serving.servers import machine_lock, serve
+from pipeline.verdicts import grading, judge
 
 
 def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
     """Send ``requests`` (messages, max_tokens, stop, grammar) to llama.cpp in this process, one at a time.
 
-    With the servers' grammar-sampling workaround (pipeline/llama_server.py) installed, as they run it.
+    With the servers' grammar-sampling workaround (pipeline/serving/llama_server.py) installed, as they run it.
     """
     from llama_cpp import Llama, LlamaGrammar
 
-    from pipeline import llama_server
+    from pipeline.serving import llama_server
 
     llama_server.install()
 
@@ -155,17 +158,17 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
                    pd.read_parquet(bench_dir / "answers" / f"{c.name}.parquet")[["question_id", "prediction"]]
                    .itertuples(index=False)}
     template = the_judge.prompt_text()
-    grammar = verdicts.verdict_constraint(the_judge).get("grammar")
+    grammar = grading.verdict_constraint(the_judge).get("grammar")
     requests = []
     for r in records:
         q = by_id.loc[r["question_id"]]
-        prompt = verdicts.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
+        prompt = grading.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
                                      predictions[(r["candidate"], r["question_id"])])
         requests.append({"messages": [{"role": "user", "content": prompt}],
                          "max_tokens": the_judge.max_new_tokens, "grammar": grammar})
     print(f"bench: {the_judge.name}: the same {len(requests)} prompts in process ...", flush=True)
     engine = engine_replay(the_judge, requests)
-    same = sum(r["verdict"] == verdicts.parse_verdict(e["text"]) for r, e in zip(records, engine))
+    same = sum(r["verdict"] == grading.parse_verdict(e["text"]) for r, e in zip(records, engine))
     return {**_row("judge", the_judge.name, records, session["judge"]["duration_s"], session.get("prefix_hit_tokens"),
                    engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
 

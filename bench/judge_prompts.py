@@ -8,7 +8,7 @@ judge model on llama.cpp, greedy, in excerpt order (as the judge stage sends the
 * the hand-labelled calibration set (``judge_prompts/calibration.jsonl``, 66 items);
 * 22 short answers written for this comparison (``bench/judge_variants/short-answers.jsonl``:
   paraphrases such as "Roughly a dozen days a year" for "12 days per year", and wrong ones);
-* control answers (:mod:`pipeline.controls`) built from 30 of the calibration set's questions:
+* control answers (:mod:`pipeline.verdicts.controls`) built from 30 of the calibration set's questions:
   a reworded gold answer, and wrong ones (another question's answer, a changed number or
   name, a refusal, a neighbouring question's answer).
 
@@ -51,9 +51,9 @@ def items() -> list[dict]:
     """The three sets, as items to grade (set, id, case, question, gold, chunk, answer, correct)."""
     import pandas as pd
 
-    from pipeline import controls
-    from pipeline.calibration import CALIBRATION_SET
     from pipeline.io import read_jsonl
+    from pipeline.verdicts import controls
+    from pipeline.verdicts.calibration import CALIBRATION_SET
 
     calibration = read_jsonl(CALIBRATION_SET)
     found = [{"set": "calibration", **{k: i[k] for k in ("id", "case", "question", "gold", "chunk", "answer",
@@ -73,7 +73,7 @@ def items() -> list[dict]:
 
 
 def verdict_of(raw: str, kind: str) -> int | None:
-    from pipeline.verdicts import parse_verdict
+    from pipeline.verdicts.grading import parse_verdict
 
     found = parse_verdict(raw)
     return None if found is None else 1 - found if kind == "flipped" else found
@@ -83,8 +83,8 @@ def grade(name: str, graded: list[dict]) -> list[dict]:
     from openai import OpenAI
 
     from pipeline import config
-    from pipeline.serving import serve
-    from pipeline.verdicts import FORMATS, render_prompt
+    from pipeline.serving.servers import serve
+    from pipeline.verdicts.grading import FORMATS, render_prompt
 
     path, kind = VARIANTS[name]
     template = path.read_text(encoding="utf-8")

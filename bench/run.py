@@ -5,7 +5,7 @@
    server the pipeline would start (phase ``load``), sends one warm-up request
    (not measured), then sends a fixed set of prompts one at a time (batch 1) in
    ``REPEATS`` measured windows, as the answer stage does with
-   ``energy.repeats`` (:class:`pipeline.energy.Session`). It records decode
+   ``energy.repeats`` (:class:`pipeline.measure.energy.Session`). It records decode
    speed, latency, the server's peak memory and, per window, net energy
    (gross - idle), reported as mean ± standard deviation and as joules per
    output token.
@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.engine import cpu_settings, pipeline_vs_engine  # noqa: E402
 from pipeline import config  # noqa: E402
-from pipeline.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
 from pipeline.io import atomic_write_text, use_tool_env  # noqa: E402
-from pipeline.serving import machine_lock, pinned_gpus, serve  # noqa: E402
+from pipeline.measure.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
+from pipeline.serving.servers import machine_lock, pinned_gpus, serve  # noqa: E402
 from tests.documents import make_pdf  # noqa: E402
 
 PROMPTS = [
@@ -107,8 +107,8 @@ def generation_cost(cfg, work: Path, sizes=(3, 40, 300), measured_on: int = 40) 
     """Generator calls planned per document size, and measured seconds per call of each kind."""
     import shutil
 
-    from pipeline import generate
     from pipeline.io import read_jsonl
+    from pipeline.questions import generate
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

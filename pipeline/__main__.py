@@ -22,10 +22,10 @@ STAGES = ("generate", "answer", "judge", "report")
 
 def _keys(cfg) -> dict[str, str]:
     """What each stage's output depends on (each stage module says); the Makefile compares these files' times."""
-    from pipeline.answer import answers_fingerprint
-    from pipeline.generate import generate_key
-    from pipeline.judge import judge_key
-    from pipeline.report import report_key
+    from pipeline.answers.answer import answers_fingerprint
+    from pipeline.questions.generate import generate_key
+    from pipeline.report.report import report_key
+    from pipeline.verdicts.judge import judge_key
 
     keys = {"generate": generate_key(cfg)}
     for candidate in cfg.candidates:
@@ -54,7 +54,8 @@ def _config(args):
 
 def locate(args) -> None:
     """Check DOC, stage it into its run folder, write stage keys and the Make variables."""
-    from pipeline import document, runs
+    from pipeline import runs
+    from pipeline.questions import document
 
     cfg = _config(args)
     doc = Path(args.doc)
@@ -80,7 +81,8 @@ def locate(args) -> None:
 
 def where(args) -> None:
     """Print where a document's work and report are (``make where DOC=...``)."""
-    from pipeline import config, document, runs
+    from pipeline import config, runs
+    from pipeline.questions import document
 
     cfg = config.load(args.profile)
     doc = Path(args.doc)
@@ -114,7 +116,9 @@ def clean(args) -> None:
 def calibrate(args) -> None:
     """The judge against the hand-labelled calibration set, and each validation check against the
     hand-labelled sets in ``labelled/`` (``make calibrate``)."""
-    from pipeline import calibration, config, validate, validation_rates
+    from pipeline import config
+    from pipeline.questions import validate, validation_rates
+    from pipeline.verdicts import calibration
 
     cfg = config.load(args.profile)
     rates = calibration.calibrate(cfg, ROOT / "runs")
@@ -141,20 +145,20 @@ def _stage(args) -> None:
     runs.mark(args.run_dir, args.command, "running")
     try:
         if args.command == "generate":
-            from pipeline import generate
+            from pipeline.questions import generate
 
             generate.run(next(args.run_dir.glob("document.*")), args.run_dir, cfg)
         elif args.command == "answer":
-            from pipeline import answer
+            from pipeline.answers import answer
 
             answer.run(questions, args.run_dir, cfg, args.candidate,
                        tuple(filter(None, args.also_out_of_date.split(","))))
         elif args.command == "judge":
-            from pipeline import judge
+            from pipeline.verdicts import judge
 
             judge.run(questions, args.run_dir, cfg)
         else:
-            from pipeline import report
+            from pipeline.report import report
 
             report.run(args.run_dir, args.report_dir, cfg, Path(args.document).name)
     except KeyboardInterrupt:
@@ -232,11 +236,11 @@ def main(argv: list[str] | None = None) -> int:
 
             print(runs.listing_text(runs.listing()))
         elif args.command == "models":
-            from pipeline import models
+            from pipeline.serving import models
 
             models.run(args.keys or list(models.EMBEDDED_MODELS))
         elif args.command == "push":
-            from pipeline import hub
+            from pipeline.report import hub
 
             if not args.repo:
                 raise UserError("say where to push: make push DOC=<file> REPO=<org/name> [PRIVATE=1]")
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"no finished report in {args.report_dir}; run make report first")
             print(f"pushed: {hub.push(args.report_dir / 'hub', args.repo, private=args.private)}")
         elif args.command == "compare":
-            from pipeline import compare
+            from pipeline.report import compare
 
             print(f"compare: {compare.run(args.reports, args.out)}")
         else:

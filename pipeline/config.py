@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import UserError
-from pipeline.models import EMBEDDED_MODELS
+from pipeline.serving.models import EMBEDDED_MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(os.environ.get("EVAL_CONFIG_DIR", ROOT / "configs"))  # tests point this elsewhere
@@ -99,10 +99,10 @@ class Judge(Served):
     max_new_tokens: int = Field(default=16, ge=1)
     calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
     # How the verdict is asked for: "final_answer" (<final_answer>0|1</final_answer>, after any reasoning) or
-    # "yes_no" (one word); the prompt file asks for the same (pipeline/verdicts.py).
+    # "yes_no" (one word); the prompt file asks for the same (pipeline/verdicts/grading.py).
     verdict: Literal["final_answer", "yes_no"] = "final_answer"
     # Constrain the reply to the verdict on servers the pipeline starts (a llama.cpp grammar, vLLM structured
-    # outputs); remote endpoints are parsed instead (pipeline/verdicts.py).
+    # outputs); remote endpoints are parsed instead (pipeline/verdicts/grading.py).
     constrained: bool = True
 
     @model_validator(mode="after")
@@ -143,7 +143,7 @@ class SelfConsistency(Strict):
 
 
 class Questions(Strict):
-    """How many questions, and how much of the document generation reads (see pipeline/selection.py)."""
+    """How many questions, and how much of the document generation reads (see pipeline/questions/selection.py)."""
 
     target: int = Field(default=30, ge=1)  # questions kept per document
     min_usable: int = Field(default=20, ge=1)  # fewer usable questions than this is an error
@@ -159,7 +159,7 @@ class Questions(Strict):
     # The summary YourBench gives the generator is made from this many tokens of the document,
     # spread evenly over it (all of it when it is shorter).
     summary_excerpt_tokens: int = Field(default=1800, ge=256)
-    # Validation before any candidate answers (pipeline/validate.py): duplicates by meaning, YourBench's
+    # Validation before any candidate answers (pipeline/questions/validate.py): duplicates by meaning, YourBench's
     # citation score (None: not used) and a check of each gold answer by the judge model. Two questions are
     # duplicates when their MiniLM cosine reaches duplicate_similarity and their gold answers agree; 0.7 misses
     # 1 of 39 labelled duplicates and merges none of 41 distinct pairs (labelled/duplicates.jsonl; 0.9 misses 24).
@@ -180,7 +180,7 @@ class Questions(Strict):
 
 
 class Controls(Strict):
-    """Control answers of known truth, graded by the judge with every run (pipeline/controls.py).
+    """Control answers of known truth, graded by the judge with every run (pipeline/verdicts/controls.py).
 
     Their verdicts give this document's sensitivity and specificity of the judge; a judge that accepts
     more than ``max_false_acceptance`` of the known-wrong ones, or rejects more than
@@ -254,7 +254,7 @@ class Config(Strict):
 
     def with_target(self, target: int) -> "Config":
         """This profile asking for ``target`` questions (``make report QUESTIONS=n``): a higher target reads
-        further chunks and keeps every question already kept (:mod:`pipeline.selection`, ``validate``)."""
+        further chunks and keeps every question already kept (:mod:`pipeline.questions.selection`, ``validate``)."""
         questions = self.questions.model_copy(update={"target": target,
                                                       "min_usable": min(self.questions.min_usable, target)})
         return self.model_copy(update={"questions": questions})

@@ -9,9 +9,9 @@ leaves a stale figure, a setting in a key it does not affect throws work away.
 :data:`TABLE` places every field of :class:`pipeline.config.Config` (``candidates[].x``
 for each candidate's ``x``); :data:`INPUT_FILES` every file a key reads. The stage modules
 build their keys from it (:func:`settings`), each in its own key function
-(:func:`pipeline.generate.generate_key`, :func:`pipeline.answer.answers_fingerprint`,
-:func:`pipeline.verdicts.judge_fingerprint` and :func:`pipeline.judge.judge_key`,
-:func:`pipeline.report.report_key`), and ``tests/test_keys.py`` changes each field and
+(:func:`pipeline.questions.generate.generate_key`, :func:`pipeline.answers.answer.answers_fingerprint`,
+:func:`pipeline.verdicts.grading.judge_fingerprint` and :func:`pipeline.verdicts.judge.judge_key`,
+:func:`pipeline.report.report.report_key`), and ``tests/test_keys.py`` changes each field and
 checks that exactly the keys listed for it change. A field that is not in the table stops
 :func:`settings` with an error naming it: a new field has to be placed here first.
 

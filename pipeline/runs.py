@@ -20,8 +20,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipeline.document import content_hash, slug
 from pipeline.io import append_jsonl, atomic_write_json, read_jsonl
+from pipeline.questions.document import content_hash, slug
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs"

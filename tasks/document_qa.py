@@ -1,10 +1,10 @@
 """Lighteval task: answer the questions YourBench generated from one document.
 
 The dataset is a local folder (``questions`` config, ``test`` split) written by
-:mod:`pipeline.answer`; every row carries the ``question_id`` that links a
+:mod:`pipeline.answers.answer`; every row carries the ``question_id`` that links a
 Lighteval sample to the per-question records on disk. Candidates answer
 with the source excerpt the question was generated from (``context``), in the
-document's language (``language``; :mod:`pipeline.qa_prompt`), the way
+document's language (``language``; :mod:`pipeline.answers.qa_prompt`), the way
 a practitioner would use a model on their own documents; a profile can set
 ``candidate_context: none`` for closed-book answering. Lighteval's token-F1 against the gold answer is kept as a cheap lexical
 signal next to the judge's verdict.
@@ -16,7 +16,7 @@ from lighteval.metrics.metrics import Metrics
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc
 
-from pipeline.qa_prompt import STOP_SEQUENCES, prompt_text
+from pipeline.answers.qa_prompt import STOP_SEQUENCES, prompt_text
 
 TASK_NAME = "document_qa"
 

@@ -4,7 +4,7 @@ Question generation is the slowest stage (about a minute per generator call on 2
 cores). Most end-to-end tests check what happens *after* it (answers, verdicts,
 energy, the report), so they start from generator replies recorded earlier by the
 real generator with the same code: the pipeline's own call record
-(:mod:`pipeline.call_cache`) answers a request it has on record, and YourBench's
+(:mod:`pipeline.questions.call_cache`) answers a request it has on record, and YourBench's
 stages, validation and everything downstream still run for real. A recording
 made with other prompts or settings simply misses (calls are keyed by their exact
 request), the calls are then made for real, and the test says so in a warning.
@@ -37,7 +37,7 @@ GOLD_CHECKS = "gold-checks.jsonl"
 RECORDS = {"generator.jsonl": Path("yourbench") / "calls.jsonl", GOLD_CHECKS: Path("validation") / "calls.jsonl"}
 
 
-GOLD_CHECK_SET = "gold-check-set"  # the calls of kind "gold_check_set" (pipeline/generate.py)
+GOLD_CHECK_SET = "gold-check-set"  # the calls of kind "gold_check_set" (pipeline/questions/generate.py)
 
 
 def install(name: str, run_dir: Path) -> int:
@@ -91,7 +91,10 @@ if __name__ == "__main__":
     if sys.argv[1:2] != ["save"]:
         sys.exit(__doc__)
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_e2e import RECORDING as TINY, RECORDING_B as FRENCH, RUN_DIR, RUN_DIR_B
-    from test_e2e_long import RECORDING as LONG, last_run_dir
+    from test_e2e import RECORDING as TINY
+    from test_e2e import RECORDING_B as FRENCH
+    from test_e2e import RUN_DIR, RUN_DIR_B
+    from test_e2e_long import RECORDING as LONG
+    from test_e2e_long import last_run_dir
 
     save({TINY: RUN_DIR, FRENCH: RUN_DIR_B, LONG: last_run_dir()})

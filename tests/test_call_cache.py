@@ -6,10 +6,10 @@ import threading
 import time
 
 import requests
-
-from pipeline.call_cache import CallProxy, CallRecord
-from pipeline.serving import Endpoint
 from fakes import FakeJudgeEndpoint
+
+from pipeline.questions.call_cache import CallProxy, CallRecord
+from pipeline.serving.servers import Endpoint
 
 
 @contextlib.contextmanager

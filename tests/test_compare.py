@@ -1,10 +1,10 @@
-"""pipeline.compare: results.csv of several documents side by side."""
+"""pipeline.report.compare: results.csv of several documents side by side."""
 
 import pandas as pd
 import pytest
 
-from pipeline import compare
 from pipeline.errors import UserError
+from pipeline.report import compare
 
 COLUMNS = ["model", "params_b", "duration_s", "accuracy", "energy_wh", "energy_per_query_wh",
            "energy_ranked_answers", "co2_g", "questions", "judged", "correct", "unparsed", "input_tokens",

@@ -5,7 +5,7 @@ import yaml
 
 from pipeline import config
 from pipeline.errors import UserError
-from pipeline.serving import server_command
+from pipeline.serving.servers import server_command
 
 PAPER_CANDIDATES = {
     "Qwen3-235B-A22B", "phi-4", "Qwen2.5-72B-Instruct", "Qwen3-32B", "DeepSeek-R1-Distill-Qwen-32B",
@@ -119,9 +119,9 @@ def test_the_paper_judge_reasons_before_its_constrained_verdict():
 
 def test_more_questions_change_the_questions_key_only():
     """QUESTIONS=n: the questions are redone (reusing every call), the answers and verdicts keep their keys."""
-    from pipeline.answer import answers_fingerprint
-    from pipeline.generate import generate_key
-    from pipeline.judge import judge_key
+    from pipeline.answers.answer import answers_fingerprint
+    from pipeline.questions.generate import generate_key
+    from pipeline.verdicts.judge import judge_key
 
     cfg = config.load("default")
     more, fewer = cfg.with_target(60), cfg.with_target(4)

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from pipeline import controls, language
+from pipeline import language
+from pipeline.verdicts import controls
 
 
 def _questions() -> pd.DataFrame:

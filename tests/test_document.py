@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import document
 from pipeline.errors import UserError
+from pipeline.questions import document
 
 
 def _pdf(path, text=None, encrypt=False, image_only=False):

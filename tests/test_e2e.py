@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 import recordings
-from pipeline.document import content_hash
-from pipeline.aggregation import aggregate
+
+from pipeline.questions.document import content_hash
+from pipeline.report.aggregation import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -94,7 +94,7 @@ def _intervals(run_dir: Path) -> list[tuple[float, float]]:
     """When each measured phase of each answering and judging session ran: its start and its end."""
     from datetime import datetime
 
-    from pipeline.energy import read_sessions
+    from pipeline.measure.energy import read_sessions
 
     paths = [*(run_dir / "answers").glob("*.sessions.jsonl"), run_dir / "judgements" / "judge.sessions.jsonl"]
     found = []
@@ -106,7 +106,8 @@ def _intervals(run_dir: Path) -> list[tuple[float, float]]:
 
 
 def test_a_french_document_gets_french_questions_and_goes_through_every_stage(both_runs):
-    from pipeline import language, validate
+    from pipeline import language
+    from pipeline.questions import validate
 
     questions = pd.read_parquet(RUN_DIR_B / "questions.parquet")
     assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
@@ -212,7 +213,7 @@ WINDOW_MARGIN_S = 1.5  # LiteLLM's and Lighteval's work between requests, CodeCa
 
 def test_each_answering_window_is_its_requests_plus_a_small_margin(snapshot):
     """The measured window holds the model's requests, not Lighteval's start-up (~20 s here) or result saving."""
-    from pipeline.energy import read_sessions, windows
+    from pipeline.measure.energy import read_sessions, windows
 
     for name in ("SmolLM2-135M-Instruct", "gemma-3-270m"):
         answers = pd.read_parquet(snapshot / "answers" / f"{name}.parquet")
@@ -230,8 +231,8 @@ def test_each_answering_window_is_its_requests_plus_a_small_margin(snapshot):
 
 
 def test_judge_reliability_checks_are_reported_from_the_details(snapshot):
-    from pipeline.formatting import pct
-    from pipeline.stats import judge_agreement
+    from pipeline.measure.stats import judge_agreement
+    from pipeline.report.formatting import pct
 
     details = pd.read_parquet(snapshot / "report" / "details.parquet")
     markdown = (snapshot / "report" / "results.md").read_text()
@@ -378,8 +379,8 @@ def test_a_killed_server_is_restarted_then_a_killed_run_resumes_and_matches_an_u
 
     import psutil
 
-    from pipeline.energy import read_sessions
     from pipeline.io import read_jsonl
+    from pipeline.measure.energy import read_sessions
 
     _settle()
     name = "SmolLM2-135M-Instruct"
@@ -390,7 +391,7 @@ def test_a_killed_server_is_restarted_then_a_killed_run_resumes_and_matches_an_u
     records = answers / f"{name}.jsonl"
     _wait_for(proc, records, 1)
     server = next(p for p in psutil.Process(proc.pid).children()
-                  if "pipeline.llama_server" in " ".join(p.cmdline()))
+                  if "pipeline.serving.llama_server" in " ".join(p.cmdline()))
     server.kill()
     at_server_kill = len(read_jsonl(records))
     _wait_for(proc, records, at_server_kill + 1)  # answered again, by the restarted server

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-
 import recordings
+import yaml
 from documents import make_pdf
-from pipeline import selection
-from pipeline.document import content_hash
-from pipeline.generate import GENERATOR_CALLS
+
 from pipeline.io import read_jsonl
+from pipeline.questions import selection
+from pipeline.questions.document import content_hash
+from pipeline.questions.generate import GENERATOR_CALLS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

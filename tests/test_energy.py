@@ -1,4 +1,4 @@
-"""Energy accounting (pipeline/energy.py): hand-computed figures, and one test per problem of the energy issue.
+"""Energy accounting (pipeline/measure/energy.py): hand-computed figures, and one test per problem of the energy issue.
 
 1. fixed overhead in the window      -> tests/test_energy_window.py
 2. stale sessions                    -> test_a_smaller_question_set_does_not_inflate_the_energy_per_answer
@@ -24,13 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from pipeline import aggregation, config, energy, formatting, report, stats
-from pipeline.config import Candidate, Energy
-from pipeline.energy import EnergyMeter
-from pipeline.io import append_jsonl
-
 from fakes import FakeNVML, install_fake_nvml
+
+from pipeline import config
+from pipeline.config import Candidate, Energy
+from pipeline.io import append_jsonl
+from pipeline.measure import energy, stats
+from pipeline.measure.energy import EnergyMeter
+from pipeline.report import aggregation, formatting, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +94,7 @@ def test_estimates_tdp_and_ecologits():
 
 
 def test_read_sessions_keeps_the_last_line_of_each_session(tmp_path):
-    from pipeline.energy import read_sessions
+    from pipeline.measure.energy import read_sessions
 
     path = tmp_path / "s.sessions.jsonl"
     for line in ({"session": "A", "outcome": "running"}, {"session": "B", "outcome": "running", "load": {}},
@@ -296,7 +297,7 @@ KILLED_SESSION = """
 import sys, time
 sys.path.insert(0, {root!r})
 from pipeline.config import Energy
-from pipeline.energy import EnergyMeter, Session
+from pipeline.measure.energy import EnergyMeter, Session
 meter = EnergyMeter(Energy(checkpoint_s=0.3))
 with Session({path!r}, meter, fingerprint="k") as session:
     with session.phase("answer"):
@@ -307,7 +308,7 @@ with Session({path!r}, meter, fingerprint="k") as session:
 
 def test_a_session_killed_with_sigkill_keeps_its_energy_up_to_the_last_checkpoint(tmp_path):
     """Problem 6b: kill -9 cannot run any end-of-session code; the checkpoints survive it."""
-    from pipeline.energy import read_sessions
+    from pipeline.measure.energy import read_sessions
 
     path = tmp_path / "x.sessions.jsonl"
     proc = subprocess.Popen([sys.executable, "-c", KILLED_SESSION.format(root=str(ROOT), path=str(path))],
@@ -439,19 +440,19 @@ def test_the_report_says_what_the_sessions_recorded_not_what_the_profile_now_say
 def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
     """Problem 2, judge side: a session graded with an earlier prompt does not count; the current one is
     charged to its judgements by judge latency."""
-    from pipeline import judge, verdicts
+    from pipeline.verdicts import grading, judge
 
     cfg = _cfg(LOCAL)
     answer_session = {"session": "S1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
                       "answer": window(0.02, 4.0)}
     run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer_session]})
     key = judge.passes(cfg)[0].key
-    for session, fingerprint, grading in (("OLD", "an-earlier-prompt", window(0.5, 50.0)),
+    for session, fingerprint, judging in (("OLD", "an-earlier-prompt", window(0.5, 50.0)),
                                           ("J1", key, window(0.04, 4.0))):
         append_jsonl(run / "judgements" / "judge.sessions.jsonl",
-                     {"session": session, "judge_fingerprint": verdicts.judge_fingerprint(cfg.judge) if session == "J1"
+                     {"session": session, "judge_fingerprint": grading.judge_fingerprint(cfg.judge) if session == "J1"
                       else fingerprint, "outcome": "finished", "engine": "llama-cpp",
-                      "idle": window(0.001, 1.0), "load": window(0.01, 2.0), "judge": grading})
+                      "idle": window(0.001, 1.0), "load": window(0.01, 2.0), "judge": judging})
         for qid, latency in (("q0", 1.0), ("q1", 3.0)):
             append_jsonl(run / "judgements" / "local-model.jsonl", {
                 "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),

@@ -7,12 +7,12 @@ stage runs Lighteval end to end in a few seconds without a model.
 
 import pandas as pd
 import pytest
+from fakes import FakeJudgeEndpoint
 
-from pipeline import answer, config
+from pipeline import config
+from pipeline.answers import answer
 from pipeline.config import Candidate
 from pipeline.io import read_jsonl
-
-from fakes import FakeJudgeEndpoint
 
 DELAY_S = 0.4
 MARGIN_S = 1.0  # client work between requests, CodeCarbon's own start and stop

@@ -7,13 +7,13 @@ fails on purpose. It stands in for a remote OpenAI-compatible endpoint.
 
 import pandas as pd
 import pytest
+from fakes import FakeJudgeEndpoint, answered_run_dir
 
-from pipeline import config, judge
+from pipeline import config
 from pipeline.config import Controls, Judge
 from pipeline.errors import UserError
 from pipeline.io import read_jsonl
-
-from fakes import FakeJudgeEndpoint, answered_run_dir
+from pipeline.verdicts import judge
 
 
 def _cfg_with_remote_judge(url: str, monkeypatch):

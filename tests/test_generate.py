@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import config, generate
-from pipeline.generate import question_schema, yourbench_config
+from pipeline import config
+from pipeline.questions import generate
+from pipeline.questions.generate import question_schema, yourbench_config
 
 
 def test_yourbench_accepts_the_config_we_write(tmp_path, monkeypatch):
@@ -53,7 +54,7 @@ def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch,
 
 
 def test_ligatures_of_a_pdf_text_layer_are_spelled_out():
-    from pipeline.generate import LIGATURES
+    from pipeline.questions.generate import LIGATURES
 
     assert "\ufb01eld \ufb02ood e\ufb03cient".translate(LIGATURES) == "field flood efficient"
 
@@ -75,8 +76,8 @@ def _rows(questions: list[str], gold: str = "an answer") -> list[dict]:
 def _kept_and_rejected(questions: list[str], cfg):
     import numpy as np
 
-    from pipeline.generate import candidates
-    from pipeline.validate import validate
+    from pipeline.questions.generate import candidates
+    from pipeline.questions.validate import validate
 
     def embed(texts):  # every question its own direction: no duplicates by meaning here
         return np.eye(len(texts))
@@ -109,7 +110,7 @@ def _yourbench_dataset(path, questions: list[str]):
 
 def test_fewer_usable_questions_than_the_minimum_stops_with_the_reasons(tmp_path):
     from pipeline.errors import UserError
-    from pipeline.generate import _generation_stats, write_questions
+    from pipeline.questions.generate import _generation_stats, write_questions
 
     cfg = config.load("default")  # min_usable 8
     questions = [f"What is the value of item {i}?" for i in range(5)] + ["What is the value of item 0?", "Why?"]
@@ -129,7 +130,7 @@ def test_fewer_usable_questions_than_the_minimum_stops_with_the_reasons(tmp_path
 
 
 def test_enough_usable_questions_are_kept(tmp_path):
-    from pipeline.generate import _generation_stats, write_questions
+    from pipeline.questions.generate import _generation_stats, write_questions
 
     cfg = config.load("default")
     questions = [f"What is the value of item {i}?" for i in range(30)]
@@ -141,9 +142,10 @@ def test_enough_usable_questions_are_kept(tmp_path):
 
 def test_generation_is_planned_by_questions_wanted_not_by_pages(tmp_path):
     """PDFs of 3, 40 and 300 pages, ingested by YourBench: about the same number of generator calls."""
-    from pipeline.generate import plan_document, plan_line
-    from pipeline.progress import SpeedLog
     from documents import make_pdf
+
+    from pipeline.progress import SpeedLog
+    from pipeline.questions.generate import plan_document, plan_line
 
     cfg = config.load("default")
     plans = {}
@@ -181,7 +183,7 @@ def test_each_question_gets_the_plan_step_of_the_call_it_came_from():
     """YourBench names chunk i of a document <document_id>_<i>; a multi-hop question cites its pair's two chunks."""
     import math
 
-    from pipeline.generate import candidates
+    from pipeline.questions.generate import candidates
 
     rows = _rows(["From chunk 7?", "From the pair 3 and 7?", "From a chunk of unknown name?"])
     rows[0]["chunk_ids"], rows[1]["chunk_ids"] = ["my_doc_7"], ["my_doc_3", "my_doc_7"]

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from pipeline.html_report import format_float, render  # noqa: E402
+from pipeline.report.html_report import format_float, render  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -303,7 +303,7 @@ def page_checks(page: Path, tmp: Path, shot: Path | None = None) -> dict:
 
 
 def test_decision_first_tables_fit_and_the_explorer_filters(tmp_path):
-    from pipeline.html_report import explorer
+    from pipeline.report.html_report import explorer
 
     png = _png(tmp_path / "plot.png")
     wide = pd.DataFrame({f"A rather long column name {i}": [f"value-{i}-" * 6, 0.5] for i in range(14)})

@@ -1,4 +1,4 @@
-"""pipeline.hub: the report as a Hugging Face dataset folder, and its upload.
+"""pipeline.report.hub: the report as a Hugging Face dataset folder, and its upload.
 
 No test reaches a real Hub: uploads go to a small recording HTTP server on
 127.0.0.1 (``FakeHub`` below) that stands in for the Hugging Face Hub API.
@@ -17,10 +17,10 @@ import pytest
 import yaml
 from huggingface_hub import constants as hf_constants
 
-from pipeline import hub
 from pipeline.config import load
 from pipeline.errors import UserError
-from pipeline.aggregation import aggregate
+from pipeline.report import hub
+from pipeline.report.aggregation import aggregate
 
 FAKE_TOKEN = "hf_" + "abcdefghijklmnopqrstuvwxyzABCD"  # 30 letters: the shape of a real token
 OTHER_TOKEN = "hf_" + "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxw"  # never in the environment, only in the data

@@ -6,12 +6,12 @@ rule written below, so agreement and Cohen's kappa can be worked out by hand.
 
 import pandas as pd
 import pytest
-
-from pipeline import config, judge
-from pipeline.config import Controls, Judge, SelfConsistency
-from pipeline.report import judge_checks
-
 from fakes import FakeJudgeEndpoint, answered_run_dir
+
+from pipeline import config
+from pipeline.config import Controls, Judge, SelfConsistency
+from pipeline.report.report import judge_checks
+from pipeline.verdicts import judge
 
 
 def _graded(body, answer: str) -> bool:

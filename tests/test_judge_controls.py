@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from pipeline import aggregation, config, controls, judge, trust
-from pipeline.config import Controls, Judge, SelfConsistency
-
 from fakes import FakeJudgeEndpoint, answered_run_dir
+
+from pipeline import config
+from pipeline.config import Controls, Judge, SelfConsistency
+from pipeline.report import aggregation, trust
+from pipeline.verdicts import controls, judge
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_
     empty answer of its own) with the issue's non-answers in place of 12 more of gemma's answers, graded by a judge
     that accepts everything (what the issue's judge did): none is marked correct, the report counts them, the controls
     catch the judge and the card does not pick."""
-    from pipeline import report
+    from pipeline.report import report
 
     run_dir = tmp_path / "run"
     shutil.copytree(SAMPLE_RUN, run_dir)

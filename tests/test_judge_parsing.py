@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipeline.verdicts import parse_verdict, render_prompt, strip_reasoning
+from pipeline.serving.servers import strip_reasoning
+from pipeline.verdicts.grading import parse_verdict, render_prompt
 
 
 @pytest.mark.parametrize("reply, verdict", [

@@ -4,11 +4,11 @@ import json
 
 import pandas as pd
 import pytest
-
-from pipeline import config, judge
-from pipeline.config import Controls, Judge
-
 from fakes import FakeJudgeEndpoint, answered_run_dir
+
+from pipeline import config
+from pipeline.config import Controls, Judge
+from pipeline.verdicts import judge
 
 
 @pytest.fixture

@@ -15,12 +15,14 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from pipeline import calibration, config, generate, judge, keys, validate
-from pipeline.answer import answers_fingerprint
-from pipeline.generate import _served_fingerprint, generate_key
-from pipeline.judge import judge_key, passes
-from pipeline.verdicts import judge_fingerprint
-from pipeline.report import report_key
+from pipeline import config, keys
+from pipeline.answers.answer import answers_fingerprint
+from pipeline.questions import generate, validate
+from pipeline.questions.generate import _served_fingerprint, generate_key
+from pipeline.report.report import report_key
+from pipeline.verdicts import calibration
+from pipeline.verdicts.grading import judge_fingerprint
+from pipeline.verdicts.judge import judge_key, passes
 
 GENERATOR_CALLS, GOLD_CHECK_CALLS = "generator calls", "gold-check calls"
 OTHER_ANSWERS = "the other candidates' answers"
@@ -283,7 +285,7 @@ def test_concurrent_requests_and_startup_timeout_are_in_no_key(section):
 
 def test_a_generator_call_is_found_whatever_alias_the_client_used(tmp_path):
     """The proxy replaces the model alias with the upstream's id: renaming the generator replays its calls."""
-    from pipeline.call_cache import CallRecord
+    from pipeline.questions.call_cache import CallRecord
 
     record = CallRecord(tmp_path / "calls.jsonl", "served")
     body = {"messages": [{"role": "user", "content": "chunk"}], "max_tokens": 8}

@@ -1,16 +1,24 @@
 """The non-answer rule: which answers are wrong by rule, which go to the judge, and how often the rule errs.
 
-The rule reads the candidates' prompt frames off pipeline/qa_prompt.py (the prompts the Lighteval task sends).
+The rule reads the candidates' prompt frames off pipeline/answers/qa_prompt.py (the prompts the Lighteval task sends).
 """
 
 import math
 
 import pytest
 
-from pipeline import non_answers
-from pipeline.non_answers import (EMPTY, NUMBER_FOR_EXPLANATION, ONLY_PUNCTUATION, ONLY_REFERENCES, PROMPT_COPY,
-                                  REASONS, non_answer_reason, rule_error_rates)
-from pipeline.stats import wilson_interval
+from pipeline.measure.stats import wilson_interval
+from pipeline.verdicts import non_answers
+from pipeline.verdicts.non_answers import (
+    EMPTY,
+    NUMBER_FOR_EXPLANATION,
+    ONLY_PUNCTUATION,
+    ONLY_REFERENCES,
+    PROMPT_COPY,
+    REASONS,
+    non_answer_reason,
+    rule_error_rates,
+)
 
 CAUSES = "What are the main causes of future climate change?"
 WHY_CLOSED = "Why was the Brennholt pumping station shut down in 2019?"
@@ -75,7 +83,7 @@ def test_real_answers_go_to_the_judge(question, answer):
 
 
 def test_prompt_frames_are_the_candidates_prompts():
-    from pipeline.qa_prompt import prompt_text
+    from pipeline.answers.qa_prompt import prompt_text
 
     english, french = non_answers.prompt_frames()
     assert prompt_text("Q?", "X") == f"{english.instruction}\n\n{english.excerpt_label}\nX\n\n{english.question_label} Q?\n" \
@@ -89,7 +97,7 @@ def test_the_whole_prompt_echoed_is_a_copy_in_both_frames():
     """The candidates' prompt, alone and inside llama-cpp-python's snoozy frame, is a copy of the prompt."""
     from llama_cpp.llama_chat_format import format_snoozy
 
-    from pipeline.qa_prompt import prompt_text
+    from pipeline.answers.qa_prompt import prompt_text
 
     prompt = prompt_text(WHY_CLOSED, "In 2019 the station was shut down after inspectors found corrosion.")
     chat = format_snoozy(messages=[{"role": "user", "content": prompt}]).prompt

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline import selection
+from pipeline.questions import selection
 
 
 def test_van_der_corput_points():

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.config import Candidate
 from pipeline.errors import UserError
-from pipeline.serving import serve
+from pipeline.serving.servers import serve
 
 FAKE_BIN = Path(__file__).parent / "fixtures" / "fake_bin"
 
@@ -79,7 +79,7 @@ def test_peak_gpu_memory_is_that_of_the_server_processes(model, tmp_path):
 def test_a_server_dies_with_the_pipeline(model, tmp_path):
     """kill -9 of the pipeline process takes its model server with it (nothing left holding the GPU)."""
     script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving import serve\n"
+              "from pathlib import Path\nfrom pipeline.config import Candidate\nfrom pipeline.serving.servers import serve\n"
               "m = Candidate(name='fake-model', engine='vllm', model='org/fake', params_b=1.0)\n"
               f"with serve(m, Path({str(tmp_path / 'logs')!r})):\n    print('ready', flush=True); time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ)
@@ -97,7 +97,7 @@ def test_a_server_dies_with_the_pipeline(model, tmp_path):
 def test_two_runs_on_one_machine_take_turns_to_serve(tmp_path):
     """Two documents at once: their model servers never overlap (CPU contention, double-counted energy)."""
     script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
-              "from pipeline.config import Candidate\nfrom pipeline.serving import machine_lock\n"
+              "from pipeline.config import Candidate\nfrom pipeline.serving.servers import machine_lock\n"
               "m = Candidate(name='m', engine='vllm', model='org/m', params_b=1.0)\n"
               "with machine_lock(m):\n    start = time.time(); time.sleep(1.5); print(start, time.time(), flush=True)\n")
     env = {**os.environ, "EVAL_SERVING_LOCK": str(tmp_path / "serving.lock")}
@@ -112,7 +112,7 @@ def test_two_runs_on_one_machine_take_turns_to_serve(tmp_path):
 
 def test_a_vllm_server_is_pinned_to_its_gpus(model, tmp_path, monkeypatch):
     """Energy issue, problem 3: a candidate on 2 GPUs runs on 2 GPUs, the ones its energy counts."""
-    from pipeline.serving import pinned_gpus
+    from pipeline.serving.servers import pinned_gpus
 
     monkeypatch.setenv("FAKE_VLLM_ENVFILE", str(tmp_path / "env.json"))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")  # this process's share of an 8-GPU node
@@ -131,7 +131,7 @@ def test_a_vllm_server_is_pinned_to_its_gpus(model, tmp_path, monkeypatch):
 
 
 def test_prefix_cache_hits_are_summed_from_the_llama_cpp_log():
-    from pipeline.serving import prefix_hit_tokens
+    from pipeline.serving.servers import prefix_hit_tokens
 
     log = ("Llama.generate: 44 prefix-match hit, remaining 390 prompt tokens to eval\n"
            "llama_perf_context_print: prompt eval time = 3120.74 ms /   600 tokens\n"
@@ -143,7 +143,7 @@ def test_prefix_cache_hits_are_summed_from_the_llama_cpp_log():
 
 
 def test_the_llama_cpp_server_computes_no_logits_it_is_not_asked_for():
-    from pipeline.serving import server_command
+    from pipeline.serving.servers import server_command
 
     model = Candidate(name="tiny", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
     cmd = server_command(model, 8000)
@@ -151,7 +151,7 @@ def test_the_llama_cpp_server_computes_no_logits_it_is_not_asked_for():
 
 
 def test_the_llama_cpp_server_is_started_with_the_grammar_sampling_workaround():
-    from pipeline.serving import server_command
+    from pipeline.serving.servers import server_command
 
     model = Candidate(name="tiny", engine="llama-cpp", model="smollm2-135m-instruct", params_b=0.135)
-    assert server_command(model, 8000)[1:3] == ["-m", "pipeline.llama_server"]
+    assert server_command(model, 8000)[1:3] == ["-m", "pipeline.serving.llama_server"]

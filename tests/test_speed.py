@@ -15,9 +15,9 @@ import pytest
 
 from pipeline import config
 from pipeline.io import read_jsonl
-from pipeline.calibration import CALIBRATION_SET
-from pipeline.verdicts import render_prompt, verdict_constraint
-from pipeline.serving import serve
+from pipeline.serving.servers import serve
+from pipeline.verdicts.calibration import CALIBRATION_SET
+from pipeline.verdicts.grading import render_prompt, verdict_constraint
 from tasks.document_qa import STOP_SEQUENCES, prompt_text
 
 pytestmark = pytest.mark.e2e
@@ -67,13 +67,13 @@ def test_answers_are_the_same_grouped_or_interleaved_with_or_without_all_logits(
 
 
 def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_picks(monkeypatch):
-    """pipeline/llama_server.py: the generator's JSON schema and the judge's verdict grammar, greedy,
+    """pipeline/serving/llama_server.py: the generator's JSON schema and the judge's verdict grammar, greedy,
     decoded with llama-cpp-python's own sampler chain and with the grammar consulted only on rejection."""
     from llama_cpp import Llama, LlamaGrammar
 
-    from pipeline import llama_server
-    from pipeline.generate import question_schema
-    from pipeline.models import gguf_path
+    from pipeline.questions.generate import question_schema
+    from pipeline.serving import llama_server
+    from pipeline.serving.models import gguf_path
 
     item = read_jsonl(CALIBRATION_SET)[0]
     judge = config.load("default").judge

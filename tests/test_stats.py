@@ -1,4 +1,4 @@
-"""Tests for pipeline.stats. Expected values are computed by hand (see the comments)."""
+"""Tests for pipeline.measure.stats. Expected values are computed by hand (see the comments)."""
 
 import math
 from collections import Counter
@@ -6,7 +6,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from pipeline.stats import (
+from pipeline.measure.stats import (
     accuracy_breakdown,
     cohen_kappa,
     difficulty_band,
@@ -20,7 +20,6 @@ from pipeline.stats import (
     serving_figures,
     wilson_interval,
 )
-
 
 # --------------------------------------------------------------------------- Wilson
 
@@ -79,7 +78,7 @@ def test_mcnemar_exact_large_n_does_not_overflow():
 
 
 def test_questions_to_settle_by_hand():
-    from pipeline.stats import mcnemar_power, questions_to_settle
+    from pipeline.measure.stats import mcnemar_power, questions_to_settle
 
     # 5 of 10 questions discordant, all in A's favour: at N questions D ~ Binomial(N, 1/2) pairs, all A's, and
     # mcnemar_exact(d, 0) = 2 / 2^d < 0.05 from d = 6 on (d = 5: 0.0625). Power = P(D >= 6):
@@ -93,7 +92,7 @@ def test_questions_to_settle_by_hand():
 
 
 def test_questions_to_settle_when_no_count_would():
-    from pipeline.stats import questions_to_settle
+    from pipeline.measure.stats import questions_to_settle
 
     assert questions_to_settle(3, 3, 10) is None  # they disagree equally often each way
     assert questions_to_settle(0, 0, 10) is None  # they never disagree
@@ -107,7 +106,7 @@ def test_mcnemar_power_matches_a_brute_force_simulation():
     mcnemar_exact: the share of significant runs must match the exact power."""
     import numpy as np
 
-    from pipeline.stats import mcnemar_power, questions_to_settle
+    from pipeline.measure.stats import mcnemar_power, questions_to_settle
 
     rng = np.random.default_rng(11)
     runs = 20_000
@@ -400,7 +399,7 @@ def test_judge_calibration_accuracy():
 
 
 def test_judge_error_rates_by_hand():
-    from pipeline.stats import judge_error_rates
+    from pipeline.measure.stats import judge_error_rates
 
     labels = [1, 1, 1, 1, 0, 0, 0, 0, 1, 0]
     verdicts = [1, 1, 1, 0, 0, 0, 1, 1, None, 0]
@@ -413,7 +412,7 @@ def test_judge_error_rates_by_hand():
 
 
 def test_rogan_gladen_point_estimate_and_adjusted_wald_interval_by_hand():
-    from pipeline.stats import corrected_accuracy
+    from pipeline.measure.stats import corrected_accuracy
 
     rates = {"sensitivity": 0.9, "specificity": 0.8, "positives": 50, "negatives": 50}  # tp 45, tn 40
     found = corrected_accuracy(60, 100, rates)
@@ -436,7 +435,7 @@ README_JUDGE = {"sensitivity": 31 / 33, "specificity": 23 / 33, "positives": 33,
 
 
 def test_corrected_interval_for_8_of_8_is_wider_than_the_verdicts_interval():
-    from pipeline.stats import corrected_accuracy
+    from pipeline.measure.stats import corrected_accuracy
 
     found = corrected_accuracy(8, 8, README_JUDGE)
     # theta = (1 + 23/33 - 1) / (31/33 + 23/33 - 1) = 23 / 21 -> clipped to 1.
@@ -453,7 +452,7 @@ def test_corrected_interval_for_8_of_8_is_wider_than_the_verdicts_interval():
 
 
 def test_corrected_interval_for_0_of_8():
-    from pipeline.stats import corrected_accuracy
+    from pipeline.measure.stats import corrected_accuracy
 
     found = corrected_accuracy(0, 8, README_JUDGE)
     # theta = (0 + 23/33 - 1) / (21/33) -> -0.476 -> clipped to 0.
@@ -466,7 +465,7 @@ def test_corrected_interval_for_0_of_8():
 
 
 def test_counts_in_rates_take_precedence_and_agree_with_the_rates():
-    from pipeline.stats import corrected_accuracy
+    from pipeline.measure.stats import corrected_accuracy
 
     counts = {"tp": 31, "fn": 2, "tn": 23, "fp": 10}
     assert corrected_accuracy(6, 8, counts) == corrected_accuracy(6, 8, README_JUDGE)
@@ -475,7 +474,7 @@ def test_counts_in_rates_take_precedence_and_agree_with_the_rates():
 
 
 def test_judge_youden_newcombe_interval_by_hand():
-    from pipeline.stats import judge_youden
+    from pipeline.measure.stats import judge_youden
 
     found = judge_youden(README_JUDGE)
     # J = 31/33 - 10/33 = 0.636364. Wilson: 31/33 -> [0.803938, 0.983219], 10/33 -> [0.173755, 0.473381].
@@ -488,7 +487,7 @@ def test_judge_youden_newcombe_interval_by_hand():
 
 
 def test_a_judge_whose_youden_index_is_not_clearly_above_zero_cannot_support_a_correction():
-    from pipeline.stats import corrected_accuracy, judge_youden
+    from pipeline.measure.stats import corrected_accuracy, judge_youden
 
     # Better than chance on 5 + 5 items (J = 0.8 + 0.6 - 1 = 0.4), but not clearly: Wilson 4/5 -> [0.3755, 0.9638],
     # 2/5 -> [0.1176, 0.7693]; low = 0.4 - sqrt(0.4245^2 + 0.3693^2) = -0.1626.
@@ -517,7 +516,7 @@ def test_corrected_interval_covers_the_true_accuracy_at_small_question_counts(po
     at every point of the grid. (The Wald interval it replaced covered 81% at 8 questions and 0.85.)"""
     import numpy as np
 
-    from pipeline.stats import corrected_accuracy
+    from pipeline.measure.stats import corrected_accuracy
 
     rng = np.random.default_rng(2024)
     draws = 10_000
@@ -543,7 +542,7 @@ def test_corrected_accuracy_recovers_the_truth_that_a_biased_judge_hides(sensiti
     """Fake judges of known error rates grade a synthetic answer set whose true accuracy is 0.5."""
     import random
 
-    from pipeline.stats import corrected_accuracy, judge_error_rates, wilson_interval
+    from pipeline.measure.stats import corrected_accuracy, judge_error_rates, wilson_interval
 
     rng = random.Random(7)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import config, validate
+from pipeline import config
+from pipeline.questions import validate
 
 
 @pytest.mark.parametrize("question, gold, reason", [
@@ -131,8 +132,8 @@ def test_minilm_sees_a_paraphrase_as_a_duplicate_and_another_fact_as_new(minilm)
 
 
 def test_the_rule_checks_err_at_most_one_time_in_ten_on_the_labelled_sets(minilm):
-    """The measured rates (pipeline.validation_rates) of every rule check, with the real embedder."""
-    from pipeline.validation_rates import TARGET, rule_rates
+    """The measured rates (pipeline.questions.validation_rates) of every rule check, with the real embedder."""
+    from pipeline.questions.validation_rates import TARGET, rule_rates
 
     rates = rule_rates(config.load("default").questions.duplicate_similarity, minilm)
     assert set(rates) == {"about the text", "not a question", "restates the question", "duplicate by meaning"}
@@ -142,7 +143,7 @@ def test_the_rule_checks_err_at_most_one_time_in_ten_on_the_labelled_sets(minilm
 
 
 def _candidates(rows: list[tuple[str, str, str]], citation: float = 90.0) -> pd.DataFrame:
-    from pipeline.generate import question_id
+    from pipeline.questions.generate import question_id
 
     return pd.DataFrame([{"question_id": question_id(q), "question": q, "gold": g, "chunk_text": c,
                           "citation_score": citation, "kind": "single_hop"} for q, g, c in rows])
@@ -157,10 +158,10 @@ def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
     proposed answer's number is in the excerpt (a supported answer), else 0."""
     import re
 
+    from fakes import FakeJudgeEndpoint
     from openai import OpenAI
 
-    from fakes import FakeJudgeEndpoint
-    from pipeline.verdicts import Pass, grade
+    from pipeline.verdicts.grading import Pass, grade
 
     def supported(body):
         prompt = body["messages"][-1]["content"]
@@ -254,8 +255,8 @@ def _generated(calls: int) -> pd.DataFrame:
     """What a plan of ``calls`` generator calls over 40 chunks yields: 3 questions a call, as YourBench's
     prepared rows, the same questions for the same call whatever the plan (the call cache's replies).
     Some are about the text, some repeat an earlier call's fact in other words."""
-    from pipeline import selection
-    from pipeline.generate import candidates
+    from pipeline.questions import selection
+    from pipeline.questions.generate import candidates
 
     first = selection.first_read(40, calls, 0.25, seed=3)
     rows = []

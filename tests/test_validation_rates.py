@@ -6,8 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from pipeline import config, validate, validation_rates
+from pipeline import config
 from pipeline.io import append_jsonl, read_jsonl
+from pipeline.questions import validate, validation_rates
 
 
 @pytest.mark.parametrize("path, label, least", [
@@ -67,9 +68,8 @@ def _items(tmp_path, golds: list[str]) -> list[dict]:
 def test_the_gold_check_set_is_graded_as_generation_checks_and_reused(tmp_path):
     """Same prompt file, constraint and grade(); verdicts recorded under the profile's runs folder by the
     gold-check key; graded items are reused and an edited item is graded again."""
-    from openai import OpenAI
-
     from fakes import FakeJudgeEndpoint
+    from openai import OpenAI
 
     def verdict(body):  # a judge that says "supported" when the answer's numbers are in the excerpt
         prompt = body["messages"][-1]["content"]

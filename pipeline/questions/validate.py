@@ -7,7 +7,7 @@ question twice in other words, and gold answers that the excerpt does not
 support. Every check below rejects such a question with a reason; the
 rejected ones are kept (``rejected.parquet``) and counted in the report. How
 often each check is wrong is measured on the hand-labelled sets in
-``labelled/`` (:mod:`pipeline.validation_rates`).
+``labelled/`` (:mod:`pipeline.questions.validation_rates`).
 
 First, a gold answer loses the preamble a generator puts before the fact
 ("The text mentions that X", "According to the report, X", "Le texte indique
@@ -40,7 +40,7 @@ Then, cheapest first (the last needs a model):
 6. ``gold answer not supported``: the judge model, given the excerpt, the
    question and the gold answer (``judge_prompts/gold_check.txt``), says the
    answer is not supported by the excerpt or does not answer the question. Its
-   verdict is constrained like the judge's (:func:`pipeline.judge.verdict_constraint`).
+   verdict is constrained like the judge's (:func:`pipeline.verdicts.judge.verdict_constraint`).
 
 Questions are considered one at a time in a stable order (:func:`validation_order`):
 by the generator call they came from, in the order the plan adds calls, then
@@ -356,7 +356,7 @@ def validation_order(candidates: pd.DataFrame, seed: int) -> list[int]:
     """Row positions of ``candidates`` in the order validation considers them.
 
     By ``plan_step`` (the number of generator calls at which the plan first reads the chunk or pair a
-    question came from: :func:`pipeline.selection.first_read`; unknown steps last), then by a hash of
+    question came from: :func:`pipeline.questions.selection.first_read`; unknown steps last), then by a hash of
     ``seed`` and the question id. A larger plan only adds calls with later steps, so the questions of a
     smaller plan come first and in the same order: validation then decides them the same way.
     """
@@ -381,7 +381,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
 
     ``candidates``: one row per generated question (``question_id``, ``question``,
     ``gold``, ``chunk_text``, YourBench's ``citation_score`` and, from
-    :func:`pipeline.generate.candidates`, ``plan_step``). ``embed(texts)`` returns
+    :func:`pipeline.questions.generate.candidates`, ``plan_step``). ``embed(texts)`` returns
     unit vectors. ``ask_support(row)`` asks the judge model and returns
     (True/False/None, its raw reply); ``expect(n)`` is told how many such checks
     will be made in all, and told again when that changes (a rejected gold

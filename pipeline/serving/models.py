@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = Path(os.environ.get("EVAL_MODELS_DIR", ROOT / "models"))
 # Outside the checkout, so that a fresh clone (or CI) does not download the weights again.
 WHEEL_CACHE = Path(os.environ.get("EVAL_WHEEL_CACHE",

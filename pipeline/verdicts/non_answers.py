@@ -35,8 +35,6 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from pipeline.config import ROOT
@@ -50,7 +48,7 @@ ONLY_REFERENCES = "only references"
 NUMBER_FOR_EXPLANATION = "a number where an explanation is asked"
 REASONS = (EMPTY, ONLY_PUNCTUATION, PROMPT_COPY, ONLY_REFERENCES, NUMBER_FOR_EXPLANATION)
 
-# llama-cpp-python's "snoozy" chat format, which serves the base gemma-3-270m (pipeline/models.py):
+# llama-cpp-python's "snoozy" chat format, which serves the base gemma-3-270m (pipeline/serving/models.py):
 # "<system line>\n### Prompt: <user message>\n### Response:". The library keeps these strings inside
 # its formatter; tests/test_non_answers.py renders that formatter and checks them.
 SNOOZY_SYSTEM_LINE = ("The prompt below is a question to answer, a task to complete, or a conversation to "
@@ -65,11 +63,11 @@ TRANSLATED_LABEL = re.compile(r"\b(?:answer|réponse|respuesta|antwort|risposta|
 
 
 def prompt_frames():
-    """The candidates' prompt frames (:mod:`pipeline.qa_prompt`), one per language that has its own.
+    """The candidates' prompt frames (:mod:`pipeline.answers.qa_prompt`), one per language that has its own.
 
     Not read at import: a copied frame of any language is a copy of the prompt.
     """
-    from pipeline.qa_prompt import FRAMES
+    from pipeline.answers.qa_prompt import FRAMES
 
     return tuple(FRAMES.values())
 
@@ -298,10 +296,10 @@ def rule_error_rates(items: Iterable[Mapping]) -> dict:
     ``false_rejection_rate`` = real answers called non-answers / real answers (each costs a candidate a
     verdict the judge might have made correct); ``false_acceptance_rate`` = non-answers let through /
     non-answers (each goes to the judge, as every answer did before the rule). Each rate comes with its
-    95 % Wilson interval (:func:`pipeline.stats.wilson_interval`; NaN when there is no item of that kind)
+    95 % Wilson interval (:func:`pipeline.measure.stats.wilson_interval`; NaN when there is no item of that kind)
     and the ids of the items it counts.
     """
-    from pipeline.stats import wilson_interval
+    from pipeline.measure.stats import wilson_interval
 
     real, non, rejected, accepted = 0, 0, [], []
     for item in items:

@@ -15,7 +15,7 @@ this proxy instead of the model server's. The proxy:
   record, so a rerun that changes nothing (or a lower question target) loads
   no model at all. It is started (and stopped) from one long-lived thread of
   the proxy's: a server dies with the thread that started it
-  (``PR_SET_PDEATHSIG``, :func:`pipeline.serving.die_with_parent`), and a
+  (``PR_SET_PDEATHSIG``, :func:`pipeline.serving.servers.die_with_parent`), and a
   request's thread ends with the request;
 * counts calls for the console (:class:`pipeline.progress.Progress`) and
   records this machine's seconds per call for the next run's time estimate;
@@ -93,7 +93,7 @@ class CallRecord:
 class CallProxy:
     """``with CallProxy(record, upstream, model) as proxy:`` — ``proxy.base_url`` goes to YourBench.
 
-    ``upstream()`` makes a context manager yielding an :class:`pipeline.serving.Endpoint`
+    ``upstream()`` makes a context manager yielding an :class:`pipeline.serving.servers.Endpoint`
     (``lambda: serve(generator, log_dir)``); one is entered on the first
     unrecorded call and left when the proxy closes or :meth:`release` is called.
     Call :meth:`step` before each YourBench stage to name the calls it makes and

@@ -1,6 +1,6 @@
 """Stage 2: one candidate answers every question, through Lighteval, under CodeCarbon.
 
-One answering *session* (:class:`pipeline.energy.Session`, appended to
+One answering *session* (:class:`pipeline.measure.energy.Session`, appended to
 ``answers/<candidate>.sessions.jsonl``): the machine's serving lock, the idle
 baseline (nothing running), the candidate's server started (phase ``load``),
 Lighteval set up, then Lighteval's request loop against the server (phase
@@ -34,12 +34,11 @@ import pandas as pd
 
 from pipeline import keys
 from pipeline.config import Candidate, Config, fingerprint
-from pipeline.energy import EnergyMeter, Session
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
-from pipeline.verdicts import strip_reasoning
+from pipeline.measure.energy import EnergyMeter, Session
 from pipeline.progress import Progress
-from pipeline.serving import Endpoint, machine_lock, pinned_gpus, serve
+from pipeline.serving.servers import Endpoint, machine_lock, pinned_gpus, serve, strip_reasoning
 
 ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "input_tokens",
                   "output_tokens", "latency_s", "lexical_f1", "fingerprint", "session"]
@@ -71,7 +70,7 @@ def _hash(text: str) -> str:
 
 def _prompts(questions: pd.DataFrame, cfg: Config) -> dict[str, str]:
     """The exact prompt of every question (what the task sends), mapped to its question id."""
-    from pipeline.qa_prompt import prompt_text
+    from pipeline.answers.qa_prompt import prompt_text
 
     context = questions["chunk_text"] if cfg.questions.candidate_context == "chunk" else [""] * len(questions)
     language = questions["language"] if "language" in questions else ["en"] * len(questions)
@@ -146,7 +145,7 @@ class Lighteval:
     """
 
     def __init__(self):
-        from pipeline import lighteval_shims
+        from pipeline.answers import lighteval_shims
 
         lighteval_shims.install()  # imports LiteLLM and Lighteval's task registry: the slow part
         import lighteval.pipeline  # noqa: F401
@@ -158,7 +157,7 @@ class Lighteval:
         from lighteval.models.model_input import GenerationParameters
         from lighteval.pipeline import ParallelismManager, Pipeline, PipelineParameters
 
-        from pipeline import lighteval_shims
+        from pipeline.answers import lighteval_shims
         from tasks.document_qa import task_config
 
         # A new folder name each session: `datasets` caches local folders by path and would otherwise

@@ -17,8 +17,8 @@ what llama.cpp's ``common_sampler_sample`` does and picks the same token:
   again, exactly as the chain would.
 
 Any other sampling setting keeps llama-cpp-python's own chain.
-``python -m pipeline.llama_server ARGS`` is ``python -m llama_cpp.server ARGS``
-with the workaround installed (pipeline/serving.py starts it).
+``python -m pipeline.serving.llama_server ARGS`` is ``python -m llama_cpp.server ARGS``
+with the workaround installed (pipeline/serving/servers.py starts it).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ import pandas as pd
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.formatting import format_params, table_markdown
 from pipeline.io import atomic_write_parquet, atomic_write_text
+from pipeline.report.formatting import format_params, table_markdown
 
 LICENSE = "cc-by-4.0"
 CONFIGS = ("questions", "details", "results", "run")

@@ -1,7 +1,7 @@
 """Statistics for the report: confidence intervals, significance, efficiency figures.
 
 Every function here is pure (no I/O, no global state) and works on the tables that
-``pipeline.report`` builds:
+``pipeline.report.report`` builds:
 
 * ``details``: one row per (candidate, question) with ``candidate``, ``question_id``,
   ``verdict`` (1.0 / 0.0 / NaN), ``status`` ("judged" | "unparsed" | "error" |

@@ -4,7 +4,7 @@
 in machine mode: the CPU (RAPL where the kernel exposes it, else CodeCarbon's
 CPU-load x TDP model), RAM (CodeCarbon's constant-power model) and *only the
 GPUs it is given* (NVML, through CodeCarbon's ``gpu_ids``): the GPUs the model's
-server is pinned to (:func:`pipeline.serving.pinned_gpus`). ``with
+server is pinned to (:func:`pipeline.serving.servers.pinned_gpus`). ``with
 meter.phase(name) as record:`` measures one window of model work and fills
 ``record`` when the block ends; with ``checkpoint=`` the window is cut into
 CodeCarbon tasks every ``checkpoint_s`` seconds and the running totals are handed

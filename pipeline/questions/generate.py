@@ -1,7 +1,7 @@
 """Stage 1: generate questions and gold answers from a document with YourBench.
 
 YourBench's own stages run in this process, one at a time, with our chunk
-selection between them (:mod:`pipeline.selection`), so that the generator's
+selection between them (:mod:`pipeline.questions.selection`), so that the generator's
 work is bounded by the questions wanted rather than by the page count:
 
 1. ingestion (YourBench: PDF/HTML/text to Markdown) — kept in
@@ -17,7 +17,7 @@ work is bounded by the questions wanted rather than by the page count:
 6. usable questions are selected; when fewer than the target survive, further
    chunks of the same spread order are read (``questions.top_up_rounds``).
 
-Every model call goes through :class:`pipeline.call_cache.CallProxy`: a call
+Every model call goes through :class:`pipeline.questions.call_cache.CallProxy`: a call
 that finished once is never made again (rerun after a crash or ``kill -9``,
 a lower target, a higher one), the console shows calls done / planned with an
 ETA, and the model server starts only when a call is not on record.
@@ -47,15 +47,17 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import calibration, keys, selection, validate, validation_rates
+from pipeline import keys
 from pipeline import language as languages
-from pipeline.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
-from pipeline.document import SUPPORTED_SUFFIXES, content_hash, page_count
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
 from pipeline.progress import SpeedLog, duration
-from pipeline.serving import machine_lock, pinned_gpus, serve, served_name
+from pipeline.questions import selection, validate, validation_rates
+from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
+from pipeline.questions.document import SUPPORTED_SUFFIXES, content_hash, page_count
+from pipeline.serving.servers import machine_lock, pinned_gpus, serve, served_name
+from pipeline.verdicts import calibration
 
 # The question types the generator may use. "true-false", "false-premise", "edge-case" and "counterfactual"
 # (YourBench's other types) are left out: from small generators they gave yes/no questions whose gold answer
@@ -157,7 +159,7 @@ def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path, 
         "multi_hop_question_generation": {"additional_instructions": instructions,
                                           "multi_hop_system_prompt": system},
         "prepare_lighteval": {},
-        "citation_score_filtering": {},  # scores only; the threshold is ours (pipeline/validate.py)
+        "citation_score_filtering": {},  # scores only; the threshold is ours (pipeline/questions/validate.py)
     }
     roles = {"summarization": [name], "single_hop_question_generation": [question_model],
              "multi_hop_question_generation": [question_model], "ingestion": [name]}
@@ -336,8 +338,8 @@ def _generate_questions(document: dict, summary: dict, plan: selection.Plan, yb:
     dataset_dir = yb.work / "dataset"
     _save(dataset_dir, {"summarized": [{**document, **summary}]})
     yb.stage("chunking", dataset_dir)
-    from yourbench.utils.dataset_engine import custom_save_dataset
     from datasets import Dataset
+    from yourbench.utils.dataset_engine import custom_save_dataset
 
     row = _load(dataset_dir, "chunked")[0]
     chunks = row["chunks"]
@@ -380,7 +382,7 @@ class _GoldCheck:
     def __init__(self, cfg: Config, proxy: CallProxy, language: str):
         from openai import OpenAI
 
-        from pipeline.verdicts import Pass
+        from pipeline.verdicts.grading import Pass
 
         self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
@@ -407,7 +409,7 @@ class _GoldCheck:
             self.progress.total = checks
 
     def __call__(self, row) -> tuple[bool | None, str]:
-        from pipeline.verdicts import grade
+        from pipeline.verdicts.grading import grade
 
         found = grade(self.client, self.model, self.judge_pass, self.template,
                       {"question": row["question"], "gold": row["gold"], "chunk_text": row["chunk_text"],
@@ -430,7 +432,7 @@ class _Embedder:
 def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     import os
 
-    from pipeline.energy import EnergyMeter, Session
+    from pipeline.measure.energy import EnergyMeter, Session
 
     console = sys.stdout
     work = run_dir / "yourbench"  # kept between runs: ingestion and every finished call are reused
@@ -516,7 +518,7 @@ def _load_prepared(dataset_dir: Path) -> pd.DataFrame:
 def candidates(prepared: pd.DataFrame, first_read: dict | None = None) -> pd.DataFrame:
     """YourBench's prepared questions, one row each, in our column names (before validation).
 
-    ``first_read`` (:func:`pipeline.selection.first_read` of the plan) gives each row ``plan_step``: the number
+    ``first_read`` (:func:`pipeline.questions.selection.first_read` of the plan) gives each row ``plan_step``: the number
     of generator calls at which the plan first reads the chunk, or multi-hop pair, that the question came
     from (NaN when not known). Validation considers questions in that order (:func:`validate.validation_order`).
     """

@@ -24,7 +24,22 @@ from pathlib import Path
 
 from pipeline.config import Served
 from pipeline.errors import UserError
-from pipeline.models import gguf_path, EMBEDDED_MODELS
+from pipeline.serving.models import EMBEDDED_MODELS, gguf_path
+
+# A reasoning model's reply (QwQ, Qwen3, DeepSeek-R1 served with its thinking) carries a trace before the answer;
+# candidates' answers and judges' verdicts are read after it.
+THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_reasoning(text: str | None) -> str:
+    """Remove ``<think>...</think>`` traces; a reply cut off inside one has no answer left."""
+    text = THINK_BLOCK.sub("", text or "")
+    if "</think>" in text.lower():  # the opening tag was in the prompt (QwQ, Qwen3 templates)
+        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
+    if "<think>" in text.lower():  # unterminated trace
+        text = re.split(r"<think>", text, flags=re.IGNORECASE)[0]
+    return text.strip()
+
 
 LOCAL_API_KEY = "sk-local-no-auth"  # llama.cpp / vLLM servers we start accept any key
 LOCK_PATH = Path(os.environ.get("EVAL_SERVING_LOCK", Path.home() / ".cache" / "energy-eval" / "serving.lock"))
@@ -136,8 +151,8 @@ def server_command(model: Served, port: int) -> list[str]:
     """The command line that serves ``model`` on ``port`` (llama-cpp or vllm)."""
     if model.engine == "llama-cpp":
         spec = EMBEDDED_MODELS[model.model]
-        # llama-cpp-python's server, with greedy grammar sampling made fast (pipeline/llama_server.py)
-        cmd = [sys.executable, "-m", "pipeline.llama_server", "--model", str(gguf_path(model.model)),
+        # llama-cpp-python's server, with greedy grammar sampling made fast (pipeline/serving/llama_server.py)
+        cmd = [sys.executable, "-m", "pipeline.serving.llama_server", "--model", str(gguf_path(model.model)),
                "--model_alias", model.name, "--host", "127.0.0.1", "--port", str(port),
                "--n_ctx", str(model.context_length), "--n_threads", str(os.cpu_count() or 2),
                "--n_threads_batch", str(os.cpu_count() or 2),

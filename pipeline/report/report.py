@@ -1,8 +1,8 @@
 """Stage 4: the report a person reads: the decision, the tables, the notes and the page.
 
-The numbers come from :mod:`pipeline.aggregation` (details and results table),
-the figure from :mod:`pipeline.figures`, the way each number is written from
-:mod:`pipeline.formatting`; this module decides what the report says.
+The numbers come from :mod:`pipeline.report.aggregation` (details and results table),
+the figure from :mod:`pipeline.report.figures`, the way each number is written from
+:mod:`pipeline.report.formatting`; this module decides what the report says.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import calibration, controls, energy, keys, review, stats, trust
-from pipeline.aggregation import aggregate, answer_sessions, build_details
+from pipeline import keys
 from pipeline.config import Config, fingerprint
-from pipeline.formatting import format_params, main_table, markdown_table, num, pct
 from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl
-from pipeline.judge import CHECKS
-from pipeline.verdicts import judge_fingerprint
-from pipeline.validation_rates import rates_sentence
+from pipeline.measure import energy, stats
+from pipeline.questions.validation_rates import rates_sentence
+from pipeline.report import flags, trust
+from pipeline.report.aggregation import aggregate, answer_sessions, build_details
+from pipeline.report.formatting import format_params, main_table, markdown_table, num, pct
+from pipeline.verdicts import calibration, controls
+from pipeline.verdicts.grading import judge_fingerprint
+from pipeline.verdicts.judge import CHECKS
 
 
 def report_key(cfg: Config) -> str:
@@ -245,12 +248,12 @@ def _correction_paragraph(effects: list[str]) -> str:
 
 
 def review_sections(details: pd.DataFrame) -> list[tuple[str, object]]:
-    """"Questions a human should look at": the three lists of :mod:`pipeline.review`."""
-    lists = [("failed by every candidate", review.failed_by_all(details),
+    """"Questions a human should look at": the three lists of :mod:`pipeline.report.flags`."""
+    lists = [("failed by every candidate", flags.failed_by_all(details),
               "a wrong gold answer or an over-strict judge is as likely as a hard question"),
-             ("gold answer doubted by validation but kept", review.doubted_but_kept(details),
+             ("gold answer doubted by validation but kept", flags.doubted_but_kept(details),
               "close to a validation threshold"),
-             ("judge and lexical F1 disagree sharply", review.judge_vs_f1(details),
+             ("judge and lexical F1 disagree sharply", flags.judge_vs_f1(details),
               "a lenient or a strict verdict, worth a look")]
     summary = "\n".join(f"- {len(table)} {what}: {why}." for what, table, why in lists)
     sections: list[tuple[str, object]] = [("Questions a human should look at", summary)]
@@ -312,9 +315,9 @@ def generation_cost(run_dir: Path) -> tuple[dict, str]:
     Two parts: the sessions of this configuration's generate runs (``generate.key``), as measured; and the
     calls the questions rest on (``calls_used`` in ``generation.json``) that earlier runs made and this one
     replayed from the call records, each charged its share, by seconds, of the net energy of the session
-    that made it (:func:`pipeline.energy.charge`), so that a replayed call costs what it cost when made.
+    that made it (:func:`pipeline.measure.energy.charge`), so that a replayed call costs what it cost when made.
     """
-    from pipeline.generate import GENERATOR_CALLS, GOLD_CHECK_CALLS
+    from pipeline.questions.generate import GENERATOR_CALLS, GOLD_CHECK_CALLS
 
     sessions = energy.read_sessions(run_dir / "generation.sessions.jsonl")
     this_run = sessions
@@ -481,7 +484,7 @@ CORRECTION_NOTES = (
     "centre. It carries the judge's own uncertainty, so it is usually wider than the judged interval. Computed over "
     "every outcome, it covers the true accuracy 95-98% of the time at 8, 24 and 60 questions and true accuracies "
     "of 50-85% (calibration sets of 33 + 33 and 60 + 80 items), where the plain delta-method interval it replaces "
-    "fell to 81% (`corrected_accuracy` in `pipeline/stats.py`). n/a where the judge was not calibrated, or where "
+    "fell to 81% (`corrected_accuracy` in `pipeline/measure/stats.py`). n/a where the judge was not calibrated, or where "
     "its Youden index (sensitivity + specificity - 1) is not clearly above 0 (95% lower bound <= 0): such a judge "
     "cannot support a correction.",
     "- Whether two models differ is tested on their verdicts (exact McNemar), not on the corrected intervals: "
@@ -502,7 +505,7 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
                   f"judged; {unparsed} of {len(details)} judgements ({unparsed / len(details):.1%}) had no verdict "
                   "and are listed as unparsed, not scored. " + trust.calibration_line("The judge", judge_rates)
                   + " " + trust.controls_line(control_rates, cfg.controls.per_question))
-    from pipeline.non_answers import labelled_set_rates, rule_rates_line
+    from pipeline.verdicts.non_answers import labelled_set_rates, rule_rates_line
 
     rule_line = f"- {trust.non_answers_line(results)} Measured: {rule_rates_line(labelled_set_rates())}."
     rejected = generation.get("rejected_by_reason", {})
@@ -530,7 +533,7 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
     import platform
     from datetime import datetime, timezone
 
-    from pipeline.hub import library_versions
+    from pipeline.report.hub import library_versions
 
     sessions = [s for c in cfg.candidates for s in read_jsonl(run_dir / "answers" / f"{c.name}.sessions.jsonl")]
     sessions += read_jsonl(run_dir / "judgements" / "judge.sessions.jsonl")
@@ -566,7 +569,7 @@ def more_questions_command(document: str, cfg: Config):
 
 
 def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
-    from pipeline import html_report, hub
+    from pipeline.report import html_report, hub
 
     details = build_details(run_dir, cfg)
     results = aggregate(details)
@@ -582,7 +585,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     atomic_write_parquet(graded_controls, report_dir / "controls.parquet")  # the controls' verdicts, one a row
     if (run_dir / "rejected.parquet").exists():  # the questions validation turned away, with the reason
         atomic_write_parquet(pd.read_parquet(run_dir / "rejected.parquet"), report_dir / "rejected.parquet")
-    from pipeline.figures import bubble_plot  # matplotlib, only when drawing: `locate` imports report_key
+    from pipeline.report.figures import bubble_plot  # matplotlib, only when drawing: `locate` imports report_key
 
     bubble_plot(results, report_dir / "bubble.png", f"{document}: accuracy vs energy ({cfg.profile} profile)")
     bounds = "; ".join(f"{metric} [{b['min']:.4g}, {b['max']:.4g}] ({'higher' if b['higher_is_better'] else 'lower'}"
@@ -655,7 +658,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
                               ("controls.parquet", "controls.parquet"),
                               ("results.csv", "results.csv"),
                               ("results.md", "results.md")],
-                       decision=card, explorer_html=html_report.explorer(details, review.flagged(details)))
+                       decision=card, explorer_html=html_report.explorer(details, flags.flagged(details)))
     csv = report_dir / "results.csv"  # Make's target: if anything below fails, Make deletes it again
     atomic_write_text(csv, results.to_csv(index=False))
     hub.build_dataset(run_dir, report_dir, cfg, document, run_info(run_dir, cfg, results))

@@ -25,10 +25,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from pipeline import html_report
 from pipeline.errors import UserError
-from pipeline.formatting import format_params, markdown_table, num, pct
 from pipeline.io import atomic_save_figure, atomic_write_text
+from pipeline.report import html_report
+from pipeline.report.formatting import format_params, markdown_table, num, pct
 
 REQUIRED = ("model", "params_b", "duration_s", "accuracy", "energy_wh")
 AVERAGE = "average"

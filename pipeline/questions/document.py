@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline.errors import UserError
 
 SUPPORTED_SUFFIXES = (".pdf", ".md", ".txt", ".html", ".htm")
-# No page limit: generation reads a bounded, spread sample of any document (pipeline/selection.py).
+# No page limit: generation reads a bounded, spread sample of any document (pipeline/questions/selection.py).
 # What remains is a limit on extracted text, for memory: YourBench copies the whole document text into
 # every row of every dataset subset it writes (one per generated question in `prepare_lighteval`), so
 # memory and disk grow as text size x questions. 10 million characters is about 4,000 dense pages.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline import energy
+from pipeline.measure import energy
 
 TABLE_COLUMNS = {"model": "Model", "params": "# Params", "duration_s": "Duration (s)", "accuracy": "Accuracy",
                  "ci": "95% CI (Wilson)", "corrected": "Judge-corrected accuracy (95% CI)",

@@ -10,9 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline import energy  # noqa: E402
-from pipeline.formatting import format_params  # noqa: E402
 from pipeline.io import atomic_save_figure  # noqa: E402
+from pipeline.measure import energy  # noqa: E402
+from pipeline.report.formatting import format_params  # noqa: E402
 
 
 def bubble_plot(results: pd.DataFrame, path: Path, title: str) -> None:

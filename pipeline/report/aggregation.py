@@ -3,10 +3,10 @@
 Every number is an aggregate of ``details.parquet`` (one row per model x
 question): accuracy is the mean verdict over judged answers (95% Wilson
 interval); duration, energy and CO2 are sums of each answer's share of the
-answering session that produced it (:func:`pipeline.energy.charge`: net energy
+answering session that produced it (:func:`pipeline.measure.energy.charge`: net energy
 = gross - idle baseline, shared in proportion to latency), and the energy per
 query that ranks the models is their mean over the answers measured in full
-(:func:`pipeline.energy.ranked`: partial windows and windows at or below the idle
+(:func:`pipeline.measure.energy.ranked`: partial windows and windows at or below the idle
 baseline are flagged, not ranked); the TDP and EcoLogits
 estimates are per answer too; serving figures come from the per-question
 latencies and tokens; peak memory is the server's, copied onto each row from the
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import calibration, controls, energy, stats
 from pipeline.config import Config
 from pipeline.io import read_jsonl
-from pipeline.judge import CHECKS, latest_records, passes
+from pipeline.measure import energy, stats
+from pipeline.verdicts import calibration, controls
+from pipeline.verdicts.judge import CHECKS, latest_records, passes
 
 NAN = float("nan")
 
@@ -171,7 +172,7 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "corrected_ci_low": fixed["ci_low"],
             "corrected_ci_high": fixed["ci_high"],
             "corrected_note": fixed.get("reason", ""),
-            "non_answers": len(by_rule),  # wrong by rule (pipeline/non_answers.py), never sent to the judge
+            "non_answers": len(by_rule),  # wrong by rule (pipeline/verdicts/non_answers.py), never sent to the judge
             "energy_wh": group["energy_wh"].sum(min_count=1),
             "energy_sd_wh": _spread(group),
             "energy_gross_wh": _column(group, "energy_gross_wh").sum(min_count=1),

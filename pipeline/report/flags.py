@@ -6,7 +6,7 @@ question) so that the report section and its tests read the same rows:
 * questions every candidate failed: a wrong gold answer or an over-strict
   judge is as likely as a hard question;
 * questions whose gold answer validation doubted but kept (the ``doubt`` column
-  written by :mod:`pipeline.validate`);
+  written by :mod:`pipeline.questions.validate`);
 * answers where the judge's verdict and the lexical F1 against the gold answer
   disagree sharply: judged correct with almost no word in common, or judged
   wrong while repeating the gold answer nearly word for word.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.io import append_jsonl, read_jsonl
-from pipeline.verdicts import Pass, grade_all, judge_fingerprint
+from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
 
 CALIBRATION_SET = ROOT / "judge_prompts" / "calibration.jsonl"  # hand-labelled answers, see its cases
 
@@ -52,7 +52,7 @@ def todo(judge: Judge, path: Path) -> list[dict]:
 def summary(run_dir: Path, judge: Judge) -> dict | None:
     """The judge's error rates on the hand-labelled calibration set (:func:`stats.judge_error_rates`,
     plus ``agree`` and ``by_case``), or None when it was not graded."""
-    from pipeline.stats import judge_error_rates
+    from pipeline.measure.stats import judge_error_rates
 
     current = {(item["id"], item["item_hash"]): item for item in items()}
     latest = {}
@@ -76,7 +76,7 @@ def calibrate(cfg: Config, runs_dir: Path) -> dict:
     """Grade the calibration set with the profile's judge (items graded before are reused); its error rates."""
     from openai import OpenAI
 
-    from pipeline.serving import machine_lock, serve
+    from pipeline.serving.servers import machine_lock, serve
 
     judge = cfg.judge.model_copy(update={"calibrate": True})
     key = judge_fingerprint(judge)

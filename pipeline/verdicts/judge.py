@@ -3,14 +3,14 @@
 What gets a verdict, and from whom:
 
 * **non-answers, by rule**: an empty answer, punctuation, a list of references, a
-  copy of the prompt (:mod:`pipeline.non_answers`) is wrong, with its reason; it
+  copy of the prompt (:mod:`pipeline.verdicts.non_answers`) is wrong, with its reason; it
   never reaches the judge, which marked such answers correct;
-* **every other answer, by the judge** (:mod:`pipeline.verdicts`: prompt file,
+* **every other answer, by the judge** (:mod:`pipeline.verdicts.grading`: prompt file,
   constrained verdict, parsing);
 * **control answers**, built from the run's own questions with a truth known by
-  construction (:mod:`pipeline.controls`), graded by the judge interleaved with the
+  construction (:mod:`pipeline.verdicts.controls`), graded by the judge interleaved with the
   candidates' answers: this document's sensitivity and specificity of the judge;
-* the **calibration set** (:mod:`pipeline.calibration`), once per judge configuration.
+* the **calibration set** (:mod:`pipeline.verdicts.calibration`), once per judge configuration.
 
 Records are appended as they complete, to ``judgements/<candidate>.jsonl`` (and
 ``judgements/_controls.jsonl``), keyed by (question, gold answer and excerpt,
@@ -35,12 +35,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import calibration, controls, keys
+from pipeline import keys
 from pipeline.config import Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
-from pipeline.non_answers import non_answer_reason
-from pipeline.verdicts import Pass, grade_all, judge_fingerprint
+from pipeline.verdicts import calibration, controls
+from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
+from pipeline.verdicts.non_answers import non_answer_reason
 
 CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 CONTROLS = "_controls"  # the "candidate" whose answers are the control answers (records, grading order)
@@ -91,7 +92,7 @@ def _answers(cfg: Config, questions: pd.DataFrame, answers_dir: Path) -> list[di
 
 
 def control_answers(cfg: Config, questions: pd.DataFrame) -> list[dict]:
-    """The control answers of ``questions`` (:func:`pipeline.controls.build`), as items to grade."""
+    """The control answers of ``questions`` (:func:`pipeline.verdicts.controls.build`), as items to grade."""
     built = controls.build(questions, cfg.controls.per_question, cfg.questions.seed)
     by_id = questions.set_index("question_id")
     return [{**by_id.loc[c["question_id"]].to_dict(), **c, "candidate": CONTROLS} for c in built.to_dict("records")]
@@ -132,7 +133,7 @@ def _fail_on_errors(run_dir: Path, cfg: Config, judge: Judge, keys: list[str], a
 
 def _run_judge(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, run_dir: Path, cfg: Config) -> None:
     """Serve ``judge`` once and grade what its passes (and its calibration) still lack."""
-    from pipeline.serving import machine_lock
+    from pipeline.serving.servers import machine_lock
 
     with machine_lock(judge):  # taken first: another document's run may be calibrating this judge now
         _grade_pending(judge, its_passes, questions, run_dir, cfg)
@@ -165,8 +166,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         return
     from openai import OpenAI
 
-    from pipeline.energy import EnergyMeter, Session
-    from pipeline.serving import pinned_gpus, serve
+    from pipeline.measure.energy import EnergyMeter, Session
+    from pipeline.serving.servers import pinned_gpus, serve
 
     meter = EnergyMeter(cfg.energy, gpus=pinned_gpus(judge))
     with Session(out_dir / "judge.sessions.jsonl", meter, judge_name=judge.name, judge_fingerprint=judge_key,
@@ -232,7 +233,7 @@ def _control_records(run_dir: Path, cfg: Config, key: str) -> list[dict]:
 
 
 def rule_verdicts(answers: list[dict]) -> pd.DataFrame:
-    """The answers that are wrong by rule (:func:`pipeline.non_answers.non_answer_reason`), as verdict rows."""
+    """The answers that are wrong by rule (:func:`pipeline.verdicts.non_answers.non_answer_reason`), as verdict rows."""
     rows = []
     for a in answers:
         if (reason := non_answer_reason(a["question"], a["prediction"])) is not None:

@@ -14,8 +14,8 @@ hands the parser an error string that its YourBench parser scores as 0
 (huggingface/lighteval#1296). The client retries 429/5xx with backoff
 (honouring ``Retry-After``) and does not retry 401/403.
 
-Used by the judge stage (:mod:`pipeline.judge`), the calibration
-(:mod:`pipeline.calibration`) and generation's gold-answer check.
+Used by the judge stage (:mod:`pipeline.verdicts.judge`), the calibration
+(:mod:`pipeline.verdicts.calibration`) and generation's gold-answer check.
 """
 
 from __future__ import annotations
@@ -30,22 +30,10 @@ from pipeline import keys
 from pipeline.config import Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.progress import Progress
+from pipeline.serving.servers import strip_reasoning
 
 # A reply cut off by max_tokens right after the digit ("...<final_answer>1") still counts.
 VERDICT = re.compile(r"<final_answer>\s*([01])\s*(?:</final_answer>|$)", re.IGNORECASE)
-
-
-THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
-
-
-def strip_reasoning(text: str | None) -> str:
-    """Remove ``<think>...</think>`` traces; a reply cut off inside one has no answer left."""
-    text = THINK_BLOCK.sub("", text or "")
-    if "</think>" in text.lower():  # the opening tag was in the prompt (QwQ, Qwen3 templates)
-        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
-    if "<think>" in text.lower():  # unterminated trace
-        text = re.split(r"<think>", text, flags=re.IGNORECASE)[0]
-    return text.strip()
 
 
 def parse_verdict(text: str | None) -> int | None:

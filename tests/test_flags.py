@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline import review
+from pipeline.report import flags
 
 
 def _details():
@@ -22,23 +22,23 @@ def _details():
 
 
 def test_questions_every_model_failed():
-    found = review.failed_by_all(_details())
+    found = flags.failed_by_all(_details())
     assert found["Question"].tolist() == ["Q1?"] and found["Models judged"].tolist() == [2]
 
 
 def test_doubted_questions_are_listed_once():
-    found = review.doubted_but_kept(_details())
+    found = flags.doubted_but_kept(_details())
     assert found["Question"].tolist() == ["Q2?"] and "close to the threshold" in found["Why"].iloc[0]
 
 
 def test_judge_and_f1_far_apart():
-    found = review.judge_vs_f1(_details())
+    found = flags.judge_vs_f1(_details())
     assert sorted(zip(found["Model"], found["Question"])) == [("a", "Q2?"), ("a", "Q3?")]
     assert set(found["Why"]) == {"judged wrong, F1 above 0.8", "judged correct, F1 below 0.1"}
 
 
 def test_flagged_questions_are_those_on_any_list():
     # q1 failed by both, q2 doubted (and judged wrong word for word by a), q3 judged correct with F1 0.05
-    assert review.flagged(_details()) == {"q1", "q2", "q3"}
+    assert flags.flagged(_details()) == {"q1", "q2", "q3"}
     calm = _details().assign(doubt="", lexical_f1=0.5, verdict=1.0)
-    assert review.flagged(calm) == set()
+    assert flags.flagged(calm) == set()

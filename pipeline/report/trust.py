@@ -2,11 +2,11 @@
 
 Three measurements, each stated where the decision is read:
 
-* the hand-labelled calibration set (:mod:`pipeline.calibration`): the judge on
+* the hand-labelled calibration set (:mod:`pipeline.verdicts.calibration`): the judge on
   answers a person labelled, the same for every document;
-* this document's control answers (:mod:`pipeline.controls`): the judge on answers
+* this document's control answers (:mod:`pipeline.verdicts.controls`): the judge on answers
   built from the run's own questions, right or wrong by construction;
-* the non-answers, wrong by rule before any judge saw them (:mod:`pipeline.non_answers`),
+* the non-answers, wrong by rule before any judge saw them (:mod:`pipeline.verdicts.non_answers`),
   with the rule's own measured error rates.
 
 A judge that accepts more than ``controls.max_false_acceptance`` of the known-wrong
@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.config import Controls
-from pipeline.formatting import num, pct
+from pipeline.report.formatting import num, pct
 
 
 def calibration_line(name: str, calibration: dict | None) -> str:
@@ -72,7 +72,7 @@ def cannot_pick(rates: dict | None, limits: Controls) -> str | None:
 
 
 def card(lines: list[str], why_not: str | None, controls: str) -> list[str]:
-    """The decision card: the pick (:func:`pipeline.report.decision`) and the judge on this document's controls,
+    """The decision card: the pick (:func:`pipeline.report.report.decision`) and the judge on this document's controls,
     or, when the judge failed them, why there is no pick (with the controls' counts) and the as-judged pick."""
     if why_not is None:
         return [*lines, controls]

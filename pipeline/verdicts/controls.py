@@ -170,9 +170,9 @@ def _different(row, pool: pd.DataFrame, offset: int) -> str | None:
 def rates(graded: pd.DataFrame) -> dict:
     """Sensitivity and specificity of the judge on graded controls (``correct``, ``verdict``), overall and by kind.
 
-    Uses :func:`pipeline.stats.judge_error_rates` (unparsed verdicts are counted apart, not as errors).
+    Uses :func:`pipeline.measure.stats.judge_error_rates` (unparsed verdicts are counted apart, not as errors).
     """
-    from pipeline.stats import judge_error_rates
+    from pipeline.measure.stats import judge_error_rates
 
     found = judge_error_rates(graded["correct"].astype(bool).tolist(),
                               [None if pd.isna(v) else bool(v) for v in graded["verdict"]])

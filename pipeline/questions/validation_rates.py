@@ -1,7 +1,7 @@
 """How often each validation check is wrong, measured on the hand-labelled sets in ``labelled/``.
 
-Validation (:mod:`pipeline.validate`) is measured the way the judge is
-(:func:`pipeline.calibration.calibrate`): on items whose right outcome a person
+Validation (:mod:`pipeline.questions.validate`) is measured the way the judge is
+(:func:`pipeline.verdicts.calibration.calibrate`): on items whose right outcome a person
 decided, one JSON object a line, each with an ``id``, a ``case`` tag saying
 what kind of case it is and a ``language``. The rule sets also carry a
 ``split``: ``dev`` items were written first and the rules written from their
@@ -25,7 +25,7 @@ rejects / good items; false-acceptance rate = bad items it lets through / bad
 items. Every rate comes with its counts. The rule checks are computed
 directly; the gold check needs the judge model, so its verdicts are recorded
 per item under the profile's runs folder, keyed by the gold-check key
-(:func:`pipeline.validate.gold_check_key`), and reused until the judge, the
+(:func:`pipeline.questions.validate.gold_check_key`), and reused until the judge, the
 prompt or the item changes (``make calibrate`` grades what is missing).
 """
 
@@ -35,9 +35,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pipeline import validate
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.io import append_jsonl, read_jsonl
+from pipeline.questions import validate
 
 LABELLED = ROOT / "labelled"
 ABOUT_THE_TEXT = LABELLED / "about_the_text.jsonl"
@@ -49,12 +49,12 @@ TARGET = 0.10  # the most each rate should be (issue 20)
 
 
 def error_rates(should_pass: list[bool], passed: list[bool | None]) -> dict:
-    """A check's error counts and rates on labelled items (:func:`pipeline.stats.judge_error_rates`).
+    """A check's error counts and rates on labelled items (:func:`pipeline.measure.stats.judge_error_rates`).
 
     ``should_pass``: the label (a good question, two different facts, a supported answer);
     ``passed``: whether the check let the item through (None: it gave no verdict; not counted).
     """
-    from pipeline.stats import judge_error_rates
+    from pipeline.measure.stats import judge_error_rates
 
     r = judge_error_rates(should_pass, passed)
     nan = float("nan")
@@ -72,7 +72,7 @@ def rule_rates(duplicate_similarity: float, embed: Callable[[list[str]], object]
                split: str | None = None) -> dict[str, dict]:
     """Error rates of the rule checks (``about the text``, ``not a question``, ``restates the question``,
     ``duplicate by meaning``) on the labelled sets, every item or one ``split``. Gold answers lose their
-    preamble first, as in validation (:func:`pipeline.validate.strip_preamble`)."""
+    preamble first, as in validation (:func:`pipeline.questions.validate.strip_preamble`)."""
     rates = {}
     about = _in_split(read_jsonl(ABOUT_THE_TEXT), split)
     rates["about the text"] = error_rates(
@@ -93,7 +93,7 @@ def rule_rates(duplicate_similarity: float, embed: Callable[[list[str]], object]
 
 
 def duplicate_verdicts(pairs: list[dict], duplicate_similarity: float, embed) -> list[bool]:
-    """The duplicate rule (:func:`pipeline.validate.same_fact`) on each labelled pair."""
+    """The duplicate rule (:func:`pipeline.questions.validate.same_fact`) on each labelled pair."""
     if not pairs:
         return []
     golds = [(validate.strip_preamble(p["gold_a"]), validate.strip_preamble(p["gold_b"])) for p in pairs]
@@ -139,9 +139,9 @@ def gold_check_todo(path: Path, items: list[dict]) -> list[dict]:
 def grade_gold_check_set(client, model: str, cfg: Config, path: Path, items: list[dict],
                          progress: Callable[[], None] | None = None) -> int:
     """Ask the profile's judge about each item still to grade, exactly as generation's gold check does (the
-    same prompt file, constraint and :func:`pipeline.verdicts.grade`); append each verdict to ``path``.
+    same prompt file, constraint and :func:`pipeline.verdicts.grading.grade`); append each verdict to ``path``.
     Returns how many items were graded."""
-    from pipeline.verdicts import Pass, grade
+    from pipeline.verdicts.grading import Pass, grade
 
     judge_pass = Pass("gold_check", cfg.judge)
     key = validate.gold_check_key(cfg)
@@ -180,7 +180,7 @@ def calibrate_gold_check(cfg: Config, runs_dir: Path) -> dict | None:
     from openai import OpenAI
 
     from pipeline.progress import Progress
-    from pipeline.serving import machine_lock, serve
+    from pipeline.serving.servers import machine_lock, serve
 
     path = gold_check_path(runs_dir, validate.gold_check_key(cfg))
     items = gold_check_items()
@@ -210,7 +210,7 @@ def _share(count: int, total: int) -> str:
 
 def rates_table(rates: dict[str, dict]) -> str:
     """Console text: one line per check, with a Wilson 95% interval on each rate."""
-    from pipeline.stats import wilson_interval
+    from pipeline.measure.stats import wilson_interval
 
     def cell(count: int, total: int) -> str:
         if not total:
