@@ -99,9 +99,12 @@ push: $(REPORT_DIR)/results.csv
 	$(call PIPE,push) --report-dir $(REPORT_DIR) --repo "$(REPO)" $(if $(PRIVATE),--private)
 
 # --- across documents ----------------------------------------------------------
-compare: reports/_compare/combined.md
+# Where runs/ and reports/ live: the checkout, or EVAL_WORK_DIR (the tests keep their runs apart with it).
+REPORTS := $(or $(EVAL_WORK_DIR),.)/reports
 
-reports/_compare/combined.md: $(filter-out reports/_compare/%,$(wildcard reports/*/results.csv)) | $(SETUP)
+compare: $(REPORTS)/_compare/combined.md
+
+$(REPORTS)/_compare/combined.md: $(filter-out $(REPORTS)/_compare/%,$(wildcard $(REPORTS)/*/results.csv)) | $(SETUP)
 	$(PY) -m pipeline compare
 
 # The judge against the hand-labelled calibration set: sensitivity, specificity, kappa, confusion matrix;

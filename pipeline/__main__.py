@@ -16,7 +16,6 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 
-ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("generate", "answer", "judge", "report")
 
 
@@ -67,9 +66,9 @@ def locate(args) -> None:
     report = runs.report_dir(cfg.profile, doc)
     runs.record_source(run_dir, doc, report)
     lines = {
-        "RUN": run_dir.relative_to(ROOT),
-        "SOURCE": source.relative_to(ROOT),
-        "REPORT_DIR": report.relative_to(ROOT),
+        "RUN": runs.shown(run_dir),
+        "SOURCE": runs.shown(source),
+        "REPORT_DIR": runs.shown(report),
         "MODELS": " ".join(c.name for c in cfg.candidates),
         "EMBEDDED": " ".join(f"models/{m}/model.gguf" for m in cfg.embedded_models()),
         # Changes whenever a key file or the run folder is (re)created, so that Make re-reads
@@ -88,8 +87,8 @@ def where(args) -> None:
     doc = Path(args.doc)
     document.check(doc)
     run_dir, report = runs.run_dir(cfg.profile, doc), runs.report_dir(cfg.profile, doc)
-    print(f"run folder:    {run_dir.relative_to(ROOT)}{'' if run_dir.exists() else ' (not made yet)'}")
-    print(f"report folder: {report.relative_to(ROOT)}{'' if report.exists() else ' (not made yet)'}")
+    print(f"run folder:    {runs.shown(run_dir)}{'' if run_dir.exists() else ' (not made yet)'}")
+    print(f"report folder: {runs.shown(report)}{'' if report.exists() else ' (not made yet)'}")
 
 
 def clean(args) -> None:
@@ -103,7 +102,7 @@ def clean(args) -> None:
     if not found:
         print(f"clean: nothing to remove for {doc.name}")
         return
-    listed = "\n".join(f"  {p.relative_to(ROOT)}" for p in found)
+    listed = "\n".join(f"  {runs.shown(p)}" for p in found)
     if not args.yes:
         print(f"clean: remove these {len(found)} folders of {doc.name}?\n{listed}\n[y/N] ", end="", flush=True)
         if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
@@ -116,18 +115,18 @@ def clean(args) -> None:
 def calibrate(args) -> None:
     """The judge against the hand-labelled calibration set, and each validation check against the
     hand-labelled sets in ``labelled/`` (``make calibrate``)."""
-    from pipeline import config
+    from pipeline import config, runs
     from pipeline.questions import validate, validation_rates
     from pipeline.verdicts import calibration
 
     cfg = config.load(args.profile)
-    rates = calibration.calibrate(cfg, ROOT / "runs")
+    rates = calibration.calibrate(cfg, runs.RUNS)
     print(f"calibrate: {cfg.judge.name} with judge_prompts/{cfg.judge.prompt} on judge_prompts/calibration.jsonl "
           f"({rates['positives']} correct and {rates['negatives']} wrong answers, labelled by hand)")
     print(calibration.table(rates))
     checks = validation_rates.rule_rates(cfg.questions.duplicate_similarity, validate.minilm_embedder())
     if cfg.questions.check_gold:
-        gold = validation_rates.calibrate_gold_check(cfg, ROOT / "runs")
+        gold = validation_rates.calibrate_gold_check(cfg, runs.RUNS)
         if gold is not None:
             checks[validation_rates.GOLD_CHECK_REASON] = gold
     print(f"calibrate: question validation on the hand-labelled sets in labelled/ (gold-answer check: "
@@ -198,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("calibrate", help="the judge's sensitivity, specificity and kappa on the calibration set, and "
                    "each validation check's error rates on the labelled sets")
     p = sub.add_parser("compare", help="cross-document view of every finished report")
-    p.add_argument("--reports", default=ROOT / "reports", type=Path)
-    p.add_argument("--out", default=ROOT / "reports" / "_compare", type=Path)
+    p.add_argument("--reports", type=Path, help="default: the reports folder (runs.REPORTS)")
+    p.add_argument("--out", type=Path, help="default: <reports>/_compare")
     for name in STAGES:
         p = sub.add_parser(name)
         p.add_argument("--run-dir", required=True, type=Path)
@@ -248,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"no finished report in {args.report_dir}; run make report first")
             print(f"pushed: {hub.push(args.report_dir / 'hub', args.repo, private=args.private)}")
         elif args.command == "compare":
+            from pipeline import runs
             from pipeline.report import compare
+
+            args.reports = args.reports or runs.REPORTS
+            args.out = args.out or args.reports / "_compare"
 
             print(f"compare: {compare.run(args.reports, args.out)}")
         else:

@@ -24,9 +24,16 @@ from pipeline.io import append_jsonl, atomic_write_json, read_jsonl
 from pipeline.questions.document import content_hash, slug
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "runs"
-REPORTS = ROOT / "reports"
+# EVAL_WORK_DIR moves runs/ and reports/ elsewhere: the tests keep theirs out of the user's folders.
+WORK = Path(os.environ.get("EVAL_WORK_DIR") or ROOT)
+RUNS = WORK / "runs"
+REPORTS = WORK / "reports"
 STAGE_OUTPUTS = {"generate": "questions.parquet", "judge": "judgements.parquet"}
+
+
+def shown(path: Path) -> str:
+    """``path`` as the Makefile and messages give it: relative to the checkout (``..`` where it lies outside)."""
+    return os.path.relpath(path, ROOT)
 
 
 def run_dir(profile: str, doc: Path) -> Path:
@@ -44,7 +51,7 @@ def record_source(run: Path, doc: Path, report: Path) -> None:
         sources = json.loads(path.read_text())
     except (OSError, ValueError):
         sources = {}
-    entry = {"path": str(doc.resolve()), "report_dir": str(report.relative_to(ROOT) if report.is_absolute() else report)}
+    entry = {"path": str(doc.resolve()), "report_dir": shown(report) if report.is_absolute() else str(report)}
     if sources.get(doc.name, {}).get("path") != entry["path"] or sources.get(doc.name, {}).get("report_dir") != \
             entry["report_dir"]:
         sources[doc.name] = entry
@@ -104,7 +111,7 @@ def listing() -> list[dict]:
             timespec="seconds")
         rows.append({"state": status, "detail": detail, "document": ", ".join(sorted(sources)) or "?",
                      "profile": run.parent.name, "date": when[:16].replace("T", " "),
-                     "run": str(run.relative_to(ROOT)),
+                     "run": shown(run),
                      "report": ", ".join(sorted({s["report_dir"] for s in sources.values()})) or "-"})
     return rows
 

@@ -24,7 +24,6 @@ the call records of the last end-to-end run)::
 
 from __future__ import annotations
 
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -91,6 +90,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] != ["save"]:
         sys.exit(__doc__)
     sys.path.insert(0, str(Path(__file__).parent))
+    import conftest  # noqa: F401  (the tests' work folder, where their runs are)
     from test_e2e import RECORDING as TINY
     from test_e2e import RECORDING_B as FRENCH
     from test_e2e import RUN_DIR, RUN_DIR_B

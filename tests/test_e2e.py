@@ -24,17 +24,18 @@ import pandas as pd
 import pytest
 import recordings
 
+from pipeline import runs
 from pipeline.questions.document import content_hash
 from pipeline.report.aggregation import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
-REPORT = ROOT / "reports" / "tiny-report-e2e-test"
-RUN_DIR = ROOT / "runs" / "e2e-test" / content_hash(DOC)
+REPORT = runs.REPORTS / "tiny-report-e2e-test"
+RUN_DIR = runs.RUNS / "e2e-test" / content_hash(DOC)
 DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document
-REPORT_B = ROOT / "reports" / "petit-rapport-fr-e2e-fr"
-RUN_DIR_B = ROOT / "runs" / "e2e-fr" / content_hash(DOC_B)
+REPORT_B = runs.REPORTS / "petit-rapport-fr-e2e-fr"
+RUN_DIR_B = runs.RUNS / "e2e-fr" / content_hash(DOC_B)
 RECORDING, RECORDING_B = "tiny-report", "petit-rapport-fr"
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +57,7 @@ def _make_command(args, env) -> tuple[list[str], dict]:
 @pytest.fixture(scope="module")
 def both_runs(tmp_path_factory):
     """The tiny report and, at the same time, a French one (as from another shell); then a snapshot."""
-    for folder in (ROOT / "runs" / "e2e-test", ROOT / "runs" / "e2e-fr", REPORT, REPORT_B):
+    for folder in (runs.RUNS / "e2e-test", runs.RUNS / "e2e-fr", REPORT, REPORT_B):
         shutil.rmtree(folder, ignore_errors=True)
     recordings.install(RECORDING, RUN_DIR)
     recordings.install(RECORDING_B, RUN_DIR_B)
@@ -306,8 +307,8 @@ def test_same_file_under_a_new_name_reuses_the_work(first_run, tmp_path):
     done = make("report", f"DOC={copy}", "PROFILE=e2e-test")
     assert done.returncode == 0, done.stderr
     assert _stages(done.stdout) == ["report"]
-    assert (ROOT / "reports" / "renamed-copy-e2e-test" / "results.csv").is_file()
-    shutil.rmtree(ROOT / "reports" / "renamed-copy-e2e-test")
+    assert (runs.REPORTS / "renamed-copy-e2e-test" / "results.csv").is_file()
+    shutil.rmtree(runs.REPORTS / "renamed-copy-e2e-test")
 
 
 def test_an_edited_file_is_a_new_run(first_run, tmp_path):

@@ -26,6 +26,7 @@ import recordings
 import yaml
 from documents import make_pdf
 
+from pipeline import runs
 from pipeline.io import read_jsonl
 from pipeline.questions import selection
 from pipeline.questions.document import content_hash
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGES = 32
 RECORDING = "long-report"
-FIRST_RUN_CALLS = ROOT / "runs" / "e2e-long" / "first-run-calls"  # what tests/recordings.py saves
+FIRST_RUN_CALLS = runs.RUNS / "e2e-long" / "first-run-calls"  # what tests/recordings.py saves
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +51,9 @@ def last_run_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def long_run(tmp_path_factory):
-    shutil.rmtree(ROOT / "runs" / "e2e-long", ignore_errors=True)
+    shutil.rmtree(runs.RUNS / "e2e-long", ignore_errors=True)
     doc = make_pdf(tmp_path_factory.mktemp("long") / "long-report.pdf", PAGES, seed=5, language="fr")
-    run_dir = ROOT / "runs" / "e2e-long" / content_hash(doc)
+    run_dir = runs.RUNS / "e2e-long" / content_hash(doc)
     recordings.install(RECORDING, run_dir)
     locate = _locate(doc, FIXTURES / "configs", tmp_path_factory.mktemp("located"))
     proc = _generate_only(run_dir, FIXTURES / "configs", stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -17,7 +17,6 @@ def tree(tmp_path, monkeypatch):
     """A project folder with two documents' runs: one finished, one that failed while answering."""
     for name, value in (("ROOT", tmp_path), ("RUNS", tmp_path / "runs"), ("REPORTS", tmp_path / "reports")):
         monkeypatch.setattr(runs, name, value)
-    monkeypatch.setattr("pipeline.__main__.ROOT", tmp_path)
     docs = {}
     for name, text in (("water report.md", "Lake levels fell."), ("energy.md", "Solar output rose.")):
         doc = tmp_path / name
