@@ -8,10 +8,12 @@
 #   judge     one judge for all answers: judgements.parquet
 #   report    reports/<doc>/results.{csv,md}, bubble.png, details.parquet
 #
+#   review    people label a sample of answers blind (labels.jsonl); the report is re-made with them
 #   push      reports/<doc>/hub uploaded to the Hugging Face Hub
 #   compare   reports/_compare: every finished report side by side
 #
 # make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b] [QUESTIONS=n]
+# make review DOC=file.pdf [N=40] [EXPORT=review.csv] [IMPORT=review.csv]
 # make list    make where DOC=file.pdf    make clean DOC=file.pdf [YES=1]
 # make compare    make calibrate    make push DOC=file.pdf REPO=org/name [PRIVATE=1]
 # make test    make bench [REPEATS=3] [DOC=file.pdf]
@@ -36,10 +38,15 @@ QCANDIDATES = $(if $(filter command line environment,$(origin CANDIDATES)),--can
 # QUESTIONS=n asks for n questions instead of the profile's target (every question, answer and verdict made
 # is reused; only the new ones are made).
 QQUESTIONS = $(if $(filter command line environment,$(origin QUESTIONS)),--questions '$(subst ','\'',$(QUESTIONS))')
+# make review: N answers in the sample to label; EXPORT=f.csv writes it for a spreadsheet, IMPORT=f.csv reads
+# labels back.
+QN = $(if $(filter command line environment,$(origin N)),--n '$(subst ','\'',$(N))')
+QEXPORT = $(if $(filter command line environment,$(origin EXPORT)),--export '$(subst ','\'',$(EXPORT))')
+QIMPORT = $(if $(filter command line environment,$(origin IMPORT)),--import '$(subst ','\'',$(IMPORT))')
 SETUP := .venv/.installed
 
 .DEFAULT_GOAL := report
-.PHONY: report push compare calibrate list where clean setup test test-fast bench FORCE
+.PHONY: report review push compare calibrate list where clean setup test test-fast bench FORCE
 .DELETE_ON_ERROR:
 
 setup: $(SETUP)
@@ -58,7 +65,7 @@ models/%/model.gguf: | $(SETUP)
 # The include below is (re)made first; it checks DOC and defines RUN, SOURCE,
 # REPORT_DIR, MODELS (the candidates) and EMBEDDED for this document and profile
 # (`make where DOC=...` prints the folders).
-ifneq ($(filter report push,$(or $(MAKECMDGOALS),report)),)
+ifneq ($(filter report review push,$(or $(MAKECMDGOALS),report)),)
 LOCATE := .make/$(PROFILE)-$(shell printf '%s' $(QDOC)$(QCANDIDATES)$(QQUESTIONS) | cksum | cut -d' ' -f1).mk
 include $(LOCATE)
 endif
@@ -80,8 +87,16 @@ $(RUN)/answers/%.parquet: $(RUN)/questions.parquet $(RUN)/keys/answer-%.key | $(
 $(RUN)/judgements.parquet: $(foreach c,$(MODELS),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
 	$(call PIPE,judge) --run-dir $(RUN) $(QCANDIDATES)
 
-$(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key
+# People's labels (make review) are read by the report too.
+$(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key $(wildcard $(RUN)/labels.jsonl)
 	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document $(QDOC) $(QCANDIDATES)
+
+# People check the verdicts: a sample of answers labelled blind in a terminal (c correct, w wrong, ...), or
+# EXPORT=f.csv to label in a spreadsheet and IMPORT=f.csv to read it back; then the report is made again
+# (a second make: labels.jsonl may only now exist) so that its card uses the labels.
+review: $(REPORT_DIR)/results.csv
+	$(call PIPE,review) --run-dir $(RUN) $(QCANDIDATES) $(QN) $(QEXPORT) $(QIMPORT)
+	@$(MAKE) --no-print-directory report
 
 # --- runs on disk ------------------------------------------------------------
 list: | $(SETUP)

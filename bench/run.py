@@ -49,7 +49,10 @@ from pipeline import config  # noqa: E402
 from pipeline.io import atomic_write_text, use_tool_env  # noqa: E402
 from pipeline.measure.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
 from pipeline.serving.servers import machine_lock, pinned_gpus, serve  # noqa: E402
-from tests.documents import make_pdf  # noqa: E402
+# Not `tests.documents`: ppi-python 0.2.3's wheel installs a top-level `tests` package of its own, which shadows
+# this checkout's tests/ folder (a namespace package) as `tests`.
+sys.path.insert(0, str(ROOT / "tests"))
+from documents import make_pdf  # noqa: E402
 
 PROMPTS = [
     "In two sentences, why does a lake level fall in a dry summer?",

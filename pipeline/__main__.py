@@ -135,6 +135,48 @@ def calibrate(args) -> None:
     print(validation_rates.rates_table(checks))
 
 
+def _terminal() -> bool:
+    """Whether stdin and stdout are both a terminal (the review app needs one)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def review(args) -> None:
+    """People check the verdicts: label a sample of answers blind in a terminal app, or export it to a CSV to
+    fill in a spreadsheet and import that back (``make review DOC=... [N=40] [EXPORT=f.csv] [IMPORT=f.csv]``)."""
+    if not (args.export or args.import_csv or _terminal()):
+        raise UserError("review shows the answers one at a time in a terminal, and there is none here (stdin and "
+                        "stdout must be a TTY); label in a spreadsheet instead: make review DOC=<file> "
+                        "EXPORT=review.csv, fill its label column (1 correct, 0 wrong), then make review "
+                        "DOC=<file> IMPORT=review.csv")
+    from pipeline import runs
+    from pipeline.review import labels
+
+    cfg = _config(args)
+    if args.import_csv:
+        print(f"review: {args.import_csv}: {labels.import_csv(args.run_dir, cfg, args.import_csv).text()}")
+    if args.export:
+        written = labels.export_csv(args.run_dir, cfg, args.n, args.export)
+        print(f"review: {written} answers to label written to {args.export}; fill its label column (1 correct, "
+              "0 wrong; gold_wrong or unclear 1 where the gold answer is wrong or the question unclear), then "
+              f"make review DOC=<file> IMPORT={args.export}")
+    if args.export or args.import_csv:
+        return
+    from pipeline.review.app import ReviewApp
+
+    if os.environ.get("MAKELEVEL"):
+        hint = "Press q: make review then re-makes the report with your labels."
+    else:
+        docs = [s.get("path") for s in runs.sources(args.run_dir).values()]
+        profile = "" if cfg.profile == "default" else f" PROFILE={cfg.profile}"
+        hint = (f"Press q, then see the updated report: make report DOC={docs[0] if docs else '<file>'}{profile}")
+    app = ReviewApp(args.run_dir, cfg, args.n, done_hint=hint + f" A larger sample: N={2 * args.n}.")
+    app.run()
+    print(f"review: {app.review.progress()}; labels in {runs.shown(labels.labels_path(args.run_dir))}")
+
+
 def _stage(args) -> None:
     """Run one stage on a run folder, recording its state there."""
     from pipeline import runs
@@ -176,6 +218,12 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _sample_size(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"N must be a whole number of answers to label, 1 or more (got '{text}')")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipeline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("compare", help="cross-document view of every finished report")
     p.add_argument("--reports", type=Path, help="default: the reports folder (runs.REPORTS)")
     p.add_argument("--out", type=Path, help="default: <reports>/_compare")
+    p = sub.add_parser("review", help="label a sample of answers blind, so that the report anchors accuracy on "
+                       "people's labels")
+    p.add_argument("--run-dir", required=True, type=Path)
+    p.add_argument("--n", type=_sample_size, default=40, help="answers in the sample (default 40)")
+    p.add_argument("--export", type=Path, default=None, metavar="CSV", help="write the sample to label in a "
+                   "spreadsheet instead")
+    p.add_argument("--import", dest="import_csv", type=Path, default=None, metavar="CSV",
+                   help="read labels from a CSV (question_id, candidate, label [, gold_wrong, unclear])")
     for name in STAGES:
         p = sub.add_parser(name)
         p.add_argument("--run-dir", required=True, type=Path)
@@ -209,9 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "report":
             p.add_argument("--report-dir", required=True, type=Path)
             p.add_argument("--document", required=True)
-    for name in ("locate", "judge", "report"):
+    for name in ("locate", "judge", "report", "review"):
         sub.choices[name].add_argument("--candidates", default="", help="a subset of the profile's candidates: a,b")
-    for name in ("locate", "where", "push", *STAGES):  # the commands the Makefile runs for one document
+    for name in ("locate", "where", "push", "review", *STAGES):  # the commands the Makefile runs for one document
         sub.choices[name].add_argument("--questions", type=_positive, default=None, metavar="N",
                                        help="questions wanted for this document, instead of the profile's target")
     for p in sub.choices.values():
@@ -232,8 +288,15 @@ def main(argv: list[str] | None = None) -> int:
             _stage(args)
         elif args.command == "list":
             from pipeline import runs
+            from pipeline.review.labels import label_count
 
-            print(runs.listing_text(runs.listing()))
+            rows = runs.listing()
+            for row in rows:
+                try:
+                    row["labels"] = str(label_count(runs.ROOT / row["run"]))
+                except Exception:  # noqa: BLE001 - an unreadable run folder still gets its line
+                    row["labels"] = "?"
+            print(runs.listing_text(rows))
         elif args.command == "models":
             from pipeline.serving import models
 
@@ -255,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(f"compare: {compare.run(args.reports, args.out)}")
         else:
-            {"locate": locate, "where": where, "clean": clean, "calibrate": calibrate}[args.command](args)
+            {"locate": locate, "where": where, "clean": clean, "calibrate": calibrate,
+             "review": review}[args.command](args)
     except UserError as exc:
         if os.environ.get("VERBOSE"):
             traceback.print_exc()

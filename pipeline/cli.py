@@ -1,7 +1,8 @@
 """``energy-eval``: the Makefile's commands as a console program.
 
 ``energy-eval report DOC [--profile P] [--candidates a,b]`` runs ``make report``
-with the same arguments, so the Makefile stays the one table of contents and
+with the same arguments (``energy-eval review DOC [--n 40] [--export f.csv] [--import f.csv]``:
+``make review``), so the Makefile stays the one table of contents and
 Make keeps deciding what is already done. Paths are taken relative to where the
 command is typed.
 """
@@ -31,6 +32,14 @@ def command(argv: list[str] | None = None) -> list[str]:
     p.add_argument("doc")
     p.add_argument("--profile", default=None)
     p.add_argument("--candidates", default=None, help="a subset of the profile's candidates: a,b")
+    p = sub.add_parser("review", help="label a sample of answers blind (or --export / --import a CSV), then "
+                       "the report again, anchored on the labels")
+    p.add_argument("doc")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--candidates", default=None, help="a subset of the profile's candidates: a,b")
+    p.add_argument("--n", default=None, help="answers in the sample (default 40)")
+    p.add_argument("--export", default=None, metavar="CSV", help="write the sample to label in a spreadsheet")
+    p.add_argument("--import", dest="import_csv", default=None, metavar="CSV", help="read labels from a CSV")
     p = sub.add_parser("where", help="the run folder and report folder of a document")
     p.add_argument("doc")
     p.add_argument("--profile", default=None)
@@ -50,7 +59,9 @@ def command(argv: list[str] | None = None) -> list[str]:
             p.add_argument("--profile", default=None)
     args = parser.parse_args(argv)
     doc = str(Path(args.doc).resolve()) if getattr(args, "doc", None) else None
-    return _make(args.command, DOC=doc, PROFILE=getattr(args, "profile", None),
+    csv = {name: str(Path(getattr(args, attr)).resolve()) if getattr(args, attr, None) else None
+           for name, attr in (("EXPORT", "export"), ("IMPORT", "import_csv"))}
+    return _make(args.command, DOC=doc, PROFILE=getattr(args, "profile", None), N=getattr(args, "n", None), **csv,
                  CANDIDATES=getattr(args, "candidates", None), REPO=getattr(args, "repo", None),
                  PRIVATE="1" if getattr(args, "private", False) else None,
                  YES="1" if getattr(args, "yes", False) else None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import UserError
 from pipeline.serving.models import EMBEDDED_MODELS
@@ -182,14 +182,23 @@ class Questions(Strict):
 class Controls(Strict):
     """Control answers of known truth, graded by the judge with every run (pipeline/verdicts/controls.py).
 
-    Their verdicts give this document's sensitivity and specificity of the judge; a judge that accepts
-    more than ``max_false_acceptance`` of the known-wrong ones, or rejects more than
-    ``max_false_rejection`` of the known-right ones, cannot support a pick, and the card says so.
+    A gate, not evidence of accuracy: a judge that accepts more than ``max_false_acceptance`` of the
+    known-wrong ones, or rejects more than ``max_false_rejection`` of the known-right ones, cannot support a
+    pick, and the card says so. One control per question would be the reworded gold alone, with nothing
+    wrong to accept: refused (0 switches the controls off, which the card says).
     """
 
-    per_question: int = Field(default=3, ge=0, le=5)  # one reworded gold answer, the rest wrong ones; 0: none
+    per_question: int = Field(default=3, ge=0, le=7)  # one reworded gold answer, the rest wrong ones; 0: none
     max_false_acceptance: float = Field(default=0.2, ge=0, le=1)
     max_false_rejection: float = Field(default=0.2, ge=0, le=1)
+
+    @field_validator("per_question")
+    @classmethod
+    def _has_a_wrong_kind(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("1 control per question is the reworded gold answer alone: nothing wrong for the judge "
+                             "to reject; use 0 (no controls) or 2 and more")
+        return value
 
 
 class Energy(Strict):

@@ -58,7 +58,7 @@ def _judge_fields(checks_gold: bool) -> dict[str, frozenset[str]]:
     served = _GRADED | ({GENERATE, CALLS} if checks_gold else _NONE)  # the model and how it is served
     request = _GRADED | ({GENERATE} if checks_gold else _NONE)  # in every request (the call key hashes it)
     return {
-        "name": _GRADED,  # written in every verdict record; not in a gold check's request
+        "name": _stages(JUDGE, REPORT),  # a label: in no request, so no verdict is graded again for it
         "engine": served,
         "model": served,
         "base_url": served,
@@ -125,7 +125,7 @@ TABLE: dict[str, frozenset[str]] = {
     "candidates[].endpoint_hardware": _stages(REPORT),  # the TDP estimate of a remote endpoint
     # --- the judge and the optional reliability checks
     **{f"judge.{name}": stages for name, stages in _judge_fields(checks_gold=True).items()},
-    "second_judge": _GRADED,  # on or off: a pass of its own
+    "second_judge": _GRADED | {REPORT},  # on or off: a pass of its own (and its name, a label, is in the report)
     **{f"second_judge.{name}": stages for name, stages in _judge_fields(checks_gold=False).items()},
     "self_consistency": _GRADED,
     "self_consistency.temperature": _GRADED,
@@ -134,7 +134,9 @@ TABLE: dict[str, frozenset[str]] = {
     "controls.max_false_acceptance": _stages(REPORT),
     "controls.max_false_rejection": _stages(REPORT),
     # --- energy: how the answers' energy is measured (answer), and the estimates beside it (report)
-    "energy.country_iso_code": _stages(ANSWER, REPORT),  # CodeCarbon's CO2 when measuring; EcoLogits' mix
+    # CO2 = the measured energy x the country's carbon intensity, worked out in the report (and EcoLogits' mix):
+    # another country re-measures nothing
+    "energy.country_iso_code": _stages(REPORT),
     "energy.tdp_watts": _stages(REPORT),
     "energy.tdp_hardware": _stages(REPORT),
     "energy.idle_s": _stages(ANSWER),
@@ -144,6 +146,16 @@ TABLE: dict[str, frozenset[str]] = {
     "report.projection_volume": _stages(REPORT),
     "report.significance_alpha": _stages(REPORT),
     "report.accuracy_tolerance": _stages(REPORT),
+}
+
+# Code and data that give verdicts or the rates the report uses, though no profile field names them: their text
+# (not their path) is in the key (:func:`texts`).
+TEXT_FILES: dict[str, frozenset[str]] = {
+    "pipeline/verdicts/non_answers.py": _stages(JUDGE),  # an answer wrong by rule is a verdict
+    "pipeline/verdicts/controls.py": _stages(JUDGE),  # how the control answers are built
+    # held-out real answers: graded in the judge stage when unmeasured; their rates correct the report
+    "labelled/answers/items.jsonl": _stages(JUDGE, REPORT),
+    "labelled/non_answers.jsonl": _stages(REPORT),  # the non-answer rule's rates
 }
 
 # Files the keys read (``<a.b>``: the file the profile field names). The document itself is in no key:
@@ -162,12 +174,20 @@ INPUT_FILES: dict[str, frozenset[str]] = {
     "judge_prompts/gold_check_yes_no.fr.txt": _stages(GENERATE),
     "judge_prompts/<judge.prompt>": _GRADED,
     "judge_prompts/<second_judge.prompt>": _GRADED,
-    "judge_prompts/calibration.jsonl": _stages(JUDGE),
+    **TEXT_FILES,
 }
 
 # Sections walked field by field; "candidates" is a list, each item at "candidates[]".
 SECTIONS = ("questions", "generator", "candidates", "judge", "second_judge", "self_consistency", "controls",
             "energy", "report")
+
+
+def texts(stage: str) -> list[str]:
+    """The text of every file of :data:`TEXT_FILES` that can change ``stage``'s output (empty for a missing file)."""
+    from pipeline import config
+
+    return [(config.ROOT / path).read_text(encoding="utf-8") if (config.ROOT / path).exists() else ""
+            for path, stages in TEXT_FILES.items() if stage in stages]
 
 
 def _value(value):

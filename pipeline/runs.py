@@ -8,7 +8,8 @@ for profiles other than the default). Each run folder keeps:
 * ``status.jsonl``: one line per stage start and end (``running``, ``done``,
   ``failed`` with the error, ``interrupted``), written by ``python -m pipeline``.
 
-``listing()`` reads these into one row per run (``make list``); ``matching()``
+``listing()`` reads these into one row per run (``make list``, which adds each run's number of labels,
+``labels.jsonl``: :mod:`pipeline.review.labels`); ``matching()``
 finds the folders that belong to one document (``make clean DOC=...``).
 """
 
@@ -91,6 +92,11 @@ def state(run: Path) -> tuple[str, str]:
     return "partial", f"no {missing[0]} output yet" if missing else "report not written yet"
 
 
+def sources(run: Path) -> dict:
+    """What ``run`` was made from: per file name, its path and report folder (``sources.json``)."""
+    return _sources(run)
+
+
 def _sources(run: Path) -> dict:
     try:
         return json.loads((run / "sources.json").read_text())
@@ -119,7 +125,9 @@ def listing() -> list[dict]:
 def listing_text(rows: list[dict]) -> str:
     if not rows:
         return "no runs yet (make report DOC=<file> starts one)"
-    columns = ["state", "document", "profile", "date", "run", "report"]
+    # "labels": the run's current labels of its answers (make review), when the caller counted them.
+    columns = ["state", "document", "profile", "date", *(["labels"] if all("labels" in r for r in rows) else []),
+               "run", "report"]
     widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
     for r in rows:

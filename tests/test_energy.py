@@ -363,7 +363,7 @@ def test_a_killed_candidate_is_ranked_by_energy_per_query_not_by_its_smaller_tot
     assert results.loc["other-model", "energy_ranked_answers"] == 1
     assert results["on_frontier"].tolist() == [True, False]
     pairs = stats.pairwise_significance(aggregation.build_details(run, cfg))
-    assert report.decision(results.reset_index(), pairs, 0.05)[0].startswith("Pick **local-model**")
+    assert report.decision(results.reset_index(), report.judged(pairs), 0.05)[0].startswith("Pick **local-model**")
     cell = formatting.table_markdown(results.reset_index())
     assert "0.015 (⚠ 3 from a partial window)" in cell
     assert "0.012 (1 answers)" in report.efficiency_table(results.reset_index()).set_index("Model").loc[
@@ -417,7 +417,9 @@ def test_the_co2_projection_rests_on_the_same_answers_as_the_energy_projection(t
     projected = report.projection_table(results, 1000).iloc[0]
     # 3 answers with energy: 0.01 Wh and 1e-3 g per query; x 1000 = 0.01 kWh and 1e-3 kg (not 0.75e-3)
     assert projected["Energy for 1,000 queries (kWh)"] == formatting.num(0.01)
-    assert projected["CO2 (kg)"] == formatting.num(0.001)
+    # CO2 = net energy x the profile's country's carbon intensity (CodeCarbon's energy-mix data), per query
+    intensity = energy.carbon_intensity_kg_per_kwh(cfg.energy.country_iso_code)
+    assert projected["CO2 (kg)"] == formatting.num(0.01 * intensity)
     assert projected["Time at measured speed (h)"] == formatting.num(2.0 * 1000 / 3600)  # 2 s per timed answer
 
 
@@ -455,8 +457,8 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
                       "idle": window(0.001, 1.0), "load": window(0.01, 2.0), "judge": judging})
         for qid, latency in (("q0", 1.0), ("q1", 3.0)):
             append_jsonl(run / "judgements" / "local-model.jsonl", {
-                "question_id": qid, "candidate": "local-model", "answer_hash": judge._answer_hash("a"),
-                "question_hash": judge._question_hash(f"Question {qid[1:]}?", "g", "text"),
+                "question_id": qid, "candidate": "local-model", "answer_hash": judge.answer_hash("a"),
+                "question_hash": judge.question_hash(f"Question {qid[1:]}?", "g", "text"),
                 "pass": "judge", "judge_fingerprint": fingerprint, "session": session, "verdict": 1,
                 "status": "judged", "raw_judge_output": "1", "judge_latency_s": latency})
     details = aggregation.build_details(run, cfg).set_index("question_id")

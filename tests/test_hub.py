@@ -114,8 +114,8 @@ def test_every_config_loads(built, tmp_path):
     import datasets
 
     assert built.name == "hub"
-    assert sorted(_snapshot(built)) == ["README.md", "data/details.parquet", "data/questions.parquet",
-                                        "data/results.parquet", "data/run.parquet"]
+    assert sorted(_snapshot(built)) == ["README.md", "data/details.parquet", "data/labels.parquet",
+                                        "data/questions.parquet", "data/results.parquet", "data/run.parquet"]
     expected = {"questions": 3, "details": 6, "results": 2, "run": 1}
     for name, count in expected.items():
         ds = datasets.load_dataset(str(built), name, cache_dir=str(tmp_path / "ds_cache"))
@@ -135,7 +135,7 @@ def test_card_header(built):
     assert header["license"] == hub.LICENSE == "cc-by-4.0"
     assert header["pretty_name"] and header["tags"]
     configs = {c["config_name"]: c["data_files"] for c in header["configs"]}
-    assert sorted(configs) == ["details", "questions", "results", "run"]
+    assert sorted(configs) == ["details", "labels", "questions", "results", "run"]
     for name, files in configs.items():
         assert files == [{"split": "train", "path": f"data/{name}.parquet"}]
     cfg = load("default")

@@ -78,15 +78,12 @@ def test_control_answers_are_graded_with_the_answers_and_give_the_documents_rate
     why = trust.cannot_pick(rates, cfg.controls)
     assert why.startswith(f"on this document's {len(built)} control answers the judge accepted")
     card = trust.card(["Pick **x**: ...", "It is the most accurate model ...", "x cannot be told apart ..."], why,
-                      "The judge on this document's control answers: ...")
-    assert card == [f"**No pick**: {why}", "For reference only, as judged: Pick **x**: ...",
-                    "x cannot be told apart ..."]
-    assert trust.card(["Pick **x**: ..."], None, "controls") == ["Pick **x**: ...", "controls"]
-    # the rates, pooled with the calibration set's into the counts the correction uses
-    columns = aggregation.judge_rate_columns({"sensitivity": 0.9, "specificity": 0.8, "positives": 10,
-                                              "negatives": 10, "tp": 9, "fn": 1, "tn": 8, "fp": 2}, rates)
-    assert columns["controls_specificity"] == 0.0 and columns["calibration_specificity"] == 0.8
-    assert columns["judge_fp"] == 2 + rates["fp"] and columns["judge_tp"] == 9 + rates["tp"]
+                      ["Gate, not accuracy evidence: ..."])
+    assert card == [f"**No pick**: {why}", "For reference only: Pick **x**: ...",
+                    "x cannot be told apart ...", "Gate, not accuracy evidence: ..."]
+    assert trust.card(["Pick **x**: ..."], None, ["controls"]) == ["Pick **x**: ...", "controls"]
+    # the controls are a gate: never in the counts a correction uses
+    assert not any(column.startswith("controls") for column in aggregation.HELD_OUT_COLUMNS)
     judge.run(run_dir / "questions.parquet", run_dir, cfg)
     assert endpoint.calls == 9 + len(built)  # nothing graded twice
 

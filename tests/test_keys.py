@@ -20,7 +20,6 @@ from pipeline.answers.answer import answers_fingerprint
 from pipeline.questions import generate, validate
 from pipeline.questions.generate import _served_fingerprint, generate_key
 from pipeline.report.report import report_key
-from pipeline.verdicts import calibration
 from pipeline.verdicts.grading import judge_fingerprint
 from pipeline.verdicts.judge import judge_key, passes
 
@@ -208,13 +207,18 @@ def prompt_copies(tmp_path, monkeypatch):
     """judge_prompts/ and generator_prompts/ copied, and every key reading them from the copies."""
     for folder in ("judge_prompts", "generator_prompts"):
         shutil.copytree(config.ROOT / folder, tmp_path / folder)
+    for path in keys.TEXT_FILES:  # the code and labelled data whose text is in a key
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        if (config.ROOT / path).exists():
+            shutil.copy(config.ROOT / path, tmp_path / path)
+        else:
+            (tmp_path / path).write_text(json.dumps({"id": "x"}) + "\n")
     monkeypatch.setattr(config, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "PROMPTS", tmp_path / "generator_prompts")
     for name in ("QUESTION_RULES", "QUESTION_SYSTEM"):
         monkeypatch.setattr(generate, name, tmp_path / "generator_prompts" / getattr(generate, name).name)
     monkeypatch.setattr(validate, "GOLD_CHECK_PROMPT", tmp_path / "judge_prompts" / "gold_check.txt")
-    monkeypatch.setattr(calibration, "CALIBRATION_SET", tmp_path / "judge_prompts" / "calibration.jsonl")
     return tmp_path
 
 
@@ -252,21 +256,34 @@ def test_energy_settings_are_in_the_answers_key():
     """Stale: energy.repeats 1 -> 3 (or another idle baseline) rebuilt only the report, which then said
     "measured 3 times" of windows measured once."""
     cfg = config.load("default")
-    for update in ({"repeats": 3}, {"idle_s": 2.0}, {"country_iso_code": "DEU"}):
+    for update in ({"repeats": 3}, {"idle_s": 2.0}):
         changed = _with(cfg, "energy", **update)
         assert answers_fingerprint(changed, changed.candidates[0]) != answers_fingerprint(cfg, cfg.candidates[0])
     vllm = cfg.candidates[0].model_copy(update={"engine": "vllm", "model": "org/m"})
     assert answers_fingerprint(cfg, vllm) != answers_fingerprint(cfg, vllm.model_copy(update={"devices": 2}))
 
 
-def test_the_calibration_set_is_in_the_judge_key(prompt_copies):
-    """Stale: an item appended to judge_prompts/calibration.jsonl planned nothing, and the next report used a
-    partial set."""
+def test_what_gives_verdicts_without_a_field_is_in_the_judge_key(prompt_copies):
+    """Stale (issue 26): the non-answer rules, the control builder and the held-out labelled answers changed
+    verdicts or the correction, and no key held them. Their text is in the key, not their path."""
     cfg = config.load("default")
-    before = judge_key(cfg)
-    _edit(prompt_copies / "judge_prompts" / "calibration.jsonl")
-    assert judge_key(cfg) != before
+    for path in ("pipeline/verdicts/non_answers.py", "pipeline/verdicts/controls.py", "labelled/answers/items.jsonl"):
+        before = judge_key(cfg)
+        _edit(prompt_copies / path)
+        assert judge_key(cfg) != before, path
     assert judge_fingerprint(cfg.judge) == judge_fingerprint(cfg.judge)  # the answers are not regraded for it
+
+
+def test_a_country_or_a_judge_name_changes_no_measurement():
+    """Wasted (issue 26): energy.country_iso_code re-answered every candidate to change a CO2 figure that is the
+    energy times the country's carbon intensity; judge.name, a label, re-graded every answer."""
+    cfg = config.load("default")
+    country = _with(cfg, "energy", country_iso_code="DEU")
+    assert answers_fingerprint(country, cfg.candidates[0]) == answers_fingerprint(cfg, cfg.candidates[0])
+    assert report_key(country) != report_key(cfg)
+    renamed = _with(cfg, "judge", name="another-name")
+    assert judge_fingerprint(renamed.judge) == judge_fingerprint(cfg.judge)
+    assert [p.key for p in passes(renamed)] == [p.key for p in passes(cfg)]
 
 
 @pytest.mark.parametrize("section", ["generator", "judge", "candidates"])

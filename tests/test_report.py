@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.report.aggregation import aggregate, judge_rate_columns
+from pipeline.report.aggregation import HELD_OUT_COLUMNS, aggregate
 from pipeline.report.figures import bubble_plot
 from pipeline.report.formatting import format_params, table_markdown
 from pipeline.report.report import breakdown_table, efficiency_table, projection_table, significance_summary
@@ -88,11 +88,10 @@ def test_significance_projection_and_breakdown_tables():
 
 
 def _calibrated(details: pd.DataFrame, sensitivity=0.9, specificity=0.8, items=30) -> pd.DataFrame:
-    """The judge measured on ``items`` correct and ``items`` wrong labelled answers."""
+    """The judge measured on ``items`` correct and ``items`` wrong held-out real answers of each model."""
     tp, tn = round(sensitivity * items), round(specificity * items)
-    rates = {"sensitivity": sensitivity, "specificity": specificity, "positives": items, "negatives": items,
-             "tp": tp, "fn": items - tp, "tn": tn, "fp": items - tn}
-    return details.assign(**judge_rate_columns(rates, None))
+    counts = {"tp": tp, "fn": items - tp, "tn": tn, "fp": items - tn}
+    return details.assign(**{column: counts[key] for column, key in HELD_OUT_COLUMNS.items()})
 
 
 def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
@@ -107,19 +106,18 @@ def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
 
 
 def test_the_report_says_when_the_correction_changes_a_conclusion():
-    from pipeline.report.report import correction_effects
+    from pipeline.report.report import scale_effects
 
-    # A and B are both corrected to 100% (clipped): they tie, and the cheaper B becomes the most accurate and
-    # dominates A on the corrected frontier.
-    results = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.9, 0.8], "corrected_accuracy": [1.0, 1.0],
+    # Each model is corrected with its own judge error rates: the judge was lenient on A's answers, so A
+    # drops below the cheaper B, which becomes the most accurate and dominates A on the corrected frontier.
+    results = pd.DataFrame({"model": ["A", "B"], "accuracy": [0.9, 0.8], "corrected_accuracy": [0.7, 0.85],
                             "energy_per_query_wh": [2.0, 1.0], "on_frontier": [True, True]})
-    effects = correction_effects(results)
-    assert effects[0].startswith("The most accurate model changes: A as judged, B corrected")
-    assert effects[1] == "The efficiency frontier changes for A with corrected accuracies."
-    assert len(effects) == 2  # whether a difference is real is McNemar's on the verdicts, not re-tested here
-    # with 30 + 30 calibration items, correcting the tiny run changes neither the best model nor the frontier
-    assert correction_effects(aggregate(_calibrated(tiny_details()))) == []
-    assert correction_effects(aggregate(tiny_details())) == []  # no calibration: nothing to say
+    effects = scale_effects(results, "corrected_accuracy", "corrected")
+    assert effects == ["The most accurate model changes: A as judged, B corrected.",
+                       "The efficiency frontier changes for A (corrected)."]
+    # with the same 30 + 30 held-out items for both, correcting the tiny run changes neither
+    assert scale_effects(aggregate(_calibrated(tiny_details())), "corrected_accuracy", "corrected") == []
+    assert scale_effects(aggregate(tiny_details()), "corrected_accuracy", "corrected") == []  # nothing to say
 
 
 def test_answers_wrong_by_rule_are_counted_and_not_corrected_for_the_judge():
@@ -148,19 +146,19 @@ def test_questions_a_human_should_look_at_are_listed():
 
 
 def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_best():
-    from pipeline.report.report import decision
+    from pipeline.report.report import decision, judged
 
     results = aggregate(tiny_details())  # small: 2/3 correct, 0.04 Wh; big: 3/4 correct, 0.8 Wh
     pairs = _pair("small", "big", paired=3, a_only=1, b_only=1, p_value=1.0)  # q3 and q1; q2 unparsed
-    strict = decision(results, pairs, tolerance=0.05)  # small is 8.3 points below: outside the tolerance
+    strict = decision(results, judged(pairs), tolerance=0.05)  # small is 8.3 points below: outside the tolerance
     assert strict[0].startswith("Pick **big** (7B): accuracy 75.0%") and "most accurate model" in strict[1]
-    loose = decision(results, pairs, tolerance=0.10)
+    loose = decision(results, judged(pairs), tolerance=0.10)
     assert loose[0].startswith("Pick **small** (135M): accuracy 66.7%")
     # per query: small 0.01 Wh, big 0.2 Wh (the totals, 0.04 and 0.8 Wh, rest on the same 4 answers here)
     assert "net energy 0.01 Wh per query over 4 of 4 answers" in loose[0]
     assert "8.3 points better" in loose[1] and "20× the energy" in loose[1] and "0.19 Wh more per query" in loose[1]
     # a significant difference rules the cheaper model out, whatever the tolerance
-    assert decision(results, pairs.assign(significant=True), tolerance=0.10)[0].startswith("Pick **big**")
+    assert decision(results, judged(pairs.assign(significant=True)), tolerance=0.10)[0].startswith("Pick **big**")
 
 
 
@@ -170,35 +168,37 @@ def _pair(a: str, b: str, paired: int, a_only: int, b_only: int, p_value: float,
 
 
 def test_the_card_says_how_many_questions_would_tell_the_pick_from_the_best():
-    from pipeline.report.report import decision
+    from pipeline.report.report import decision, judged
 
     results = aggregate(tiny_details())  # small: 66.7%, big: 75.0%: small is picked with a 10-point tolerance
     # Hand-made pair: of 10 questions, big alone right on 5, small alone on none: p = 2 / 2^5 = 0.0625.
     # At N questions D ~ Binomial(N, 1/2) discordant pairs, all big's; significant from D = 6 (2 / 2^6 < 0.05):
     # P(D >= 6) is 0.788 at N = 14 and 0.849 at N = 15 -> 15 questions.
     pairs = _pair("small", "big", paired=10, a_only=0, b_only=5, p_value=0.0625)
-    card = decision(results, pairs, tolerance=0.10, more_questions=lambda n: f"make report DOC=doc QUESTIONS={n}")
+    card = decision(results, judged(pairs), tolerance=0.10, more_questions=lambda n: f"make report DOC=doc QUESTIONS={n}")
     assert card[0].startswith("Pick **small**") and len(card) == 3
     assert card[2].startswith("small cannot be told apart from big at 10 questions (small alone right on 0, "
                               "big alone on 5; exact McNemar p = 0.0625).")
     assert "15 questions in all would settle it (80% power, alpha 0.05)" in card[2]
-    assert card[2].endswith("`make report DOC=doc QUESTIONS=15` makes only the new ones.")
+    assert "`make report DOC=doc QUESTIONS=15` makes only the new ones." in card[2]
+    # adding questions until the test says "different" is optional stopping: the card says what the second look needs
+    assert card[2].endswith("count the difference as real only at p < 0.025 then (Bonferroni over the two looks).")
     # without a command, the count alone; the best picked: compared with the next most accurate model
-    strict = decision(results, pairs, tolerance=0.05)
+    strict = decision(results, judged(pairs), tolerance=0.05)
     assert strict[0].startswith("Pick **big**")
     assert strict[2].startswith("big cannot be told apart from small at 10 questions (big alone right on 5, "
                                 "small alone on 0")
-    assert strict[2].endswith("15 questions in all would settle it (80% power, alpha 0.05).")
+    assert "15 questions in all would settle it (80% power, alpha 0.05). Testing again" in strict[2]
 
 
 def test_the_card_says_when_no_question_count_would_settle_it():
-    from pipeline.report.report import decision
+    from pipeline.report.report import decision, judged
 
     results = aggregate(tiny_details())
-    each_way = decision(results, _pair("small", "big", 3, 1, 1, 1.0), tolerance=0.10, more_questions=str)
+    each_way = decision(results, judged(_pair("small", "big", 3, 1, 1, 1.0)), tolerance=0.10, more_questions=str)
     assert "No number of questions would settle it on this evidence: each was right where the other was wrong " \
            "equally often." in each_way[2] and "`" not in each_way[2]
-    never = decision(results, _pair("small", "big", 3, 0, 0, 1.0), tolerance=0.10)
+    never = decision(results, judged(_pair("small", "big", 3, 0, 0, 1.0)), tolerance=0.10)
     assert never[2].endswith("they were right and wrong on the same questions.")
     # 1 and 2 of 60 discordant: 1,493 questions at 80% power; over a limit of 1,000, the card says so
     from pipeline.report.report import cannot_tell_apart
@@ -208,9 +208,9 @@ def test_the_card_says_when_no_question_count_would_settle_it():
 
 
 def test_the_card_is_silent_when_the_difference_is_significant():
-    from pipeline.report.report import decision
+    from pipeline.report.report import decision, judged
 
     results = aggregate(tiny_details())
     # big is picked (the best) and is significantly better than the next model: nothing to add
-    card = decision(results, _pair("big", "small", 20, 10, 0, 0.00195, significant=True), tolerance=0.10)
+    card = decision(results, judged(_pair("big", "small", 20, 10, 0, 0.00195, significant=True)), tolerance=0.10)
     assert card[0].startswith("Pick **big**") and len(card) == 2

@@ -46,6 +46,8 @@ estimates, labelled, or "not measured".
 
 from __future__ import annotations
 
+import functools
+
 import contextlib
 import logging
 import math
@@ -408,6 +410,17 @@ def ecologits_wh(params_b: float, output_tokens: float, latency_s: float, zone: 
     return kwh * 1000.0
 
 
+@functools.lru_cache(maxsize=32)
+def carbon_intensity_kg_per_kwh(country_iso_code: str) -> float:
+    """The country's grid carbon intensity as CodeCarbon computes emissions offline (its energy-mix data)."""
+    from codecarbon.core.emissions import Emissions
+    from codecarbon.core.units import Energy as Kwh
+    from codecarbon.external.geography import GeoMetadata
+    from codecarbon.input import DataSource
+
+    return Emissions(DataSource()).get_country_emissions(Kwh.from_energy(kWh=1.0), GeoMetadata(country_iso_code))
+
+
 def answer_energy(answers: pd.DataFrame, produced: pd.DataFrame, sessions: list[dict], candidate: Candidate,
                   settings: Energy) -> pd.DataFrame:
     """Energy columns for one candidate's answers in use (one row per question).
@@ -429,6 +442,9 @@ def answer_energy(answers: pd.DataFrame, produced: pd.DataFrame, sessions: list[
         charged[["question_id", "session", *columns]], on=["question_id", "session"], how="left")
     out["energy_method"] = out["energy_method"].fillna(NOT_MEASURED)
     out["energy_status"] = out["energy_status"].fillna(MISSING)
+    # CO2 = the net energy x the profile's country's carbon intensity (CodeCarbon's data): another country needs
+    # no new measurement (energy.country_iso_code is in the report's key only).
+    out["co2_kg"] = out["energy_wh"] / 1000.0 * carbon_intensity_kg_per_kwh(settings.country_iso_code)
     out[["gpus_measured", "hardware"]] = out[["gpus_measured", "hardware"]].fillna("")
     hardware = candidate.endpoint_hardware
     tdp, what = (hardware.tdp_watts, hardware) if hardware else (settings.tdp_watts, None)

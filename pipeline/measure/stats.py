@@ -42,6 +42,7 @@ __all__ = [
     "judge_error_rates",
     "judge_youden",
     "corrected_accuracy",
+    "interval_difference",
 ]
 
 NAN = float("nan")
@@ -713,3 +714,25 @@ def corrected_accuracy(correct: int, judged: int, rates: dict, z: float = 1.9599
     low = min(theta, max(0.0, centre - z * se))
     high = max(theta, min(1.0, centre + z * se))
     return {"accuracy": theta, "ci_low": low, "ci_high": high, "observed": observed, "reason": ""}
+
+
+def interval_difference(a: tuple[float, float, float], b: tuple[float, float, float], alpha: float = 0.05) -> dict:
+    """Whether two estimates with independent 95% intervals differ: (estimate, low, high) of each.
+
+    Method: a normal approximation on the difference, each standard error taken as its interval's half-width
+    / z; two-sided p. Used for judge-corrected accuracies, each corrected with its own model's error rates
+    (:func:`corrected_accuracy`), where a McNemar test on the verdicts no longer tests the corrected
+    difference. Treating the two as independent ignores that both models answered the same questions
+    (answers correlate positively), which overstates the spread: the test errs towards "not told apart".
+
+    Returns {"difference", "se", "p_value", "significant"} (NaN and False when either is missing).
+    """
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - 0.05 / 2)
+    if any(_is_missing(v) for v in (*a, *b)):
+        return {"difference": NAN, "se": NAN, "p_value": NAN, "significant": False}
+    se = math.hypot((a[2] - a[1]) / (2 * z), (b[2] - b[1]) / (2 * z))
+    difference = a[0] - b[0]
+    p = 2 * norm.sf(abs(difference) / se) if se > 0 else (0.0 if difference else 1.0)
+    return {"difference": difference, "se": se, "p_value": float(p), "significant": bool(p < alpha)}

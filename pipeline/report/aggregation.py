@@ -24,8 +24,8 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.io import read_jsonl
-from pipeline.measure import energy, stats
-from pipeline.verdicts import calibration, controls
+from pipeline.measure import energy, labelled, stats
+from pipeline.verdicts import calibration, controls, real_answers
 from pipeline.verdicts.judge import CHECKS, latest_records, passes
 
 NAN = float("nan")
@@ -100,41 +100,51 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     details = details.merge(_judge_energy(run_dir, cfg), on=["candidate", "question_id"], how="left")
     controls_path = run_dir / "controls.parquet"
     graded_controls = pd.read_parquet(controls_path) if controls_path.exists() else pd.DataFrame()
-    return details.assign(**judge_rate_columns(calibration.summary(run_dir, cfg.judge),
-                                               controls.rates(graded_controls) if len(graded_controls) else None))
+    control_rates = controls.rates(graded_controls) if len(graded_controls) else None
+    details = details.assign(**{f"controls_{column}": NAN if not control_rates else control_rates[key]
+                                for column, key in RATE_COLUMNS.items()})
+    held_out = {c.name: real_answers.model_counts(calibration.runs_root(run_dir), cfg.judge, c.model)
+                for c in cfg.candidates}
+    details = details.assign(**{column: details["candidate"].map(
+        lambda name, key=key: NAN if held_out.get(name) is None else held_out[name][key])
+        for column, key in HELD_OUT_COLUMNS.items()})
+    return with_labels(details, run_dir)
 
 
-# The judge's error rates, copied onto every row of the details so that the judge-corrected accuracy is
-# recomputable from details.parquet alone: measured on the hand-labelled calibration set, on this document's
-# control answers, and the two pooled (the counts the correction uses). NaN: not measured.
-RATE_SOURCES = ("calibration", "controls")
+def with_labels(details: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+    """A person's current labels (``make review``) on each row: ``label`` (correct, wrong, gold_wrong, unclear;
+    empty when not labelled) and ``label_value`` (1, 0 or NaN)."""
+    from pipeline.review.labels import current_labels
+
+    labels = current_labels(run_dir)
+    if labels.empty:
+        return details.assign(label=None, label_value=NAN)
+    return details.merge(labels[["question_id", "candidate", "label", "label_value"]],
+                         on=["question_id", "candidate"], how="left")
+
+
+# This document's control answers (a gate: built from the run, far easier than real answers; never used to
+# correct accuracy), copied onto every row for the record.
 RATE_COLUMNS = {"sensitivity": "sensitivity", "specificity": "specificity", "correct_items": "positives",
                 "wrong_items": "negatives"}
-POOLED_COLUMNS = {"judge_tp": "tp", "judge_fn": "fn", "judge_tn": "tn", "judge_fp": "fp"}
-
-
-def judge_rate_columns(calibration_rates: dict | None, control_rates: dict | None) -> dict:
-    """Columns of the judge's error rates (see :data:`RATE_COLUMNS`) from each source, and the pooled counts."""
-    columns = {}
-    for source, rates in zip(RATE_SOURCES, (calibration_rates, control_rates)):
-        for column, key in RATE_COLUMNS.items():
-            columns[f"{source}_{column}"] = NAN if not rates else rates[key]
-    measured = [r for r in (calibration_rates, control_rates) if r]
-    for column, key in POOLED_COLUMNS.items():
-        columns[column] = sum(r[key] for r in measured) if measured else NAN
-    return columns
+# The judge on this candidate's held-out real answers a person labelled (labelled/answers/; key fact): the counts
+# the candidate's judge-corrected accuracy uses, so that it is recomputable from details.parquet alone.
+HELD_OUT_COLUMNS = {"heldout_tp": "tp", "heldout_fn": "fn", "heldout_tn": "tn", "heldout_fp": "fp"}
 
 
 def corrected(correct: int, judged: int, group: pd.DataFrame, certain_wrong: int = 0) -> dict:
-    """:func:`stats.corrected_accuracy` with the pooled error counts of ``group`` (NaN without them).
+    """:func:`stats.corrected_accuracy` with this candidate's held-out counts (NaN without them).
 
+    The judge errs differently per answering model (on the held-out documents it accepted a quarter of one
+    small model's wrong answers and over half of another's), so each candidate is corrected with the judge's
+    error rates on *its own* labelled real answers; a candidate with none gets no corrected accuracy.
     ``correct`` of ``judged`` answers graded by the judge; ``certain_wrong`` more answers are wrong by rule
     (no judge error to correct): the corrected share and its bounds are scaled to all the answers.
     """
-    if any(column not in group or group[column].isna().all() for column in POOLED_COLUMNS):
+    if any(column not in group or group[column].isna().all() for column in HELD_OUT_COLUMNS):
         return {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN,
-                "reason": "the judge was not checked against labelled or control answers"}
-    counts = {key: int(group[column].iloc[0]) for column, key in POOLED_COLUMNS.items()}
+                "reason": "no held-out real answers of this model labelled by a person (labelled/answers/)"}
+    counts = {key: int(group[column].iloc[0]) for column, key in HELD_OUT_COLUMNS.items()}
     positives, negatives = counts["tp"] + counts["fn"], counts["tn"] + counts["fp"]
     rates = {**counts, "positives": positives, "negatives": negatives,
              "sensitivity": counts["tp"] / positives if positives else NAN,
@@ -206,9 +216,9 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "hardware": group["hardware"].iloc[0],
         })
     results = pd.DataFrame(rows)
-    for source in RATE_SOURCES:  # the judge's error rates, the same on every row
-        for column in ("sensitivity", "specificity", "correct_items", "wrong_items"):
-            results[f"{source}_{column}"] = _column(details, f"{source}_{column}").iloc[0] if len(details) else NAN
+    for column in RATE_COLUMNS:  # the judge on this document's control answers, the same on every row
+        results[f"controls_{column}"] = _column(details, f"controls_{column}").iloc[0] if len(details) else NAN
+    results = _with_labelled(results, details)
     # The energy per query (and per token, and accuracy per Wh) over the answers measured in full only.
     status = _column(details, "energy_status", energy.MEASURED)
     ranked_energy = details["energy_wh"].where(status.map(energy.ranked))
@@ -218,6 +228,17 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
     results["on_frontier"] = stats.pareto_frontier(results, x="energy_per_query_wh")
     results["per"], _ = stats.performance_efficiency_ratio(results)
     return results
+
+
+def _with_labelled(results: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
+    """Each model's accuracy anchored on a person's labels (:mod:`pipeline.measure.labelled`), where there are
+    labels: ``labelled_accuracy`` and its interval, how many labels, and how often the judge agreed."""
+    columns = ["labelled_accuracy", "labelled_ci_low", "labelled_ci_high", "labels", "judge_agreed", "judge_kappa",
+               "judge_accepted_wrong", "labelled_wrong", "judge_rejected_right", "labelled_right"]
+    if "label_value" not in details or details["label_value"].isna().all():
+        return results.assign(**{c: NAN for c in columns}).assign(labels=0)
+    found = labelled.estimates(details).rename(columns={"candidate": "model"})
+    return results.merge(found[["model", *columns]], on="model", how="left")
 
 
 def _spread(group: pd.DataFrame) -> float:

@@ -155,11 +155,13 @@ def _summary(table: pd.DataFrame, documents: list[str]) -> str:
             "document weighs the same); \"–\": not evaluated on that document.")
 
 
-def combined_markdown(table: pd.DataFrame, documents: list[str]) -> str:
+def combined_markdown(table: pd.DataFrame, documents: list[str], reports: dict[str, pd.DataFrame]) -> str:
     return "\n".join([
         "# Models across documents", "", _summary(table, documents), "",
         markdown_table(combined_display(table, documents)), "",
         "![accuracy per model and document](compare.png)", "",
+        "## What each evaluation cost, and when its pick repays it", "",
+        markdown_table(payback_table(reports)), "",
     ])
 
 
@@ -189,6 +191,28 @@ def decision(table: pd.DataFrame, documents: list[str], tolerance: float = 0.05)
                      f"{num(best[wh] / pick[wh], '{:.3g}')}× the energy; each document's report says whether "
                      "that difference is significant there.")
     return lines
+
+
+PAYBACK = {"evaluation_energy_wh": "Evaluation (Wh)", "largest_model": "Largest candidate",
+           "saving_vs_largest_wh_per_query": "Saving vs largest (Wh/query)",
+           "payback_queries_vs_largest": "Repaid after (queries)", "most_accurate_model": "Most accurate",
+           "saving_vs_most_accurate_wh_per_query": "Saving vs most accurate (Wh/query)",
+           "payback_queries_vs_most_accurate": "Repaid after (queries) "}
+
+
+def payback_table(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per document: what its evaluation cost and when its pick repays it (the report's payback columns; reports
+    made before they existed show n/a)."""
+    rows = []
+    for document, frame in reports.items():
+        first = frame.iloc[0] if len(frame) else pd.Series(dtype=object)
+        row = {"Document": document}
+        for column, title in PAYBACK.items():
+            value = first.get(column, float("nan"))
+            row[title] = value if isinstance(value, str) else (
+                f"{int(value):,}" if "queries" in column and pd.notna(value) else num(value, "{:.3g}"))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def bar_chart(table: pd.DataFrame, documents: list[str], path: Path) -> None:
@@ -226,10 +250,11 @@ def run(reports_root: Path, out_dir: Path) -> Path:
     atomic_write_text(out_dir / "combined.csv", table.to_csv(index=False))
     bar_chart(table, documents, out_dir / "compare.png")
     combined = out_dir / "combined.md"
-    atomic_write_text(combined, combined_markdown(table, documents))
+    atomic_write_text(combined, combined_markdown(table, documents, reports))
     html_report.render(
         out_dir / "compare.html", "Which model, across documents?", [_summary(table, documents)],
         [("Across documents", combined_display(table, documents)),
+         ("What each evaluation cost, and when its pick repays it", payback_table(reports)),
          *((f"Results for {document}", frame) for document, frame in per_document_tables(reports).items())],
         [("Accuracy per model and document", out_dir / "compare.png")],
         links=[(f"{document}: its report", f"../{document}/report.html") for document in documents]

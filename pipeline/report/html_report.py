@@ -4,7 +4,8 @@ The page opens offline from a file: CSS and one small script are inline, images 
 URIs, and nothing is fetched from anywhere. The decision card and the plot come first (within the
 first screen at 1280×900); tables wrap instead of scrolling sideways and sort on a header click;
 the explorer shows, per question, the excerpt, the gold answer and every model's answer with its
-verdict and the judge's output, filtered by model, verdict, question kind and "flagged". Every
+verdict and the judge's output (and a person's label beside the verdict, where ``make review`` gave one),
+filtered by model, verdict, question kind, "flagged" and "disagreements" (label against verdict). Every
 piece of caller text is HTML-escaped; DataFrames go through ``DataFrame.to_html(escape=True)``.
 """
 
@@ -76,6 +77,10 @@ article.question .meta { color: var(--muted); font-size: 0.85rem; }
 .verdict-correct { color: #116329; font-weight: 600; }
 .verdict-wrong { color: #a40e26; font-weight: 600; }
 .verdict-none { color: var(--muted); }
+.label-correct { color: #116329; }
+.label-wrong { color: #a40e26; }
+.label-gold_wrong, .label-unclear, .label-none { color: var(--muted); }
+tr[data-disagree="1"] td.label { font-weight: 600; text-decoration: underline; }
 .hidden { display: none !important; }
 table.report-table th, table.report-table td {
   padding: 0.4rem 0.7rem; border-bottom: 1px solid var(--border); vertical-align: top;
@@ -131,12 +136,14 @@ SCRIPT = """
   if (!filters) return;
   function apply() {
     var model = filters.querySelector("[name=model]").value, verdict = filters.querySelector("[name=verdict]").value,
-        kind = filters.querySelector("[name=kind]").value, flagged = filters.querySelector("[name=flagged]").checked;
+        kind = filters.querySelector("[name=kind]").value, flagged = filters.querySelector("[name=flagged]").checked,
+        disagreeing = filters.querySelector("[name=disagree]"), disagree = !!(disagreeing && disagreeing.checked);
     var shown = 0;
     document.querySelectorAll("article.question").forEach(function (q) {
       var any = false;
       q.querySelectorAll("tr[data-model]").forEach(function (r) {
-        var ok = (!model || r.dataset.model === model) && (!verdict || r.dataset.verdict === verdict);
+        var ok = (!model || r.dataset.model === model) && (!verdict || r.dataset.verdict === verdict) &&
+                 (!disagree || r.dataset.disagree === "1");
         r.classList.toggle("hidden", !ok);
         any = any || ok;
       });
@@ -152,8 +159,20 @@ SCRIPT = """
 """
 
 
+LABEL_TEXT = {"correct": "correct", "wrong": "wrong", "gold_wrong": "gold is wrong", "unclear": "unclear"}
+
+
+def _label_of(value) -> str:
+    """A person's label (``make review``) as a class name: correct, wrong, gold_wrong, unclear or none."""
+    return value if isinstance(value, str) and value in LABEL_TEXT else "none"
+
+
 def explorer(details: pd.DataFrame, flagged: set[str]) -> str:
-    """The per-question explorer: one article per question, one row per model, and the filters."""
+    """The per-question explorer: one article per question, one row per model, and the filters.
+
+    With a ``label`` column (a person's label: correct, wrong, gold_wrong, unclear, or missing) each row
+    shows it beside the verdict, and a "disagreements" filter keeps the rows where the person's label
+    contradicts the verdict (labelled correct but graded wrong, or the reverse)."""
     if details.empty:
         return '<p class="empty">(no answers)</p>'
 
@@ -163,21 +182,31 @@ def explorer(details: pd.DataFrame, flagged: set[str]) -> str:
         return f'<label>{name.title()} <select name="{name}"><option value="">all</option>{items}</select></label>'
 
     verdict_of = {1.0: "correct", 0.0: "wrong"}
+    labelled = "label" in details
     models = list(dict.fromkeys(details["candidate"]))
     kinds = sorted(details["kind"].dropna().astype(str).unique()) if "kind" in details else []
     parts = ['<form class="filters" id="explorer-filters">', options("model", models),
              options("verdict", ["correct", "wrong", "none"], {"none": "no verdict"}), options("kind", kinds),
              '<label><input type="checkbox" name="flagged"> flagged only</label>',
+             *([('<label title="a person\'s label (make review) against the judge\'s verdict"><input '
+                 'type="checkbox" name="disagree"> disagreements only</label>')] if labelled else []),
              '<span id="explorer-count" class="meta"></span></form>']
+    label_head = "<th>Person's label</th>" if labelled else ""
     for qid, group in details.groupby("question_id", sort=False):
         first = group.iloc[0]
         flag = "1" if qid in flagged else "0"
         rows = []
         for row in group.itertuples():
             verdict = verdict_of.get(getattr(row, "verdict"), "none")
-            rows.append(f'<tr data-model="{html.escape(str(row.candidate))}" data-verdict="{verdict}">'
+            label_cell, disagree = "", ""
+            if labelled:
+                label = _label_of(row.label)
+                disagree = f' data-disagree="{int((label, verdict) in {("correct", "wrong"), ("wrong", "correct")})}"'
+                label_cell = f'<td class="label label-{label}">{LABEL_TEXT.get(label, "not labelled")}</td>'
+            rows.append(f'<tr data-model="{html.escape(str(row.candidate))}" data-verdict="{verdict}"{disagree}>'
                         f"<td>{html.escape(str(row.candidate))}</td>"
                         f'<td class="verdict-{verdict}">{verdict if verdict != "none" else "no verdict"}</td>'
+                        f"{label_cell}"
                         f"<td>{html.escape(str(getattr(row, 'prediction', '')))}</td>"
                         f"<td><code>{html.escape(str(getattr(row, 'raw_judge_output', '')))}</code></td></tr>")
         parts.append(
@@ -188,7 +217,7 @@ def explorer(details: pd.DataFrame, flagged: set[str]) -> str:
             f"<p><strong>Gold answer:</strong> {html.escape(str(first['gold']))}</p>"
             f"<details><summary>Excerpt</summary><p>{html.escape(str(first.get('chunk_text', '')))}</p></details>"
             '<div class="table-wrap"><table class="report-table"><thead><tr><th>Model</th><th>Verdict</th>'
-            f'<th>Answer</th><th>Judge output</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            f'{label_head}<th>Answer</th><th>Judge output</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
             "</article>")
     return "\n".join(parts)
 

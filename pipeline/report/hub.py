@@ -30,7 +30,7 @@ from pipeline.io import atomic_write_parquet, atomic_write_text
 from pipeline.report.formatting import format_params, table_markdown
 
 LICENSE = "cc-by-4.0"
-CONFIGS = ("questions", "details", "results", "run")
+CONFIGS = ("questions", "details", "results", "run", "labels")
 LIBRARIES = {  # label -> distribution name (importlib.metadata)
     "yourbench": "yourbench",
     "lighteval": "lighteval",
@@ -191,6 +191,8 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         f"| `results` | {rows['results']} | one row per candidate: accuracy (judged and judge-corrected, with "
         "95% intervals), duration, energy, CO2 |",
         f"| `run` | {rows['run']} | the run's identity: profile, models, library versions, times |",
+        (f"| `labels` | {rows['labels']} | a person's labels of answers (`make review`): correct, wrong, gold is "
+         "wrong or question unclear, keyed by the question's and the answer's hashes |"),
         "",
         "## How to load it",
         "",
@@ -221,6 +223,13 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _labels(run_dir: Path) -> pd.DataFrame:
+    """The person's current labels of this run (``make review``), one row per labelled answer."""
+    from pipeline.review.labels import current_labels
+
+    return current_labels(run_dir).reset_index(drop=True)
+
+
 def build_dataset(run_dir: Path, report_dir: Path, cfg, document: str, run_info: dict) -> Path:
     """Write ``report_dir/hub/`` (data/*.parquet + README.md) from a finished run and report."""
     run_dir, report_dir = Path(run_dir), Path(report_dir)
@@ -237,6 +246,7 @@ def build_dataset(run_dir: Path, report_dir: Path, cfg, document: str, run_info:
         "details": pd.read_parquet(sources["details"]),
         "results": pd.read_csv(sources["results"]),
         "run": _run_row(run_info),
+        "labels": _labels(run_dir),
     }
     frames = {name: _scrub_frame(df) for name, df in frames.items()}
 

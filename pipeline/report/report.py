@@ -8,7 +8,9 @@ the figure from :mod:`pipeline.report.figures`, the way each number is written f
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +23,7 @@ from pipeline.questions.validation_rates import rates_sentence
 from pipeline.report import flags, trust
 from pipeline.report.aggregation import aggregate, answer_sessions, build_details
 from pipeline.report.formatting import format_params, main_table, markdown_table, num, pct
-from pipeline.verdicts import calibration, controls
+from pipeline.verdicts import calibration, controls, real_answers
 from pipeline.verdicts.grading import judge_fingerprint
 from pipeline.verdicts.judge import CHECKS
 
@@ -29,31 +31,25 @@ from pipeline.verdicts.judge import CHECKS
 def report_key(cfg: Config) -> str:
     """What the report depends on besides the judgements (:mod:`pipeline.keys`): the candidates' sizes and
     hardware labels, the estimates' settings, and the report settings."""
-    return fingerprint(keys.settings(cfg, keys.REPORT))
+    return fingerprint(keys.settings(cfg, keys.REPORT), *keys.texts(keys.REPORT))
 
 
-def correction_effects(results: pd.DataFrame) -> list[str]:
-    """Where correcting accuracy for the judge's error rates changes a conclusion of the report.
-
-    Rogan-Gladen is increasing in the judged accuracy, so the order only changes where
-    corrected values are clipped to 0 or 1 and tie; the frontier likewise. Whether a
-    difference is real is not asked again: both models go through the same correction,
-    so McNemar on their verdicts already tests the corrected difference.
-    """
-    rated = results.dropna(subset=["accuracy", "corrected_accuracy"])
+def scale_effects(results: pd.DataFrame, column: str, name: str) -> list[str]:
+    """Where an accuracy other than the judged one (``column``: judge-corrected per model, or anchored on a
+    person's labels) changes a conclusion of the report: the most accurate model, the efficiency frontier.
+    Each model has its own correction, so the order can change anywhere, not only where estimates clip."""
+    rated = results.dropna(subset=["accuracy", column])
     if rated.empty:
         return []
     found = []
     by_judged = rated.sort_values(["accuracy", "energy_per_query_wh"], ascending=[False, True])["model"].tolist()
-    by_corrected = rated.sort_values(["corrected_accuracy", "energy_per_query_wh"],
-                                     ascending=[False, True])["model"].tolist()
-    if by_judged[0] != by_corrected[0]:
-        found.append(f"The most accurate model changes: {by_judged[0]} as judged, {by_corrected[0]} corrected "
-                     "(corrected accuracies tie where they are clipped at 0% or 100%).")
-    frontier = stats.pareto_frontier(rated, x="energy_per_query_wh", y="corrected_accuracy")
+    by_other = rated.sort_values([column, "energy_per_query_wh"], ascending=[False, True])["model"].tolist()
+    if by_judged[0] != by_other[0]:
+        found.append(f"The most accurate model changes: {by_judged[0]} as judged, {by_other[0]} {name}.")
+    frontier = stats.pareto_frontier(rated, x="energy_per_query_wh", y=column)
     moved = sorted(set(rated.loc[frontier, "model"]) ^ set(rated.loc[rated["on_frontier"], "model"]))
     if moved:
-        found.append(f"The efficiency frontier changes for {', '.join(moved)} with corrected accuracies.")
+        found.append(f"The efficiency frontier changes for {', '.join(moved)} ({name}).")
     return found
 
 
@@ -131,53 +127,151 @@ def pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
         list(PAIR_COLUMNS)].rename(columns=PAIR_COLUMNS)
 
 
-def decision(results: pd.DataFrame, pairs: pd.DataFrame, tolerance: float,
-             more_questions: Callable[[int], str] | None = None, alpha: float = 0.05) -> list[str]:
-    """The card at the top of the page: which model to pick, and what it saves against the best.
+@dataclass
+class Scale:
+    """The accuracy the pick rests on, and how two models are told apart on it.
 
-    The pick is the model with the lowest energy per query whose accuracy is within
-    ``tolerance`` of the best and which is not significantly worse than the best (the
-    pairwise McNemar tests of the report, at ``alpha``); ties go to the lower energy per
-    query. When the pick cannot be told apart from the best (or, being the best, from the
-    next most accurate model), a line says so (:func:`cannot_tell_apart`), with the command
-    ``more_questions(n)`` that brings the question count to n when it is given.
+    In order of preference: the person's labels on this document (``labelled``: PPI, per model and per pair,
+    :mod:`pipeline.measure.labelled`), the judge's verdicts corrected per model with its error rates on that
+    model's held-out real answers (``corrected``), or the verdicts as judged (``judged``, exact McNemar on the
+    verdicts). A scale is used only when every candidate has an estimate on it; the tolerance applies on it.
     """
-    rated = results.dropna(subset=["accuracy"]).sort_values(["accuracy", "energy_per_query_wh"],
-                                                            ascending=[False, True])
+
+    key: str
+    accuracy: str  # results columns
+    low: str
+    high: str
+    says: str  # how the card names it
+    pairs: pd.DataFrame  # model_a, model_b, significant, and the evidence (p_value or an interval)
+
+
+def corrected_pairs(results: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Every pair of models on the judge-corrected scale (:func:`stats.interval_difference`)."""
+    from itertools import combinations
+
+    rows = []
+    by_model = results.set_index("model")
+    for a, b in combinations(results["model"], 2):
+        found = stats.interval_difference(
+            *(tuple(by_model.loc[m, c] for c in ("corrected_accuracy", "corrected_ci_low", "corrected_ci_high"))
+              for m in (a, b)), alpha=alpha)
+        rows.append({"model_a": a, "model_b": b, **found})
+    return pd.DataFrame(rows, columns=["model_a", "model_b", "difference", "se", "p_value", "significant"])
+
+
+def judged(pairs: pd.DataFrame) -> Scale:
+    """The verdicts as judged, told apart by the exact McNemar tests ``pairs`` (:func:`stats.pairwise_significance`)."""
+    return Scale("judged", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "as judged, uncorrected", pairs)
+
+
+def choose_scale(results: pd.DataFrame, details: pd.DataFrame, judged_pairs: pd.DataFrame, alpha: float) -> Scale:
+    """The scale the pick uses (see :class:`Scale`)."""
+    from pipeline.measure import labelled
+
+    if len(results) and (results["labels"] > 0).all() and results["labelled_accuracy"].notna().all():
+        labels = int(results["labels"].sum())
+        return Scale("labelled", "labelled_accuracy", "labelled_ci_low", "labelled_ci_high",
+                     f"checked by a person on {labels} answers, with the judge's verdicts on the rest (PPI)",
+                     labelled.pairs(details, alpha))
+    if len(results) and results["corrected_accuracy"].notna().all():
+        return Scale("corrected", "corrected_accuracy", "corrected_ci_low", "corrected_ci_high",
+                     "as judged, corrected for the judge's errors on each model's held-out real answers",
+                     corrected_pairs(results, alpha))
+    return judged(judged_pairs)
+
+
+def _pair(pairs: pd.DataFrame, a: str, b: str) -> pd.Series | None:
+    found = pairs[((pairs["model_a"] == a) & (pairs["model_b"] == b)) | ((pairs["model_a"] == b) & (pairs["model_b"] == a))]
+    return found.iloc[0] if len(found) else None
+
+
+def pick_and_best(results: pd.DataFrame, scale: Scale, tolerance: float) -> tuple | None:
+    """(pick, most accurate, the rated models in order) on ``scale`` (rows of ``results``), or None when no model
+    has an accuracy on it: see :func:`decision`."""
+    acc = scale.accuracy
+    rated = results.dropna(subset=[acc]).sort_values([acc, "energy_per_query_wh"], ascending=[False, True])
     if rated.empty:
-        return ["No model has a judged answer: nothing to recommend."]
+        return None
     best = rated.iloc[0]
 
     def worse_than_best(model: str) -> bool:
-        pair = pairs[((pairs["model_a"] == best["model"]) & (pairs["model_b"] == model))
-                     | ((pairs["model_b"] == best["model"]) & (pairs["model_a"] == model))]
-        return bool(len(pair)) and bool(pair["significant"].iloc[0])
+        pair = _pair(scale.pairs, best["model"], model)
+        return pair is not None and bool(pair["significant"])
 
-    close = rated[(rated["accuracy"] >= best["accuracy"] - tolerance - 1e-12) & rated["energy_per_query_wh"].notna()
+    close = rated[(rated[acc] >= best[acc] - tolerance - 1e-12) & rated["energy_per_query_wh"].notna()
                   & ~rated["model"].map(worse_than_best)]
-    pick = close.sort_values(["energy_per_query_wh", "accuracy"], ascending=[True, False]).iloc[0] \
-        if len(close) else best
+    pick = close.sort_values(["energy_per_query_wh", acc], ascending=[True, False]).iloc[0] if len(close) else best
+    return pick, best, rated
+
+
+def decision(results: pd.DataFrame, scale: Scale, tolerance: float,
+             more_questions: Callable[[int], str] | None = None, alpha: float = 0.05) -> list[str]:
+    """The card at the top of the page: which model to pick, and what it saves against the best.
+
+    The pick is the model with the lowest energy per query whose accuracy *on the scale* (:class:`Scale`)
+    is within ``tolerance`` of the best and which is not significantly worse than the best (the scale's
+    pairwise comparisons, at ``alpha``); ties go to the lower energy per query. When the pick cannot be
+    told apart from the best (or, being the best, from the next most accurate model), a line says so and
+    what would settle it: more labels (``make review``) on the labelled scale, more questions otherwise
+    (:func:`cannot_tell_apart`, with the command ``more_questions(n)``).
+    """
+    acc = scale.accuracy
+    chosen = pick_and_best(results, scale, tolerance)
+    if chosen is None:
+        return ["No model has a judged answer: nothing to recommend."]
+    pick, best, rated = chosen
     name = f"**{pick['model']}** ({format_params(pick['params_b'])})"
-    lines = [f"Pick {name}: accuracy {pct(pick['accuracy'])} "
-             f"({pct(pick['accuracy_ci_low'])}–{pct(pick['accuracy_ci_high'])}), net energy "
-             f"{num(pick['energy_per_query_wh'])} Wh per query over {pick['energy_ranked_answers']} of "
-             f"{pick['questions']} answers ({pick['energy_method']})."]
+    lines = [f"Pick {name}: accuracy {pct(pick[acc])} ({pct(pick[scale.low])}–{pct(pick[scale.high])}; "
+             f"{scale.says}), net energy {num(pick['energy_per_query_wh'])} Wh per query over "
+             f"{pick['energy_ranked_answers']} of {pick['questions']} answers ({pick['energy_method']})."]
+    unranked = results[results["energy_per_query_wh"].isna() & results[acc].notna()]
+    if len(unranked):
+        lines.append("⚠ Not ranked, no usable energy per query: " + ", ".join(
+            f"{m} ({s})" for m, s in zip(unranked["model"], unranked["energy_status"])) + ".")
     if pick["model"] == best["model"]:
-        lines.append(f"It is the most accurate model, and no model within {100 * tolerance:g} points of it "
-                     "that is not significantly worse uses less energy.")
+        lines.append(f"It is the most accurate model on this scale, and no model within {100 * tolerance:g} points of "
+                     "it that is not significantly worse uses less energy.")
     else:
         ratio = best["energy_per_query_wh"] / pick["energy_per_query_wh"] if pick["energy_per_query_wh"] > 0 \
             else float("nan")
-        gap = 100 * (best["accuracy"] - pick["accuracy"])
-        lines.append(f"The most accurate, {best['model']} ({pct(best['accuracy'])}), is {gap:.1f} points better: "
-                     f"within the {100 * tolerance:g}-point tolerance and not significant at this question count "
-                     f"(McNemar). It uses {num(best['energy_per_query_wh'])} Wh per query, "
-                     f"{num(ratio, '{:.3g}')}× the energy "
-                     f"({num(best['energy_per_query_wh'] - pick['energy_per_query_wh'])} Wh more per query).")
+        gap = 100 * (best[acc] - pick[acc])
+        lines.append(f"The most accurate, {best['model']} ({pct(best[acc])}), is {gap:.1f} points better: within the "
+                     f"{100 * tolerance:g}-point tolerance (on the same scale) and not significantly better at this "
+                     f"evidence. It uses {num(best['energy_per_query_wh'])} Wh per query, {num(ratio, '{:.3g}')}× the "
+                     f"energy ({num(best['energy_per_query_wh'] - pick['energy_per_query_wh'])} Wh more per query).")
     rival = best if pick["model"] != best["model"] else rated.iloc[1] if len(rated) > 1 else None
     if rival is not None:
-        lines += cannot_tell_apart(pick["model"], rival["model"], pairs, alpha, more_questions)
+        if scale.key == "labelled":
+            lines += not_told_apart_by_labels(pick["model"], rival["model"], scale.pairs, len(results))
+        elif scale.key == "judged":
+            lines += cannot_tell_apart(pick["model"], rival["model"], scale.pairs, alpha, more_questions)
+        else:
+            lines += not_told_apart_corrected(pick["model"], rival["model"], scale.pairs)
     return lines
+
+
+def not_told_apart_by_labels(model: str, other: str, pairs: pd.DataFrame, per_question: int) -> list[str]:
+    """One line when the labels do not tell ``model`` from ``other`` yet, with about how many more would."""
+    from pipeline.measure import labelled
+
+    pair = _pair(pairs, model, other)
+    if pair is None or pair["significant"]:
+        return []
+    sign = 1 if pair["model_a"] == model else -1
+    line = (f"The labels do not tell {model} from {other} yet: difference {100 * sign * pair['difference']:+.1f} points "
+            f"({100 * min(sign * pair['ci_low'], sign * pair['ci_high']):+.0f} to "
+            f"{100 * max(sign * pair['ci_low'], sign * pair['ci_high']):+.0f}) over {pair['paired_labels']} "
+            "questions labelled for both.")
+    more = labelled.labels_to_tell_apart(pair.to_dict(), per_question)
+    return [line + (f" About {more} more labels (`make review`) would, if the difference holds." if more else "")]
+
+
+def not_told_apart_corrected(model: str, other: str, pairs: pd.DataFrame) -> list[str]:
+    pair = _pair(pairs, model, other)
+    if pair is None or pair["significant"]:
+        return []
+    return [f"{model} cannot be told apart from {other} on the corrected accuracies (p = {pair['p_value']:.2g}): "
+            "`make review` (a person labels about 40 answers) anchors both on this document."]
 
 
 def cannot_tell_apart(model: str, other: str, pairs: pd.DataFrame, alpha: float,
@@ -205,9 +299,12 @@ def cannot_tell_apart(model: str, other: str, pairs: pd.DataFrame, alpha: float,
     if needed is None:
         return [f"{line} At these rates, more than {limit:,} questions would be needed to settle it."]
     line += f" At these rates, {needed} questions in all would settle it ({100 * power:g}% power, alpha {alpha:g})"
+    # Adding questions until the test says "different" is optional stopping: the second look's 5% is not 5%.
+    stopping = (" Testing again after adding them is a second look at the same comparison: to keep the 5% error "
+                f"rate, count the difference as real only at p < {alpha / 2:g} then (Bonferroni over the two looks).")
     if more_questions is None:
-        return [line + "."]
-    return [f"{line}: `{more_questions(needed)}` makes only the new ones."]
+        return [line + "." + stopping]
+    return [f"{line}: `{more_questions(needed)}` makes only the new ones.{stopping}"]
 
 
 def projection_table(results: pd.DataFrame, volume: int) -> pd.DataFrame:
@@ -239,12 +336,17 @@ def breakdown_table(details: pd.DataFrame, by: str) -> pd.DataFrame:
     return wide[list(dict.fromkeys(details["candidate"]))].reset_index().fillna("")
 
 
-def _correction_paragraph(effects: list[str]) -> str:
-    if not effects:
-        return ("\n\nCorrected for the judge's error rates (calibration set and control answers), the most accurate "
-                "model and the "
-                "frontier stay the same; the tests above need no correction (both models go through the same one).")
-    return "\n\nCorrected for the judge's error rates, the conclusion changes:\n" + "\n".join(f"- {e}" for e in effects)
+def _scale_paragraph(results: pd.DataFrame, scale: Scale) -> str:
+    """What the pick's scale changes against the judged verdicts, and its pairwise comparisons."""
+    if scale.key == "judged":
+        return ("\n\nThe pick rests on the verdicts as judged: no model has both labelled held-out answers for a "
+                "correction and a person's labels on this document.")
+    effects = scale_effects(results, scale.accuracy, scale.says.split(",")[0])
+    told = scale.pairs[scale.pairs["significant"]]
+    lines = [f"\n\nThe pick rests on the accuracy {scale.says}. Told apart on it: "
+             + (", ".join(f"{a} and {b}" for a, b in zip(told["model_a"], told["model_b"])) or "no pair") + "."]
+    lines += [f"- {e}" for e in effects] or ["- The most accurate model and the frontier are the same as judged."]
+    return "\n".join(lines)
 
 
 def review_sections(details: pd.DataFrame) -> list[tuple[str, object]]:
@@ -306,7 +408,8 @@ def _cost_row(stage: str, total: dict, note: str = "") -> dict:
                    "(net ≤ 0, counted as measured, not clipped)")
     return {"Stage": stage, "Net energy (Wh)": num(total["net_wh"]) if measured else energy.NOT_MEASURED,
             "Duration (s)": f"{total['duration_s']:.1f}" if measured else "",
-            "Method": total["method"] if measured else energy.NOT_MEASURED, "Note": note + killed}
+            "Method": total["method"] if measured else energy.NOT_MEASURED, "Note": note + killed,
+            "net_wh": float(total["net_wh"]) if measured else float("nan")}
 
 
 def generation_cost(run_dir: Path) -> tuple[dict, str]:
@@ -386,8 +489,60 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
                   "method": next((t["method"] for t in totals if t["sessions"]), energy.NOT_MEASURED)}
         rows.append(_cost_row("Judge reliability checks", checks, "second judge and self-consistency passes"))
     rows.append(_cost_row("Judge calibration", energy.phase_total(local_judges, "calibration"),
-                          "once per judge configuration, shared by every document"))
+                          "held-out real answers, once per judge configuration, shared by every document"))
     return pd.DataFrame(rows)
+
+
+COST_COLUMNS = ["Stage", "Net energy (Wh)", "Duration (s)", "Method", "Note"]  # the table as shown
+
+
+def payback(costs: pd.DataFrame, results: pd.DataFrame, pick: str, most_accurate: str) -> dict:
+    """What the evaluation cost against what the pick saves per query: its total net energy (the energy table's
+    rows that were measured or estimated), the saving per query against the largest candidate (the "bigger is
+    better" choice) and against the most accurate one, and after how many production queries each repays it.
+    A saving of 0 or less repays nothing (NaN queries)."""
+    measured = costs[costs["net_wh"].notna()]
+    total = float(measured["net_wh"].sum())
+    per_query = dict(zip(results["model"], results["energy_per_query_wh"]))
+    largest = results.sort_values(["params_b", "energy_per_query_wh"], ascending=[False, False])["model"].iloc[0]
+
+    def against(other: str) -> dict:
+        saving = per_query[other] - per_query[pick] if other != pick else 0.0
+        queries = math.ceil(total / saving) if saving > 0 and total == total else float("nan")
+        return {"model": other, "saving_wh_per_query": saving, "queries": queries}
+
+    return {"evaluation_wh": total, "stages_measured": list(measured["Stage"]),
+            "stages_not_measured": list(costs.loc[costs["net_wh"].isna(), "Stage"]), "pick": pick,
+            "largest": against(largest), "most_accurate": against(most_accurate)}
+
+
+def payback_line(found: dict) -> str:
+    """The card's line: what the evaluation cost and when the choice repays it."""
+    def part(role: str, against: dict) -> str:
+        if against["model"] == found["pick"]:
+            return f"the pick is the {role} candidate, so it saves nothing against it"
+        if against["saving_wh_per_query"] <= 0 or against["saving_wh_per_query"] != against["saving_wh_per_query"]:
+            return (f"against the {role}, {against['model']}, the pick saves no energy per query, so nothing is "
+                    "repaid in energy")
+        return (f"against the {role}, {against['model']}, it saves {num(against['saving_wh_per_query'], '{:.3g}')} "
+                f"Wh per query and repays the evaluation after about {against['queries']:,} queries")
+
+    missing = f"; not measured: {', '.join(found['stages_not_measured'])}" if found["stages_not_measured"] else ""
+    parts = [part("largest", found["largest"])]
+    if found["most_accurate"]["model"] != found["largest"]["model"]:
+        parts.append(part("most accurate", found["most_accurate"]))
+    return (f"Payback: this evaluation cost {num(found['evaluation_wh'], '{:.3g}')} Wh net (the stages of \"What the "
+            f"evaluation itself cost\"{missing}); " + "; ".join(parts) + ".")
+
+
+def payback_columns(found: dict) -> dict:
+    """The payback as ``results`` columns (the same on every row) and in the Hub ``run`` config."""
+    return {"evaluation_energy_wh": found["evaluation_wh"],
+            "saving_vs_largest_wh_per_query": found["largest"]["saving_wh_per_query"],
+            "largest_model": found["largest"]["model"], "payback_queries_vs_largest": found["largest"]["queries"],
+            "saving_vs_most_accurate_wh_per_query": found["most_accurate"]["saving_wh_per_query"],
+            "most_accurate_model": found["most_accurate"]["model"],
+            "payback_queries_vs_most_accurate": found["most_accurate"]["queries"]}
 
 
 def _recorded(values: pd.Series, fmt: str = "{:g}") -> str:
@@ -472,25 +627,32 @@ def _energy_notes(cfg: Config, results: pd.DataFrame, details: pd.DataFrame) -> 
 
 
 CORRECTION_NOTES = (
-    "- Judge-corrected accuracy: the judge itself errs. Its sensitivity (correct answers it accepts) and "
-    "specificity (wrong answers it rejects), counted over the hand-labelled calibration set and this document's "
-    "control answers together (the counts are in `details.parquet`: `judge_tp`, `judge_fn`, `judge_tn`, "
-    "`judge_fp`), turn the share it judged correct, p, into an estimate of the true share: "
-    "(p + specificity - 1) / (sensitivity + specificity - 1) (Rogan-Gladen), clipped to 0-100%. Answers wrong by "
-    "rule are wrong with certainty: the correction applies to the judged ones, scaled to all.",
-    "- Its 95% interval is Lang and Reiczigel's adjusted Wald interval (2014): the same formula on the counts "
-    "with pseudo-answers added (1.92 right and 1.92 wrong to the verdicts, one of each to each calibration class), "
-    "a standard error that counts the finite calibration set as well as the questions, and a small shift of the "
-    "centre. It carries the judge's own uncertainty, so it is usually wider than the judged interval. Computed over "
-    "every outcome, it covers the true accuracy 95-98% of the time at 8, 24 and 60 questions and true accuracies "
-    "of 50-85% (calibration sets of 33 + 33 and 60 + 80 items), where the plain delta-method interval it replaces "
-    "fell to 81% (`corrected_accuracy` in `pipeline/measure/stats.py`). n/a where the judge was not calibrated, or where "
-    "its Youden index (sensitivity + specificity - 1) is not clearly above 0 (95% lower bound <= 0): such a judge "
-    "cannot support a correction.",
-    "- Whether two models differ is tested on their verdicts (exact McNemar), not on the corrected intervals: "
-    "both go through the same correction, which divides the judged difference by sensitivity + specificity - 1, "
-    "so the corrected difference is zero exactly when the judged one is (as long as the judge errs at the same "
-    "rates whichever model answered).",
+    "- Which accuracy the pick rests on (the card says which): a person's labels on this document when there are "
+    "any for every model (`make review`), else the judge's verdicts corrected per model, else the verdicts as "
+    "judged; the accuracy tolerance applies on that same scale.",
+    "- Anchored on a person's labels: each model's accuracy is a prediction-powered estimate (PPI++, `ppi_py`): the "
+    "judge's verdicts on all of its answers, corrected by the difference between label and verdict on the labelled "
+    "ones — that model's own judge errors. Pairs of models are compared the same way on the questions labelled for "
+    "both. With a handful of labels the intervals add one pseudo-answer of each kind and use Student's t; in the "
+    "Monte Carlo of `tests/test_labelled.py` (24 questions, 10 to 40 labels, judge leniency differing by model) they "
+    "cover the truth at least 93% of the time, where the judge's own interval does not.",
+    "- Judge-corrected accuracy: the judge itself errs, and differently on each model's answers. Each model's "
+    "sensitivity (right answers the judge accepts) and specificity (wrong answers it rejects) are counted on that "
+    "model's held-out real answers a person labelled (`labelled/answers/`; the counts are in `details.parquet`: "
+    "`heldout_tp`, `heldout_fn`, `heldout_tn`, `heldout_fp`) and turn the share it judged correct, p, into an "
+    "estimate of the true share: (p + specificity - 1) / (sensitivity + specificity - 1) (Rogan-Gladen), clipped "
+    "to 0-100%, with Lang and Reiczigel's adjusted Wald interval (2014), which carries the finite labelled set's "
+    "uncertainty too (`corrected_accuracy` in `pipeline/measure/stats.py`). n/a for a model with no labelled "
+    "held-out answers, or when the judge's Youden index on them is not clearly above 0. It assumes the judge errs on "
+    "this document as on the held-out documents; a person's labels on this document need no such assumption. "
+    "Answers wrong by rule are wrong with certainty: the correction applies to the judged ones, scaled to all.",
+    "- Control answers (built from the run: the gold reworded, a changed figure, a neighbouring figure, another "
+    "question's answer, a wrong unit, an invented claim added, a partial answer, an echo of the question, a "
+    "refusal) gate the judge: one that fails them cannot support a pick. They are far easier than real answers, so "
+    "they never enter a correction.",
+    "- On the judged scale, whether two models differ is the exact McNemar test on their verdicts; on the corrected "
+    "scale, a normal test on the two corrected estimates (treated as independent: cautious); on the labelled scale, "
+    "the paired PPI interval of the difference.",
 )
 
 
@@ -503,8 +665,8 @@ def _run_notes(run_dir: Path, cfg: Config, results: pd.DataFrame, details: pd.Da
     unparsed = int(results["unparsed"].sum())
     judge_line = (f"- Judge: {cfg.judge.name} with prompt `judge_prompts/{cfg.judge.prompt}`. Accuracy = correct / "
                   f"judged; {unparsed} of {len(details)} judgements ({unparsed / len(details):.1%}) had no verdict "
-                  "and are listed as unparsed, not scored. " + trust.calibration_line("The judge", judge_rates)
-                  + " " + trust.controls_line(control_rates, cfg.controls.per_question))
+                  "and are listed as unparsed, not scored. " + trust.controls_line(control_rates,
+                                                                                   cfg.controls.per_question))
     from pipeline.verdicts.non_answers import labelled_set_rates, rule_rates_line
 
     rule_line = f"- {trust.non_answers_line(results)} Measured: {rule_rates_line(labelled_set_rates())}."
@@ -559,6 +721,36 @@ def run_info(run_dir: Path, cfg: Config, results: pd.DataFrame) -> dict:
     }
 
 
+def review_command(document: str, cfg: Config) -> str:
+    import shlex
+
+    return f"make review DOC={shlex.quote(document)}" + ("" if cfg.profile == "default" else f" PROFILE={cfg.profile}")
+
+
+def heldout_rates(run_dir: Path, cfg: Config) -> dict:
+    """The judge on held-out real answers (:mod:`pipeline.verdicts.real_answers`): per label, all models together
+    (with the measurement's provenance), and per candidate for the key fact (what the correction uses)."""
+    records, about = real_answers.measurement(calibration.runs_root(run_dir), cfg.judge)
+    found: dict = {"by_model": {}}
+    for label in real_answers.LABELS:
+        found[label] = {**real_answers.rates(records, label), "provenance": about or {}} if about else None
+    for c in cfg.candidates:
+        counts = real_answers.rates(records, "key_fact", model=c.model) if about else None
+        found["by_model"][c.name] = counts if counts and counts["parsed"] else None
+    return found
+
+
+def heldout_columns(heldout: dict) -> dict:
+    """The held-out rates as ``results`` columns (the same on every row): sensitivity, specificity, kappa and the
+    number of answers, per label."""
+    columns = {}
+    for label in real_answers.LABELS:
+        found = heldout[label] or {}
+        for key in ("sensitivity", "specificity", "kappa", "parsed"):
+            columns[f"heldout_{label}_{'answers' if key == 'parsed' else key}"] = found.get(key, float("nan"))
+    return columns
+
+
 def more_questions_command(document: str, cfg: Config):
     """``n -> the command`` that raises this document's question target to n (every question, answer and
     verdict made is reused; only the new ones are made)."""
@@ -575,11 +767,19 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     results = aggregate(details)
     _, per_bounds = stats.performance_efficiency_ratio(results)
     significance, pairs = significance_summary(details, results, cfg.report.significance_alpha)
-    judge_rates = calibration.summary(run_dir, cfg.judge)
+    scale = choose_scale(results, details, pairs, cfg.report.significance_alpha)
+    judge_rates = calibration.summary(run_dir, cfg.judge)  # the synthetic set: graded by `make calibrate` only
+    heldout = heldout_rates(run_dir, cfg)
+    results = results.assign(pick_scale=scale.key, **heldout_columns(heldout))
     graded_controls = pd.read_parquet(run_dir / "controls.parquet") if (run_dir / "controls.parquet").exists() \
         else pd.DataFrame()
     control_rates = controls.rates(graded_controls) if len(graded_controls) else None
     notes = _run_notes(run_dir, cfg, results, details, judge_rates, control_rates)
+    costs = evaluation_cost(run_dir, cfg, details)
+    chosen = pick_and_best(results, scale, cfg.report.accuracy_tolerance)
+    repaid = payback(costs, results, chosen[0]["model"], chosen[1]["model"]) if chosen else None
+    if repaid:
+        results = results.assign(**payback_columns(repaid))
     report_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(details, report_dir / "details.parquet")
     atomic_write_parquet(graded_controls, report_dir / "controls.parquet")  # the controls' verdicts, one a row
@@ -604,7 +804,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
          + ("\n- Peak GPU memory is what the server held (vLLM reserves a fixed share of the GPU, "
             "`--gpu-memory-utilization`), not what the model needed." if (results["peak_memory_kind"] == "GPU").any()
             else "")),
-        ("Is the difference real?", significance + _correction_paragraph(correction_effects(results))),
+        ("Is the difference real?", significance + _scale_paragraph(results, scale)),
         ("Pairwise comparisons", pairs_table(pairs)),
         (f"At scale ({cfg.report.projection_volume:,} queries)",
          projection_table(results, cfg.report.projection_volume)),
@@ -614,11 +814,17 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Energy accounting", energy_table(results)),
         *review_sections(details),
         ("How far the verdicts can be trusted", "\n".join(f"- {line}" for line in (
+            trust.labels_line(results) or trust.unchecked_line(review_command(document, cfg)),
+            trust.heldout_line(heldout["key_fact"]),
+            trust.heldout_line(heldout["faithful"]).replace("the judge agreed", "on the stricter label — the key "
+                                                            "fact and no false statement — the judge agreed", 1),
             trust.controls_line(control_rates, cfg.controls.per_question),
-            trust.calibration_line("The judge", judge_rates), trust.non_answers_line(results)))),
-        *([("The judge on this document's control answers", trust.controls_table(control_rates))]
+            trust.non_answers_line(results)))),
+        ("The judge on each model's held-out real answers (what corrects its accuracy)",
+         trust.heldout_table(heldout["by_model"])),
+        *([("The judge on this document's control answers (a gate)", trust.controls_table(control_rates))]
           if control_rates else []),
-        ("What the evaluation itself cost", evaluation_cost(run_dir, cfg, details)),
+        ("What the evaluation itself cost", costs[COST_COLUMNS]),
         ("How these numbers were made", "\n".join(notes)),
     ]
     agreement, disagreements = judge_checks(details, cfg)
@@ -636,10 +842,12 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
     more = more_questions_command(document, cfg)
-    # the calibration set's figures are in the report's "How far the verdicts can be trusted"
-    card = trust.card(decision(results, pairs, cfg.report.accuracy_tolerance, more, alpha=cfg.report.significance_alpha),
+    card = trust.card(decision(results, scale, cfg.report.accuracy_tolerance, more, alpha=cfg.report.significance_alpha),
                       trust.cannot_pick(control_rates, cfg.controls),
-                      trust.controls_line(control_rates, cfg.controls.per_question))
+                      [*([payback_line(repaid)] if repaid else []),
+                       trust.labels_line(results) or trust.unchecked_line(review_command(document, cfg)),
+                       trust.heldout_line(heldout["key_fact"]),
+                       trust.controls_line(control_rates, cfg.controls.per_question)])
     title = f"Which model for `{document}`?"
     intro = f"Profile `{cfg.profile}`. {details['question_id'].nunique()} questions, {len(results)} candidate models."
     parts = [f"# {title}", "", *(f"> {line}  " for line in card), "", intro, ""]
@@ -661,6 +869,15 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
                        decision=card, explorer_html=html_report.explorer(details, flags.flagged(details)))
     csv = report_dir / "results.csv"  # Make's target: if anything below fails, Make deletes it again
     atomic_write_text(csv, results.to_csv(index=False))
-    hub.build_dataset(run_dir, report_dir, cfg, document, run_info(run_dir, cfg, results))
+    info = run_info(run_dir, cfg, results)
+    if repaid:  # the Hub `run` config carries the payback too, flat
+        info.update({k: (v.item() if hasattr(v, "item") else v) for k, v in payback_columns(repaid).items()})
+    hub.build_dataset(run_dir, report_dir, cfg, document, info)
+    from pipeline.report import inspect_logs  # inspect_ai takes seconds to import: only here
+
+    inspect_logs.write(details, report_dir / "inspect", {
+        "profile": cfg.profile, "document": document, "judge": cfg.judge.name,
+        "judge_prompt": f"judge_prompts/{cfg.judge.prompt}", "candidate_context": cfg.questions.candidate_context,
+        "pick_scale": scale.key}, fingerprint(cfg))
     print(f"report: {report_dir / 'results.md'}", flush=True)
     return csv

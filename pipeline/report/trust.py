@@ -1,11 +1,15 @@
 """How far the verdicts can be trusted: what the report says of the judge, and when it cannot support a pick.
 
-Three measurements, each stated where the decision is read:
+Four measurements, each stated where the decision is read, and never mixed:
 
-* the hand-labelled calibration set (:mod:`pipeline.verdicts.calibration`): the judge on
-  answers a person labelled, the same for every document;
-* this document's control answers (:mod:`pipeline.verdicts.controls`): the judge on answers
-  built from the run's own questions, right or wrong by construction;
+* a person's labels on this document (``make review``, :mod:`pipeline.review`): the judge checked on
+  this document's own answers; the pick then rests on them (:mod:`pipeline.measure.labelled`);
+* the judge on held-out real answers a person labelled (:mod:`pipeline.verdicts.real_answers`): its error
+  rates on other documents, per model, with intervals — what corrects the accuracy without labels;
+* this document's control answers (:mod:`pipeline.verdicts.controls`): answers built from the run's own
+  questions, right or wrong by construction. They are far easier than real answers (a right control is
+  the gold itself), so they are a gate — a judge that fails them cannot support a pick — and never
+  evidence of accuracy;
 * the non-answers, wrong by rule before any judge saw them (:mod:`pipeline.verdicts.non_answers`),
   with the rule's own measured error rates.
 
@@ -35,11 +39,88 @@ def calibration_line(name: str, calibration: dict | None) -> str:
 
 def controls_line(rates: dict | None, per_question: int) -> str:
     if not rates:
-        return "Control answers: none graded (controls.per_question is 0)." if not per_question else \
-            "Control answers: not graded yet."
-    return (f"The judge on this document's {rates['parsed']} control answers (right or wrong by construction): "
-            f"it accepted {rates['tp']} of {rates['positives']} right ones (sensitivity {pct(rates['sensitivity'])}) "
-            f"and rejected {rates['tn']} of {rates['negatives']} wrong ones (specificity {pct(rates['specificity'])}).")
+        return ("Control answers: none graded (controls.per_question is 0), so the judge was not gated on this "
+                "document." if not per_question else "Control answers: not graded yet.")
+    if not rates["negatives"]:
+        return (f"Control answers: {rates['parsed']} graded, none of them wrong by construction, so the gate "
+                "cannot catch a judge that accepts everything.")
+    return (f"Gate, not accuracy evidence — {rates['parsed']} control answers built from this run (far easier than "
+            f"real answers): the judge accepted {rates['tp']} of {rates['positives']} reworded gold answers and "
+            f"rejected {rates['tn']} of {rates['negatives']} wrong ones.")
+
+
+def _share(k: int, n: int, interval: tuple[float, float] | None = None) -> str:
+    if not n:
+        return "n/a"
+    text = f"{k} of {n} ({pct(k / n)}"
+    return text + (f", {pct(interval[0])}–{pct(interval[1])})" if interval else ")")
+
+
+def heldout_line(found: dict | None) -> str:
+    """The judge on held-out real answers (``real_answers.rates`` of the key-fact label), with its provenance."""
+    if not found or not found.get("parsed"):
+        return ("The judge was not measured on held-out real answers (no measurement for this judge configuration: "
+                "`make calibrate`), so its accuracy is not corrected.")
+    from pipeline.measure.stats import wilson_interval
+
+    fa = wilson_interval(found["fp"], found["negatives"])
+    fr = wilson_interval(found["fn"], found["positives"])
+    where = found.get("provenance", {}).get("source", "")
+    return (f"On {found['parsed']} held-out real answers a person labelled ({len(found['documents'])} documents "
+            f"not used to tune anything; `labelled/answers/`), the judge agreed {pct(found['accuracy'])} of the time "
+            f"(κ {num(found['kappa'], '{:.2f}')}): it accepted {_share(found['fp'], found['negatives'], fa)} wrong "
+            f"answers and rejected {_share(found['fn'], found['positives'], fr)} right ones"
+            + (f" ({where})" if where else "") + ".")
+
+
+def heldout_table(by_model: dict[str, dict]) -> pd.DataFrame:
+    """The judge on each candidate's held-out real answers: what each candidate's correction uses."""
+    rows = []
+    for model, found in by_model.items():
+        if not found:
+            rows.append({"Model": model, "Held-out answers": 0, "Wrong answers accepted": "n/a",
+                         "Right answers rejected": "n/a", "Agreement (κ)": "n/a"})
+            continue
+        rows.append({"Model": model, "Held-out answers": found["parsed"],
+                     "Wrong answers accepted": _share(found["fp"], found["negatives"], found["specificity_ci"] and (
+                         1 - found["specificity_ci"][1], 1 - found["specificity_ci"][0])),
+                     "Right answers rejected": _share(found["fn"], found["positives"], found["sensitivity_ci"] and (
+                         1 - found["sensitivity_ci"][1], 1 - found["sensitivity_ci"][0])),
+                     "Agreement (κ)": f"{pct(found['accuracy'])} ({num(found['kappa'], '{:.2f}')})"})
+    return pd.DataFrame(rows)
+
+
+def labels_line(results: pd.DataFrame) -> str | None:
+    """What a person's labels on this document showed of the judge, or None without labels."""
+    if "labels" not in results or not results["labels"].fillna(0).gt(0).any():
+        return None
+    n = int(results["labels"].sum())
+    agreed = int(results["judge_agreed"].sum())
+    wrong, accepted = int(results["labelled_wrong"].sum()), int(results["judge_accepted_wrong"].sum())
+    right, rejected = int(results["labelled_right"].sum()), int(results["judge_rejected_right"].sum())
+    per_model = ", ".join(f"{m} {int(a)} of {int(w)}" for m, a, w in zip(
+        results["model"], results["judge_accepted_wrong"], results["labelled_wrong"]) if w == w and w)
+    return (f"Checked by a person on {n} answers of this document: the judge agreed on {agreed} "
+            f"(κ {num(_kappa(results), '{:.2f}')}); it accepted {accepted} of {wrong} wrong answers"
+            + (f" ({per_model})" if per_model else "") + f" and rejected {rejected} of {right} right ones.")
+
+
+def _kappa(results: pd.DataFrame) -> float:
+    """Cohen's kappa of the judge against the labels, all models pooled (from the per-model 2x2 counts)."""
+    from pipeline.measure.stats import cohen_kappa
+
+    tp = int((results["labelled_right"] - results["judge_rejected_right"]).sum())
+    fn, fp = int(results["judge_rejected_right"].sum()), int(results["judge_accepted_wrong"].sum())
+    tn = int((results["labelled_wrong"] - results["judge_accepted_wrong"]).sum())
+    labels = [True] * (tp + fn) + [False] * (tn + fp)
+    verdicts = [True] * tp + [False] * fn + [False] * tn + [True] * fp
+    return cohen_kappa(labels, verdicts) if labels else float("nan")
+
+
+def unchecked_line(review_command: str) -> str:
+    return (f"Not checked by a person on this document: the accuracy is the judge's. `{review_command}` shows you "
+            "about 40 answers blind (question, excerpt, gold, answer) and anchors every model's accuracy on your "
+            "labels.")
 
 
 def controls_table(rates: dict) -> pd.DataFrame:
@@ -71,12 +152,13 @@ def cannot_pick(rates: dict | None, limits: Controls) -> str | None:
             "`details.parquet` is needed.")
 
 
-def card(lines: list[str], why_not: str | None, controls: str) -> list[str]:
-    """The decision card: the pick (:func:`pipeline.report.report.decision`) and the judge on this document's controls,
-    or, when the judge failed them, why there is no pick (with the controls' counts) and the as-judged pick."""
+def card(lines: list[str], why_not: str | None, trust_lines: list[str]) -> list[str]:
+    """The decision card: the pick (:func:`pipeline.report.report.decision`) and how far the verdicts can be
+    trusted (labels or their absence, the held-out rates, the controls' gate), or, when the judge failed its
+    controls, why there is no pick and the pick for reference only."""
     if why_not is None:
-        return [*lines, controls]
-    return [f"**No pick**: {why_not}", f"For reference only, as judged: {lines[0]}", *lines[2:]]
+        return [*lines, *trust_lines]
+    return [f"**No pick**: {why_not}", f"For reference only: {lines[0]}", *lines[2:], *trust_lines]
 
 
 def non_answers_line(results: pd.DataFrame) -> str:

@@ -10,7 +10,9 @@ What gets a verdict, and from whom:
 * **control answers**, built from the run's own questions with a truth known by
   construction (:mod:`pipeline.verdicts.controls`), graded by the judge interleaved with the
   candidates' answers: this document's sensitivity and specificity of the judge;
-* the **calibration set** (:mod:`pipeline.verdicts.calibration`), once per judge configuration.
+* the **held-out real answers** a person labelled (:mod:`pipeline.verdicts.real_answers`), once per judge
+  configuration and only when no measurement of it exists (one ships with the repository for the default
+  judge): the error rates each candidate's accuracy is corrected with.
 
 Records are appended as they complete, to ``judgements/<candidate>.jsonl`` (and
 ``judgements/_controls.jsonl``), keyed by (question, gold answer and excerpt,
@@ -39,7 +41,7 @@ from pipeline import keys
 from pipeline.config import Config, Judge, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
-from pipeline.verdicts import calibration, controls
+from pipeline.verdicts import calibration, controls, real_answers
 from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
 from pipeline.verdicts.non_answers import non_answer_reason
 
@@ -50,9 +52,9 @@ CONTROL_COLUMNS = ["question_id", "control", "prediction", "correct", "verdict",
 
 def judge_key(cfg: Config) -> str:
     """What ``judgements.parquet`` (and ``controls.parquet``) depend on: each pass's verdicts, the candidates
-    graded, the control answers asked for, and the calibration set graded with them."""
-    return fingerprint(*[p.key for p in passes(cfg)], keys.settings(cfg, keys.JUDGE),
-                       calibration.CALIBRATION_SET.read_text(encoding="utf-8"))
+    graded, the control answers asked for (and the code that builds them), the non-answer rules (a verdict by
+    rule is a verdict), and the held-out real answers graded with them."""
+    return fingerprint(*[p.key for p in passes(cfg)], keys.settings(cfg, keys.JUDGE), *keys.texts(keys.JUDGE))
 
 
 def passes(cfg: Config) -> list[Pass]:
@@ -65,19 +67,19 @@ def passes(cfg: Config) -> list[Pass]:
     return found
 
 
-def _answer_hash(prediction: str) -> str:
+def answer_hash(prediction: str) -> str:
     return hashlib.sha256((prediction or "").encode()).hexdigest()[:16]
 
 
-def _question_hash(question: str, gold: str, chunk_text: str) -> str:
+def question_hash(question: str, gold: str, chunk_text: str) -> str:
     """What a verdict depends on besides the answer: the question, its gold answer and its excerpt (the
     question id hashes the question's words only). A record without it (older ones) matches nothing."""
     return fingerprint(question, gold, chunk_text)
 
 
 def _record_key(item: dict) -> tuple:
-    return (item["question_id"], _question_hash(item["question"], item["gold"], item["chunk_text"]),
-            _answer_hash(item["prediction"]))
+    return (item["question_id"], question_hash(item["question"], item["gold"], item["chunk_text"]),
+            answer_hash(item["prediction"]))
 
 
 def _answers(cfg: Config, questions: pd.DataFrame, answers_dir: Path) -> list[dict]:
@@ -149,8 +151,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         items = judged + (control_answers(cfg, questions) if p.label == "judge" else [])
         todo[p.label] = sorted(_pending(items, out_dir, p.key), key=grading_order)
     judge_key = judge_fingerprint(judge)
-    calibration_records = calibration.records_path(calibration.runs_root(run_dir), judge_key)
-    calibration_todo = calibration.todo(judge, calibration_records)
+    runs_dir = calibration.runs_root(run_dir)
+    heldout_todo = real_answers.todo(runs_dir, judge, ("heldout",)) if judge.calibrate else []
     for p in its_passes:
         pending = todo[p.label]
         shown = sum(item["candidate"] != CONTROLS for item in pending)
@@ -160,9 +162,10 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                      f"{len(control_answers(cfg, questions))} in all); {len(answers) - len(judged)} of "
                      f"{len(answers)} answers are non-answers, wrong by rule")
         print(line + ("" if p.label == "judge" else f" ({p.label.replace('_', ' ')})"), flush=True)
-    if calibration_todo:
-        print(f"judge: {len(calibration_todo)} calibration items for {judge.name}", flush=True)
-    if not (any(todo.values()) or calibration_todo):
+    if heldout_todo:
+        print(f"judge: {len(heldout_todo)} held-out labelled real answers for {judge.name} (once per judge "
+              "configuration: its error rates on them correct each candidate's accuracy)", flush=True)
+    if not (any(todo.values()) or heldout_todo):
         return
     from openai import OpenAI
 
@@ -179,8 +182,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                     if item["candidate"] == CONTROLS else {}
                 append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
                     "question_id": item["question_id"], "candidate": item["candidate"],
-                    "question_hash": _question_hash(item["question"], item["gold"], item["chunk_text"]),
-                    "answer_hash": _answer_hash(item["prediction"]), **control, "judge": judge.name,
+                    "question_hash": question_hash(item["question"], item["gold"], item["chunk_text"]),
+                    "answer_hash": answer_hash(item["prediction"]), **control, "judge": judge.name,
                     "pass": p.label, "judge_fingerprint": p.key, "session": session.id, **result})
             return write
 
@@ -194,11 +197,9 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
                 for p in its_passes:
                     with session.phase(p.label):
                         grade_all(client, endpoint.model, p, todo[p.label], answer_writer(p), p.label)
-                if calibration_todo:
+                if heldout_todo:
                     with session.phase("calibration"):
-                        grade_all(client, endpoint.model, Pass("judge", judge), calibration_todo,
-                                  lambda item, result: append_jsonl(calibration_records, calibration.record(
-                                      item, judge_key, result, session=session.id)), "calibration")
+                        real_answers.grade(client, endpoint.model, judge, heldout_todo, runs_dir, session=session.id)
             # Prompt tokens taken from llama.cpp's prefix cache: what grading_order() saves.
             session.record["prefix_hit_tokens"] = endpoint.prefix_hit_tokens
         finally:  # an interrupted session's energy counts too: its judgements are kept
