@@ -113,16 +113,21 @@ def clean(args) -> None:
 
 
 def calibrate(args) -> None:
-    """The judge against the hand-labelled calibration set, and each validation check against the
-    hand-labelled sets in ``labelled/`` (``make calibrate``)."""
+    """The judge on the labelled real answers (held-out rates per label and per model, what the report uses; the
+    shipped measurement compared with this machine's), on the hand-written calibration set (a unit check), and
+    each validation check against the hand-labelled sets in ``labelled/`` (``make calibrate``)."""
     from pipeline import config, runs
     from pipeline.questions import validate, validation_rates
     from pipeline.verdicts import calibration
 
     cfg = config.load(args.profile)
+    from pipeline.verdicts import real_answers
+
+    measured = real_answers.measure(cfg, runs.RUNS)
+    print(real_answers.report(measured["records"], measured["provenance"], cfg.judge))
     rates = calibration.calibrate(cfg, runs.RUNS)
-    print(f"calibrate: {cfg.judge.name} with judge_prompts/{cfg.judge.prompt} on judge_prompts/calibration.jsonl "
-          f"({rates['positives']} correct and {rates['negatives']} wrong answers, labelled by hand)")
+    print(f"calibrate: a unit check — {cfg.judge.name} on judge_prompts/calibration.jsonl, written by hand "
+          f"({rates['positives']} correct and {rates['negatives']} wrong answers; not used by the report)")
     print(calibration.table(rates))
     checks = validation_rates.rule_rates(cfg.questions.duplicate_similarity, validate.minilm_embedder())
     if cfg.questions.check_gold:

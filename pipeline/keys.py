@@ -151,6 +151,8 @@ TABLE: dict[str, frozenset[str]] = {
 # Code and data that give verdicts or the rates the report uses, though no profile field names them: their text
 # (not their path) is in the key (:func:`texts`).
 TEXT_FILES: dict[str, frozenset[str]] = {
+    "pipeline/answers/qa_prompt.py": _stages(ANSWER),  # the candidates' prompt
+    "tasks/document_qa.py": _stages(ANSWER),  # the Lighteval task: its prompt function and the lexical F1
     "pipeline/verdicts/non_answers.py": _stages(JUDGE),  # an answer wrong by rule is a verdict
     "pipeline/verdicts/controls.py": _stages(JUDGE),  # how the control answers are built
     # held-out real answers: graded in the judge stage when unmeasured; their rates correct the report

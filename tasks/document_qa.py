@@ -7,14 +7,19 @@ with the source excerpt the question was generated from (``context``), in the
 document's language (``language``; :mod:`pipeline.answers.qa_prompt`), the way
 a practitioner would use a model on their own documents; a profile can set
 ``candidate_context: none`` for closed-book answering. Lighteval's token-F1 against the gold answer is kept as a cheap lexical
-signal next to the judge's verdict.
+signal next to the judge's verdict, on words normalised by Lighteval's own HELM normaliser (lower case, no
+punctuation or articles, numbers homogenised): without it, "1968." did not match the gold "1968" and the
+answer "The Corvo dam was completed in 1968." scored 0.00.
 """
 
 from __future__ import annotations
 
-from lighteval.metrics.metrics import Metrics
+import numpy as np
+from lighteval.metrics.metrics_sample import F1_score
+from lighteval.metrics.normalizations import helm_normalizer
+from lighteval.metrics.utils.metric_utils import SampleLevelMetric
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
-from lighteval.tasks.requests import Doc
+from lighteval.tasks.requests import Doc, SamplingMethod
 
 from pipeline.answers.qa_prompt import STOP_SEQUENCES, prompt_text
 
@@ -31,6 +36,12 @@ def document_qa_prompt(line: dict, task_name: str = TASK_NAME) -> Doc:
     )
 
 
+# Lighteval's Metrics.f1_score with its normalisers (it has none by default: words are split on spaces only).
+F1 = SampleLevelMetric(metric_name="f1", sample_level_fn=F1_score(normalize_gold=helm_normalizer,
+                                                                   normalize_pred=helm_normalizer),
+                       category=SamplingMethod.GENERATIVE, corpus_level_fn=np.mean, higher_is_better=True)
+
+
 def task_config(dataset_dir: str, max_new_tokens: int) -> LightevalTaskConfig:
     return LightevalTaskConfig(
         name=TASK_NAME,
@@ -43,6 +54,6 @@ def task_config(dataset_dir: str, max_new_tokens: int) -> LightevalTaskConfig:
         few_shots_select=None,
         generation_size=max_new_tokens,
         stop_sequence=STOP_SEQUENCES,
-        metrics=[Metrics.f1_score],
+        metrics=[F1],
         version=1,
     )

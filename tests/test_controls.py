@@ -102,3 +102,38 @@ def test_more_questions_keep_every_control_answer_made_before():
     assert set(fewer["control_id"]) <= set(more["control_id"])
     assert set(more["control_id"]) - set(fewer["control_id"]) == \
         set(more[more["question_id"].isin(["q3", "q4"])]["control_id"])
+
+
+def test_thousands_separators_of_every_language_are_one_number():
+    """Issue 26: "3 000 ménages" is three thousand, not three (and "000")."""
+    assert controls.reworded("3 000 ménages", "fr") == "trois mille ménages"
+    assert controls.reworded("3\u202f000 ménages", "fr") == "trois mille ménages"  # narrow no-break space
+    assert controls.reworded("3,000 households", "en") == "three thousand households"
+    assert controls.reworded("3.000 Haushalte", "de") == "dreitausend Haushalte"
+    assert controls.changed_number("3 000 ménages", "fr") == "4 500 ménages"  # the same grouping kept
+    assert controls.changed_number("1,234,567 people", "en") == "1,851,850 people"
+    assert controls.changed_number("12,5 %", "fr") == "18,8 %"
+
+
+def test_negative_kinds_that_real_answers_show():
+    excerpt = "Rainfall at Corvo was 812 mm in 2025, against 146 mm in the dry year 2022."
+    assert controls.neighbouring_figure("812 mm", excerpt) == "146 mm"  # another figure of the same excerpt
+    assert controls.neighbouring_figure("in 2025", excerpt) == "in 2022"  # a year for a year
+    assert controls.neighbouring_figure("812 mm", "Only 812 mm.") is None
+    assert controls.wrong_unit("812 mm") == "812 cm"
+    assert controls.wrong_unit("4.8 million euros") == "4.8 billion euros"
+    assert controls.wrong_unit("in 2025") is None
+    assert controls.partial_answer("Bexley, Ormond and Corvo") == "Bexley"
+    assert controls.partial_answer("3,000 households") is None  # a number, not a list
+    assert controls.echo("What is the average rainfall for the basin?") == "The average rainfall for the basin."
+    assert controls.echo("Quel est le budget de l'agence ?") == "Le budget de l'agence."
+
+
+def test_an_invented_claim_is_right_on_the_key_fact_and_not_faithful():
+    many = pd.concat([_questions().assign(question_id=lambda df, k=k: df["question_id"] + f"-{k}") for k in range(3)])
+    built = controls.build(many, per_question=7)  # one question in three gets the invented claim as its positive
+    claims = built[built["control"] == "invented claim"]
+    assert len(claims) and claims["correct"].all() and not claims["faithful"].any()
+    assert (built.loc[built["control"] == "gold reworded", "faithful"]).all()
+    kinds = set(built["control"])
+    assert {"wrong unit", "echo of the question", "unknown"} <= kinds  # no excerpt here has a second figure

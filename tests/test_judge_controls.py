@@ -130,7 +130,8 @@ def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_
     assert not any("encadré" in r["messages"][0]["content"] for r in endpoint.requests)  # none reached the judge
     results = pd.read_csv(tmp_path / "report" / "results.csv").set_index("model")
     assert results.loc["gemma-3-270m", "non_answers"] == len(REPORTED_NON_ANSWERS) + real_empty
-    assert results.loc["SmolLM2-135M-Instruct", "non_answers"] == 0
+    # SmolLM2's two real "The answer to this question is:" (a preamble and nothing else: issue 26)
+    assert results.loc["SmolLM2-135M-Instruct", "non_answers"] == 2
     assert results.loc["gemma-3-270m", "accuracy"] == pytest.approx((23 - 13) / 23)
     assert results["controls_specificity"].eq(0.0).all()  # the judge accepted every known-wrong control
     card = (tmp_path / "report" / "results.md").read_text().split("\n\n")[1]

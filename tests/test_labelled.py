@@ -142,3 +142,53 @@ def test_labelled_intervals_cover_when_the_judge_errs_differently_per_model(labe
 
 def test_the_judge_only_interval_fails_the_same_test():
     assert min(_coverage(40, judge_only_intervals)) < 0.93
+
+
+# --------------------------------------------------------------------------- without labels: the per-model correction
+
+CORRECTION_GRID = [  # (true accuracy, the judge's acceptance of wrong answers) per model; acceptance of right: 0.95
+    ((0.60, 0.60, 0.75), (0.15, 0.45, 0.30)),  # the issue's case
+    ((0.45, 0.80, 0.70), (0.60, 0.10, 0.35)),
+    ((0.85, 0.55, 0.65), (0.20, 0.50, 0.05)),
+]
+HELD_OUT_PER_MODEL = 70  # about what labelled/answers/ holds per model on its held-out documents
+
+
+def _held_out_counts(rng, accuracy, accepts_wrong, accepts_right=0.95):
+    right = rng.binomial(HELD_OUT_PER_MODEL, accuracy)
+    wrong = HELD_OUT_PER_MODEL - right
+    tp, fp = rng.binomial(right, accepts_right), rng.binomial(wrong, accepts_wrong)
+    return {"tp": tp, "fn": right - tp, "tn": wrong - fp, "fp": fp}
+
+
+def _corrected_coverage(pooled: bool, reps=400, seed=11):
+    """The share of runs whose judge-corrected interval (:func:`aggregation.corrected`, what the report calls)
+    covers each model's true accuracy, at 24 questions, with each model corrected by its own held-out counts — or,
+    ``pooled``, by the counts of all models together (the correction before: one pair of rates for every model)."""
+    from pipeline.report.aggregation import HELD_OUT_COLUMNS, corrected
+
+    worst = []
+    for point, (accuracy, accepts_wrong) in enumerate(CORRECTION_GRID):
+        rng = np.random.default_rng(seed + point)
+        hits = np.zeros(len(MODELS))
+        for _ in range(reps):
+            counts = [_held_out_counts(rng, a, f) for a, f in zip(accuracy, accepts_wrong)]
+            if pooled:
+                counts = [{k: sum(c[k] for c in counts) for k in counts[0]}] * len(MODELS)
+            for m, (theta, wrong_ok) in enumerate(zip(accuracy, accepts_wrong)):
+                right = rng.random(QUESTIONS) < theta
+                accepted = np.where(right, rng.random(QUESTIONS) < 0.95, rng.random(QUESTIONS) < wrong_ok)
+                group = pd.DataFrame({column: [counts[m][key]] for column, key in HELD_OUT_COLUMNS.items()})
+                found = corrected(int(accepted.sum()), QUESTIONS, group)
+                hits[m] += found["ci_low"] - 1e-9 <= theta <= found["ci_high"] + 1e-9
+        worst.append(float(hits.min() / reps))
+    return worst
+
+
+def test_the_correction_holds_when_the_judge_errs_differently_per_model():
+    coverage = _corrected_coverage(pooled=False)
+    assert min(coverage) >= 0.93, coverage
+
+
+def test_one_pair_of_rates_for_every_model_fails_the_same_test():
+    assert min(_corrected_coverage(pooled=True)) < 0.93

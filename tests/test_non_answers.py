@@ -12,6 +12,7 @@ from pipeline.verdicts import non_answers
 from pipeline.verdicts.non_answers import (
     EMPTY,
     NUMBER_FOR_EXPLANATION,
+    ONLY_PREAMBLE,
     ONLY_PUNCTUATION,
     ONLY_REFERENCES,
     PROMPT_COPY,
@@ -49,6 +50,10 @@ HOW_MANY = "How many public charging points did the city operate at the end of 2
     ("Pourquoi les prêts numériques progressent-ils ?", "1.4, 3.3", NUMBER_FOR_EXPLANATION),
     ("Comment le plan finance-t-il la rénovation des écoles ?", "2.1", NUMBER_FOR_EXPLANATION),
     ("Describe the purpose of the sluice gates.", "12", NUMBER_FOR_EXPLANATION),
+    # issue 26: SmolLM2 on the bundled sample, then sent to the judge and marked correct
+    ("What is the average price per megawatt-hour for hydroelectricity sales?", "The answer to this question is:",
+     ONLY_PREAMBLE),
+    ("Quel est le budget de l'agence ?", "Voici la réponse :", ONLY_PREAMBLE),
 ])
 def test_non_answers_are_named(question, answer, reason):
     assert non_answer_reason(question, answer) == reason
@@ -77,6 +82,12 @@ def test_non_answers_are_named(question, answer, reason):
     ("How effective was the plan?", "40 %"),
     ("Quels ont été les taux de croissance en 2021, 2022 et 2023 ?", "1.4, 3.3 et 4.4"),
     ("Describe the change in emissions between 2010 and 2020.", "-12 %"),
+    # issue 26: answers to questions that ask for exactly that
+    ("Which annex lists the parametric values?", "Annex I"),
+    ("Under which article may a supplier apply for a derogation?", "Article 6"),
+    ("What is the likely range of the decline in August flow?", "70–90 %"),
+    ("What is the average price?", "The answer is 84 euros."),
+    ("Which measures does the plan list?", "The following measures: dredging and planting."),
 ])
 def test_real_answers_go_to_the_judge(question, answer):
     assert non_answer_reason(question, answer) is None

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,17 @@ def test_generation_json_gets_the_gold_check_rates_once_its_verdicts_exist(tmp_p
     assert gold["good"] + gold["bad"] == len(read_jsonl(validation_rates.GOLD_CHECK))
     assert gold["rejected_good"] == gold["accepted_bad"] == 0
     assert rates["duplicate by meaning"]["rejected_good"] == 0  # orthogonal embeddings merge nothing
+
+
+def test_the_report_gets_the_rule_checks_rates_on_their_held_out_items_only():
+    """Issue 26: the rates reported were counted on every item, the ones the rules were written from included.
+    Only each set's latest held-out batch (never used to change a rule) counts now."""
+    cfg = config.load("default")
+    embed = lambda texts: np.eye(len(texts))  # noqa: E731
+    rates = validation_rates.all_rates(cfg, Path("/nonexistent"), embed)
+    about = read_jsonl(validation_rates.ABOUT_THE_TEXT)
+    latest = sorted({item["split"] for item in about} - {"dev"})[-1]
+    held_out = [item for item in about if item["split"] == latest]
+    assert 0 < len(held_out) < len(about)
+    assert rates["about the text"]["good"] + rates["about the text"]["bad"] == len(held_out)
+    assert "held-out items" in validation_rates.rates_sentence(rates)

@@ -46,10 +46,10 @@ ANSWER_COLUMNS = ["question_id", "candidate", "prediction", "raw_prediction", "i
 
 def answers_fingerprint(cfg: Config, candidate: Candidate) -> str:
     """What the answers and their measured energy depend on (:mod:`pipeline.keys`): the candidate's settings,
-    what it sees of each question, the seed, and how the energy is measured (idle baseline, repeated windows,
-    country, the GPUs pinned)."""
+    what it sees of each question, the seed, how the energy is measured (idle baseline, repeated windows, the
+    GPUs pinned), and the text of its prompt and Lighteval task (:data:`pipeline.keys.TEXT_FILES`)."""
     return fingerprint(keys.settings(candidate, keys.ANSWER, "candidates[]"),
-                       keys.settings(cfg, keys.ANSWER, skip=("candidates",)))
+                       keys.settings(cfg, keys.ANSWER, skip=("candidates",)), *keys.texts(keys.ANSWER))
 
 
 def _lighteval_dataset(pending: pd.DataFrame, cfg: Config, folder: Path) -> None:

@@ -64,15 +64,22 @@ def error_rates(should_pass: list[bool], passed: list[bool | None]) -> dict:
             "unparsed": r["unparsed"]}
 
 
+HELD_OUT = "held-out"  # the split argument meaning: each set's latest held-out batch, the one no rule was fixed on
+
+
 def _in_split(items: list[dict], split: str | None) -> list[dict]:
-    return [item for item in items if split is None or item["split"] == split]
+    if split == HELD_OUT:  # held_out_1 < held_out_2 < ...: the last was measured once and changed nothing
+        held_out = sorted({item.get("split", "dev") for item in items} - {"dev"})
+        split = held_out[-1] if held_out else "none"
+    return [item for item in items if split is None or item.get("split", "dev") == split]
 
 
 def rule_rates(duplicate_similarity: float, embed: Callable[[list[str]], object],
                split: str | None = None) -> dict[str, dict]:
     """Error rates of the rule checks (``about the text``, ``not a question``, ``restates the question``,
-    ``duplicate by meaning``) on the labelled sets, every item or one ``split``. Gold answers lose their
-    preamble first, as in validation (:func:`pipeline.questions.validate.strip_preamble`)."""
+    ``duplicate by meaning``) on the labelled sets, every item, one ``split``, or :data:`HELD_OUT` (each set's
+    latest held-out batch: the items no rule was written or fixed on). Gold answers lose their preamble first,
+    as in validation (:func:`pipeline.questions.validate.strip_preamble`)."""
     rates = {}
     about = _in_split(read_jsonl(ABOUT_THE_TEXT), split)
     rates["about the text"] = error_rates(
@@ -196,9 +203,11 @@ def calibrate_gold_check(cfg: Config, runs_dir: Path) -> dict | None:
 
 # ----------------------------------------------------------------------------- every check
 def all_rates(cfg: Config, runs_dir: Path, embed) -> dict[str, dict]:
-    """Each check's rates, keyed by its rejection reason: the rule checks always, the gold check when its
-    verdicts on the labelled set are on record (the generate stage grades them once per judge configuration)."""
-    rates = rule_rates(cfg.questions.duplicate_similarity, embed)
+    """Each check's rates, keyed by its rejection reason: the rule checks on their held-out items only (rates on
+    the items the rules were fixed on would flatter them), the gold check when its verdicts on the labelled set
+    are on record (the generate stage grades them once per judge configuration; its set has no held-out part,
+    which :func:`rates_sentence` says)."""
+    rates = rule_rates(cfg.questions.duplicate_similarity, embed, HELD_OUT)
     if cfg.questions.check_gold and (gold := gold_check_rates(runs_dir, cfg)) is not None:
         rates[GOLD_CHECK_REASON] = gold
     return rates
@@ -235,6 +244,8 @@ def rates_sentence(rates: dict[str, dict]) -> str:
         return ""
     parts = [f"{reason} wrongly rejects {_share(r['rejected_good'], r['good'])} good items and lets through "
              f"{_share(r['accepted_bad'], r['bad'])} bad ones" for reason, r in rates.items()]
-    missing = "" if GOLD_CHECK_REASON in rates else \
+    missing = " The gold-answer check's set has no held-out part (its prompt was chosen on it): its rates flatter it." \
+        if GOLD_CHECK_REASON in rates else \
         " The gold-answer check is not measured yet (`make calibrate` grades its labelled set with the judge)."
-    return (f"Measured on the hand-labelled sets in `labelled/`: {'; '.join(parts)}.{missing}")
+    return ("Measured on the held-out items of the hand-labelled sets in `labelled/` (written after the rules, never "
+            f"used to change them): {'; '.join(parts)}.{missing}")

@@ -47,7 +47,8 @@ from pipeline.verdicts.non_answers import non_answer_reason
 
 CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 CONTROLS = "_controls"  # the "candidate" whose answers are the control answers (records, grading order)
-CONTROL_COLUMNS = ["question_id", "control", "prediction", "correct", "verdict", "status", "raw_judge_output"]
+CONTROL_COLUMNS = ["question_id", "control", "prediction", "correct", "faithful", "verdict", "status",
+                   "raw_judge_output"]
 
 
 def judge_key(cfg: Config) -> str:
@@ -178,7 +179,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
 
         def answer_writer(p: Pass):
             def write(item, result):
-                control = {"control": item["control"], "correct": bool(item["correct"])} \
+                control = {"control": item["control"], "correct": bool(item["correct"]),
+                           "faithful": bool(item.get("faithful", item["correct"]))} \
                     if item["candidate"] == CONTROLS else {}
                 append_jsonl(out_dir / f"{item['candidate']}.jsonl", {
                     "question_id": item["question_id"], "candidate": item["candidate"],

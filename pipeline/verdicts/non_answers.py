@@ -18,6 +18,9 @@ question asked, and a doubtful case goes to the judge:
 - **only references**: section, figure, table or box references and nothing else
   ("1.4, 3.3, encadré thématique 3.1", "See Figure 2 and Table 5"), unless the
   question asks where, which section, or cites a reference or a legal text itself;
+- **only a preamble**: an answer's opening and nothing after it ("The answer to this question is:",
+  "Voici la réponse :"): a short phrase that announces an answer (answer, response, here is, the
+  following, according to ...), has no digit, and ends with a colon or with "is"/"est";
 - **a number where an explanation is asked**: digits and punctuation only, to a
   question that asks why, how (not how many, how much, how it changed, ...),
   or for causes, measures, recommendations ...; never to a question that asks
@@ -46,7 +49,14 @@ ONLY_PUNCTUATION = "only punctuation"
 PROMPT_COPY = "a copy of the prompt"
 ONLY_REFERENCES = "only references"
 NUMBER_FOR_EXPLANATION = "a number where an explanation is asked"
-REASONS = (EMPTY, ONLY_PUNCTUATION, PROMPT_COPY, ONLY_REFERENCES, NUMBER_FOR_EXPLANATION)
+ONLY_PREAMBLE = "only a preamble"
+REASONS = (EMPTY, ONLY_PUNCTUATION, PROMPT_COPY, ONLY_REFERENCES, ONLY_PREAMBLE, NUMBER_FOR_EXPLANATION)
+# Words that announce an answer (English, French); a short text with one, ending where the answer should start,
+# is the preamble alone (SmolLM2 on the bundled sample: "The answer to this question is:").
+ANNOUNCES = re.compile(r"\b(?:answers?|responses?|réponses?|solutions?|here (?:is|are)|voici|voilà|following|suivante?s?"
+                       r"|below|ci-dessous|based on|according to|d'après|selon|en résumé|in summary)\b", re.IGNORECASE)
+ENDS_BEFORE_THE_ANSWER = re.compile(r"(?::|\b(?:is|are|was|were|would be|est|sont|serait|seraient))\W*$",
+                                    re.IGNORECASE)
 
 # llama-cpp-python's "snoozy" chat format, which serves the base gemma-3-270m (pipeline/serving/models.py):
 # "<system line>\n### Prompt: <user message>\n### Response:". The library keeps these strings inside
@@ -270,9 +280,18 @@ def non_answer_reason(question: str, answer: str | None) -> str | None:
         return PROMPT_COPY
     if only_references(own) and not ASKS_FOR_REFERENCE.search(question.casefold()):
         return ONLY_REFERENCES
+    if only_preamble(own) or only_preamble(answer):  # a translated label ("réponse :") is part of the frame
+        return ONLY_PREAMBLE
     if only_numbers(own) and asks_for_explanation(question):
         return NUMBER_FOR_EXPLANATION
     return None
+
+
+def only_preamble(text: str) -> bool:
+    """True when ``text`` announces an answer and stops there ("The answer to this question is:")."""
+    text = text.strip()
+    return (len(text.split()) <= 15 and not any(char.isdigit() for char in text)
+            and bool(ANNOUNCES.search(text)) and bool(ENDS_BEFORE_THE_ANSWER.search(text)))
 
 
 # ---------------------------------------------------------------------- the rule's errors

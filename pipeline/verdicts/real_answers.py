@@ -85,9 +85,13 @@ def measurement(runs_dir: Path, judge: Judge) -> tuple[dict[str, dict], dict | N
                    if local else None)
 
 
-def todo(runs_dir: Path, judge: Judge, splits: tuple[str, ...] = SPLITS) -> list[dict]:
-    """The judge-graded items of ``splits`` with no verdict of this judge yet, grouped by excerpt."""
-    have, _ = measurement(runs_dir, judge)
+def todo(runs_dir: Path, judge: Judge, splits: tuple[str, ...] = SPLITS, local: bool = False) -> list[dict]:
+    """The judge-graded items of ``splits`` with no verdict of this judge yet (none in the measurement in use, or,
+    with ``local``, none measured on this machine), grouped by excerpt."""
+    if local:
+        have = _latest(local_path(runs_dir, judge_fingerprint(judge)), {item["id"]: item for item in items()})
+    else:
+        have, _ = measurement(runs_dir, judge)
     return sorted((item for item in items() if item["split"] in splits and item["rule"] is None
                    and item["id"] not in have), key=lambda item: (item["chunk_text"], item["question"]))
 
@@ -147,13 +151,14 @@ def model_counts(runs_dir: Path, judge: Judge, model: str, label: str = "key_fac
 
 
 def measure(cfg: Config, runs_dir: Path) -> dict:
-    """Grade every labelled item the profile's judge has no verdict on (``make calibrate``); the rates."""
+    """Grade on this machine every labelled item the profile's judge has no local verdict on (``make calibrate``:
+    a shipped measurement is checked, not trusted blindly); the verdicts in use and their provenance."""
     from openai import OpenAI
 
     from pipeline.serving.servers import machine_lock, serve
 
     judge = cfg.judge
-    pending = todo(runs_dir, judge)
+    pending = todo(runs_dir, judge, local=True)
     print(f"calibrate: {len(pending)} of {len(items())} labelled real answers to grade with {judge.name}",
           flush=True)
     if pending:
@@ -163,3 +168,43 @@ def measure(cfg: Config, runs_dir: Path) -> dict:
     records, about = measurement(runs_dir, judge)
     return {"records": records, "provenance": about}
 
+
+
+def report(records: dict[str, dict], provenance: dict | None, judge: Judge) -> str:
+    """Console text for ``make calibrate``: the judge's rates per label on the held-out documents (what the report
+    uses), per model, the dev documents' apart (chosen on: not a measurement), the rule's counts, and how this
+    machine's verdicts compare with the shipped ones."""
+    from pipeline.measure.stats import wilson_interval
+
+    def share(k: int, n: int) -> str:
+        if not n:
+            return "n/a"
+        low, high = wilson_interval(k, n)
+        return f"{k}/{n} ({k / n:.0%}, {low:.0%}-{high:.0%})"
+
+    lines = [f"calibrate: {judge.name} on real answers a person labelled (labelled/answers/; verdicts: "
+             f"{(provenance or {}).get('source', 'none yet')})"]
+    for split in ("heldout", "dev"):
+        for label in LABELS:
+            found = rates(records, label, split)
+            if not found["items"]:
+                continue
+            what = "held-out" if split == "heldout" else "dev (prompts and rules were chosen on these)"
+            lines.append(f"  {what}, {LABEL_NAMES[label]}: {found['parsed']} answers of {len(found['documents'])} "
+                         f"documents; agreement {found['accuracy']:.0%}, kappa {found['kappa']:.2f}; sensitivity "
+                         f"{share(found['tp'], found['positives'])}, specificity {share(found['tn'], found['negatives'])}"
+                         f"; wrong answers accepted {share(found['fp'], found['negatives'])}")
+        if split == "heldout":
+            for model in sorted({item["model"] for item in items("heldout")}):
+                found = rates(records, "key_fact", split, model)
+                lines.append(f"    {model}: wrong answers accepted {share(found['fp'], found['negatives'])}, right "
+                             f"answers rejected {share(found['fn'], found['positives'])}")
+            found = rates(records, "key_fact", split, sound_only=False)
+            lines.append(f"  non-answer rule on the held-out answers: {found['rule_graded']} answers wrong by rule, "
+                         f"{found['rule_rejected_right']} of them right according to the person")
+    shipped = _latest(shipped_path(judge_fingerprint(judge)), {i["id"]: i for i in items()})
+    if provenance and provenance.get("source", "").startswith("measured") and shipped:
+        same = [i for i in records if i in shipped]
+        agree = sum(records[i].get("verdict") == shipped[i].get("verdict") for i in same)
+        lines.append(f"  this machine's verdicts against the shipped ones: the same on {agree} of {len(same)} answers")
+    return "\n".join(lines)
