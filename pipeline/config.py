@@ -188,7 +188,9 @@ class Controls(Strict):
     wrong to accept: refused (0 switches the controls off, which the card says).
     """
 
-    per_question: int = Field(default=3, ge=0, le=7)  # one reworded gold answer, the rest wrong ones; 0: none
+    # one reworded gold answer, the rest wrong ones; 0: none. Two a question: 24 wrong ones on a 24-question run gate
+    # the judge (more than 20% accepted is 5 or more), at a third less judging time than three (issue 28).
+    per_question: int = Field(default=2, ge=0, le=7)
     max_false_acceptance: float = Field(default=0.2, ge=0, le=1)
     max_false_rejection: float = Field(default=0.2, ge=0, le=1)
 

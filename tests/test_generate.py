@@ -67,10 +67,11 @@ def test_question_schema_asks_for_yourbench_fields():
 
 
 def _rows(questions: list[str], gold: str = "an answer") -> list[dict]:
-    return [{"question": q, "ground_truth_answer": gold, "kind": "single_hop", "question_category": "factual",
+    # each question its own gold answer (two questions with one gold answer: one of them is rejected)
+    return [{"question": q, "ground_truth_answer": f"{gold} {k}", "kind": "single_hop", "question_category": "factual",
              "estimated_difficulty": 3, "citations": ["x"], "chunk_ids": ["c0"], "chunks": ["text"],
              "document_summary": "s", "document_id": "d", "question_generating_model": "g", "citation_score": 90.0}
-            for q in questions]
+            for k, q in enumerate(questions)]
 
 
 def _kept_and_rejected(questions: list[str], cfg):

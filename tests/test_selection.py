@@ -78,3 +78,30 @@ def test_first_read_covers_the_plan_and_each_step_adds_what_it_names():
     for read, step in found.items():
         at, before = selection.choose(300, step, 0.25, seed=7), selection.choose(300, step - 1, 0.25, seed=7)
         assert read in (*at[0], *at[1]) and read not in (*before[0], *before[1])
+
+
+def test_an_excerpt_ends_on_whole_sentences_and_list_items():
+    """Issue 28: chunks cut by token count gave golds such as "September 201" and lists read from mid-way."""
+    chunks = ["The guide was published in Sept", "ember 2016 by the county team. It covers three", " settings.\n"
+              "- hospitals;\n- clinics;\n- care homes.\nTraining is yearly."]
+    assert selection.whole_sentences(chunks, 1) == "The guide was published in September 2016 by the county team. " \
+                                                   "It covers three settings."
+    # a decimal number cut at the seam ("4." + "3}") is no sentence end
+    cut = ["Glaciers lost 42% {WGI 4.1, 4.", "3}\nIce volume fell by 48%. More"]
+    assert selection.whole_sentences(cut, 0) == "Glaciers lost 42% {WGI 4.1, 4.3}\nIce volume fell by 48%."
+    assert selection.whole_sentences(cut, 1).startswith("Glaciers lost 42%")
+    assert selection.whole_sentences(["Only one chunk, cut mid"], 0) == "Only one chunk, cut mid"
+
+
+def test_figure_debris_is_taken_out_and_a_chunk_of_debris_is_not_read():
+    figure = "140\n120\n100\n80\nKelder\nMorrow\n²mk\nA d dit i o n a l e"
+    prose = "Ice volume has declined by an estimated 48% since 1973, the assessment finds."
+    assert selection.without_debris(f"{prose}\n\n{figure}\n\nSnow cover has shortened by 19 days.") == \
+        f"{prose}\n\nSnow cover has shortened by 19 days."
+    table = "| Scenario | 2050 |\n|---|---|\n| Low | 9 |"  # a table kept as a table is not debris
+    assert selection.without_debris(table) == table
+    assert selection.mostly_debris(f"{figure}\n{figure}\nA caption line.") and not selection.mostly_debris(prose)
+    # the plan never reads a chunk of debris
+    single, _ = selection.choose(8, 8, 0.0, seed=1, skip=[2, 5])
+    assert set(single) == {0, 1, 3, 4, 6, 7}
+    assert set(selection.first_read(8, 8, 0.0, seed=1, skip=[2, 5])) == {0, 1, 3, 4, 6, 7}

@@ -151,6 +151,7 @@ def _candidates(rows: list[tuple[str, str, str]], citation: float = 90.0) -> pd.
 
 EXCERPT = ("The new solar-powered pumping station at Bexley cut the Authority's electricity bill by 22 percent. "
            "Water use per person fell for the fifth year in a row, to 118 litres per day.")
+ITEMS = EXCERPT + " The items are worth " + ", ".join(f"{i} units" for i in range(40)) + "."  # every gold's figure
 
 
 def test_an_unsupported_gold_answer_is_rejected_and_a_supported_one_kept():
@@ -208,7 +209,7 @@ def test_checks_stop_at_the_target():
     cfg = config.load("default")
     cfg = cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"target": 2, "min_usable": 1})})
     asked = []
-    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", EXCERPT) for i in range(6)])
+    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", ITEMS) for i in range(6)])
     kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)),
                                        ask_support=lambda row: (asked.append(row["question"]) or True, "1"),
                                        expect=lambda n: asked.append(f"expect {n}"))
@@ -224,7 +225,7 @@ def test_each_rejected_gold_answer_adds_one_check_to_the_total_announced():
         asked.append("check")
         return asked.count("check") > 2, "0"
 
-    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", EXCERPT) for i in range(6)])
+    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", ITEMS) for i in range(6)])
     kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)), ask_support=support,
                                        expect=lambda n: asked.append(f"expect {n}"))
     assert asked == ["expect 2", "check", "expect 3", "check", "expect 4", "check", "check"]
@@ -272,7 +273,8 @@ def _generated(calls: int) -> pd.DataFrame:
                 item = next(iter(first)) * 10 + 2
                 wording = ["How large is the value of item {}?", "What value does item {} have?"][step % 2]
                 question, gold = wording.format(item), f"{item} units."
-            rows.append({"question": question, "ground_truth_answer": gold, "chunks": [f"chunk {chunks}"],
+            rows.append({"question": question, "ground_truth_answer": gold,
+                         "chunks": [f"chunk {chunks}: item {item} is worth {item} units."],
                          "chunk_ids": [f"doc_{c}" for c in chunks], "citation_score": 90.0,
                          "kind": "single_hop" if len(chunks) == 1 else "multi_hop"})
     return candidates(pd.DataFrame(rows), first)
@@ -325,7 +327,7 @@ def test_a_gold_answer_loses_its_preamble_and_keeps_the_original():
 
 
 def test_questions_are_considered_by_plan_step_then_by_a_seeded_hash():
-    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", EXCERPT) for i in range(6)])
+    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", ITEMS) for i in range(6)])
     rows["plan_step"] = [2.0, 1.0, float("nan"), 2.0, 1.0, 3.0]
     order = validate.validation_order(rows, seed=1)
     assert [rows["plan_step"].iloc[i] for i in order][:5] == [1.0, 1.0, 2.0, 2.0, 3.0] and order[-1] == 2
@@ -335,3 +337,15 @@ def test_questions_are_considered_by_plan_step_then_by_a_seeded_hash():
 def _order_ids(rows: pd.DataFrame, seed: int) -> list[str]:
     """Question ids in validation order."""
     return [rows["question_id"].iloc[i] for i in validate.validation_order(rows, seed)]
+
+
+def test_a_gold_answer_must_be_grounded_in_its_excerpt():
+    """Issue 28: garbled figure text, a section heading as the answer."""
+    excerpt = ("Administrative Resources\nThe county health board funds the programme; it spent 2.4 million "
+               "euros in 2016.\nA d dit i o n a l e 1.7 – 2.3°C")
+    assert validate.grounding_reason("What was spent?", "2.4 million euros", excerpt) is None
+    assert validate.grounding_reason("Which body funds the programme?", "Administrative Resources", excerpt) == \
+        "a heading, not an answer"
+    assert validate.grounding_reason("What is the section's title?", "Administrative Resources", excerpt) is None
+    assert validate.grounding_reason("What is the projected rise?", "A d dit i o n a l e", excerpt) == \
+        "garbled gold answer"

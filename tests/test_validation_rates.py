@@ -106,10 +106,20 @@ def test_the_gold_check_set_is_graded_as_generation_checks_and_reused(tmp_path):
     assert all(r["gold_check_key"] == validate.gold_check_key(cfg) for r in read_jsonl(path))
 
 
-def test_generation_json_gets_the_gold_check_rates_once_its_verdicts_exist(tmp_path):
+def test_a_fresh_machine_uses_the_shipped_gold_check_measurement():
+    """Issue 28: the gold check's labelled set was graded on every fresh machine (two minutes of its first report);
+    the default judge's measurement ships with the repository and says so."""
+    cfg = config.load("default")
+    embed = lambda texts: np.eye(len(texts))  # noqa: E731
+    rates = validation_rates.all_rates(cfg, Path("/nonexistent"), embed)[validation_rates.GOLD_CHECK_REASON]
+    assert rates["graded"] == rates["items"] and rates["source"].startswith("shipped measurement")
+
+
+def test_generation_json_gets_the_gold_check_rates_once_its_verdicts_exist(tmp_path, monkeypatch):
     cfg = config.load("default")
     profile_dir = tmp_path / cfg.profile
     embed = lambda texts: np.eye(len(texts))  # noqa: E731 - no two texts alike: no duplicate found
+    monkeypatch.setattr(validation_rates, "shipped_gold_check_path", lambda key: tmp_path / "none.jsonl")
     assert validation_rates.GOLD_CHECK_REASON not in validation_rates.all_rates(cfg, profile_dir, embed)
     path = validation_rates.gold_check_path(profile_dir, validate.gold_check_key(cfg))
     for item in validation_rates.gold_check_items():  # a judge that agrees with every label

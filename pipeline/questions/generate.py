@@ -315,7 +315,9 @@ def plan_line(plan: selection.Plan, cfg: Config, speed: SpeedLog) -> str:
         estimate = "no time estimate yet (no generator call measured on this machine)"
     pages = f"{plan.pages} pages, " if plan.pages is not None else ""
     coverage = "" if plan.summary_coverage >= 1 else f" over {plan.summary_coverage:.0%} of the text"
-    return (f"generate: {pages}{plan.tokens:,} tokens, {plan.chunks} chunks of {cfg.questions.chunk_tokens} tokens; "
+    skipped = f" ({len(plan.skipped)} mostly figure or table debris: not read)" if plan.skipped else ""
+    return (f"generate: {pages}{plan.tokens:,} tokens, {plan.chunks} chunks of {cfg.questions.chunk_tokens} tokens"
+            f"{skipped}; "
             f"{plan.calls} generator calls planned ({plan.summary_calls} summary{coverage}, "
             f"{len(plan.single_hop)} single-hop, {len(plan.multi_hop)} multi-hop) for {cfg.questions.target} "
             f"questions; {estimate}")
@@ -345,9 +347,11 @@ def _generate_questions(document: dict, summary: dict, plan: selection.Plan, yb:
     chunks = row["chunks"]
     if len(chunks) != plan.chunks:
         raise RuntimeError(f"YourBench made {len(chunks)} chunks, the plan expected {plan.chunks}")
-    row["chunks"] = [chunks[i] for i in sorted(plan.single_hop)]
+    # What is read of each chunk: whole sentences and list items, no runs of figure debris (selection.excerpt).
+    texts = [chunk["chunk_text"] for chunk in chunks]
+    row["chunks"] = [{**chunks[i], "chunk_text": selection.excerpt(texts, i)} for i in sorted(plan.single_hop)]
     row["multihop_chunks"] = [{"chunk_ids": [chunks[i]["chunk_id"] for i in pair],
-                               "chunks_text": [chunks[i]["chunk_text"] for i in pair]} for pair in plan.multi_hop]
+                               "chunks_text": [selection.excerpt(texts, i) for i in pair]} for pair in plan.multi_hop]
     config = yb.config(dataset_dir)
     custom_save_dataset(Dataset.from_list([row]), config=config, subset="chunked", push_to_hub=False)
     proxy.step("single_hop", "single-hop questions", len(plan.single_hop))
@@ -396,8 +400,9 @@ class _GoldCheck:
         measured error rates."""
         path = validation_rates.gold_check_path(runs_dir, validate.gold_check_key(self.cfg))
         items = validation_rates.gold_check_items()
-        todo = validation_rates.gold_check_todo(path, items)
-        if todo:
+        measured = validation_rates.gold_check_measured(runs_dir, self.cfg, items)
+        todo = [] if measured and measured[0] != path else validation_rates.gold_check_todo(path, items)
+        if todo:  # no shipped measurement of this judge configuration: measure it here, once per machine
             self.proxy.step("gold_check_set", "gold-answer check on its labelled set (once per judge)", len(todo))
             validation_rates.grade_gold_check_set(self.client, self.model, self.cfg, path, items)
 
@@ -473,7 +478,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                         proxy.release()  # one model loaded at a time: the judge checks the gold answers next
                         gold_check = _GoldCheck(cfg, judge_proxy, yb.language)
                         first_read = selection.first_read(plan.chunks, plan.question_calls,
-                                                          q.multi_hop_share if q.multi_hop else 0.0, q.seed)
+                                                          q.multi_hop_share if q.multi_hop else 0.0, q.seed,
+                                                          plan.skipped)
                         kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir), first_read), cfg,
                                                            embed=embed, ask_support=gold_check,
                                                            expect=gold_check.expect)
@@ -548,7 +554,7 @@ def _plan_step(chunk_ids: list[str], first_read: dict) -> float:
 def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> selection.Plan | None:
     """A larger plan when fewer than ``target`` questions passed and unread chunks remain, else None."""
     q = cfg.questions
-    if kept >= q.target or len(plan.single_hop) >= plan.chunks:
+    if kept >= q.target or len(plan.single_hop) >= plan.chunks - len(plan.skipped):
         return None
     extra = top_up_calls(q.target - kept, kept, plan.question_calls, q)
     return make_plan(document, plan.pages, cfg, calls=plan.question_calls + extra)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass, field
 
 ENCODING = "cl100k_base"  # YourBench's default token encoding for chunking and summarization
@@ -75,6 +76,87 @@ def chunk_texts(text: str, chunk_tokens: int) -> list[str]:
     return split_into_token_chunks(text, chunk_tokens, overlap=0, encoding_name=ENCODING) if text.strip() else []
 
 
+# Where a sentence or a list item ends: a full stop (not after a lone initial or a number's decimal point) before
+# a space and a capital, a digit or an opening quote or bracket; a line that ends with one; a blank line; a newline
+# before a list marker.
+SENTENCE_END = re.compile(r"(?<=[.!?…:;])[\"'»”)\]]?(?=\s+[\"'«“(\[]?[A-ZÀ-ÖØ-Þ0-9])|(?<=[.!?…])\s*$|\n\s*\n"
+                          r"|(?=\n\s*(?:[-•*–]|\d+[.)]|\([a-z0-9]+\))\s)", re.MULTILINE)
+MAX_EXTENSION = 400  # characters a chunk may borrow from its neighbours to end on a boundary
+
+
+def whole_sentences(chunks: list[str], i: int) -> str:
+    """Chunk ``i`` extended to whole sentences and list items: back into the previous chunk to the start of the
+    sentence it opens in, forward into the next one to the end of the sentence it stops in (at most
+    :data:`MAX_EXTENSION` characters each way; a chunk that already starts or ends on a boundary keeps it).
+
+    YourBench cuts chunks by token count, mid-word and mid-list: the generator then copies the cut ("September
+    201" for "September 2016", a list that begins mid-way), and the candidates and the judge read it too.
+    """
+    text = chunks[i]
+    if i > 0:  # (a chunk often starts with a space: a token boundary, not a sentence's)
+        before = chunks[i - 1][-MAX_EXTENSION:]
+        joined = before + text  # boundaries where the text continues ("4." then "3}") are not boundaries
+        start = [0] if i == 1 and len(chunks[0]) <= MAX_EXTENSION else []  # the document's start is a boundary
+        ends = start + [m.end() for m in SENTENCE_END.finditer(joined) if m.end() <= len(before)]
+        if ends and ends[-1] < len(before):
+            text = before[ends[-1]:].lstrip() + text
+    continues = i + 1 < len(chunks) and re.match(r"[0-9a-zà-ÿ,;:)\]}%]", chunks[i + 1])  # "4." + "2}": cut
+    if i + 1 < len(chunks) and (continues or not re.search(r"[.!?…]\s*$", text)):
+        after = chunks[i + 1][:MAX_EXTENSION]
+        found = SENTENCE_END.search(text[-1:] + after, 1)
+        if found:
+            text = text + after[:found.end() - 1]
+    return text.strip()
+
+
+# Figure and table debris: the text layer of a chart or a badly extracted table, read line by line (axis ticks,
+# legend entries, letter-spaced labels, runs of numbers). Runs of such lines are taken out of an excerpt before
+# the generator reads it; a chunk that is mostly debris is not read at all.
+DEBRIS_RUN = 3  # consecutive debris lines make a run (a paragraph's short last line is not one)
+MOSTLY_DEBRIS = 0.6  # a chunk whose debris runs are more than this share of its text is not read
+
+
+def is_debris(line: str) -> bool:
+    """A line of figure or table debris: no more than three words and no sentence end, or mostly digits and
+    symbols, or letter-spaced ("A d dit i o n a l e"). A table row kept as a table ("| a | b |") is not."""
+    line = line.strip()
+    if not line or (line.startswith("|") and line.endswith("|")):
+        return False
+    words = line.split()
+    letters = sum(c.isalpha() for c in line)
+    spaced = len(words) >= 4 and sum(len(w) <= 2 for w in words) / len(words) > 0.6
+    return spaced or letters < 0.4 * len(line) or (len(words) <= 3 and not re.search(r"[.!?:;]$", line))
+
+
+def without_debris(text: str) -> str:
+    """``text`` without its runs of :data:`DEBRIS_RUN` or more debris lines (blank lines inside a run count in it)."""
+    lines = text.split("\n")
+    flags = [is_debris(line) for line in lines]
+    keep = [True] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not flags[i]:
+            i += 1
+            continue
+        j, count = i, 0
+        while j < len(lines) and (flags[j] or not lines[j].strip()):
+            count += flags[j]
+            j += 1
+        if count >= DEBRIS_RUN:
+            keep[i:j] = [False] * (j - i)
+        i = j
+    return "\n".join(line for line, kept in zip(lines, keep) if kept).strip()
+
+
+def mostly_debris(text: str) -> bool:
+    return len(without_debris(text)) < (1 - MOSTLY_DEBRIS) * len(text.strip())
+
+
+def excerpt(chunks: list[str], i: int) -> str:
+    """What the generator, the candidates and the judge read of chunk ``i``: whole sentences, no debris runs."""
+    return without_debris(whole_sentences(chunks, i))
+
+
 def summary_excerpt(text: str, budget_tokens: int, passages: int = 8) -> tuple[str, float]:
     """At most ``budget_tokens`` of ``text``: all of it, or ``passages`` evenly spaced passages.
 
@@ -112,6 +194,7 @@ class Plan:
     summary_coverage: float  # share of the document the summary reads
     single_hop: list[int] = field(default_factory=list)  # chunk indices, in selection order
     multi_hop: list[tuple[int, int]] = field(default_factory=list)  # chunk index pairs, each in document order
+    skipped: list[int] = field(default_factory=list)  # chunks never read: mostly figure or table debris
 
     @property
     def question_calls(self) -> int:
@@ -133,14 +216,21 @@ def question_calls_wanted(target: int, questions_per_chunk: int, overdraw: float
     return max(1, math.ceil(overdraw * target / questions_per_chunk))
 
 
-def choose(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> tuple[list[int], list[tuple[int, int]]]:
+def reading_order(n_chunks: int, seed: int, skip=()) -> list[int]:
+    """The spread order of the chunks, less those never read (:func:`mostly_debris`)."""
+    skip = set(skip)
+    return [i for i in spread_order(n_chunks, seed) if i not in skip]
+
+
+def choose(n_chunks: int, calls: int, multi_hop_share: float, seed: int,
+           skip=()) -> tuple[list[int], list[tuple[int, int]]]:
     """Single-hop chunks and multi-hop pairs for ``calls`` question-generation calls over ``n_chunks`` chunks.
 
     Multi-hop pairs are consecutive elements of the spread order (two distant
     parts of the document), taken from the chunks single-hop already reads, so
     that every chunk a question cites is one YourBench keeps.
     """
-    return _choose(spread_order(n_chunks, seed), calls, multi_hop_share)
+    return _choose(reading_order(n_chunks, seed, skip), calls, multi_hop_share)
 
 
 def _choose(order: list[int], calls: int, multi_hop_share: float) -> tuple[list[int], list[tuple[int, int]]]:
@@ -151,7 +241,8 @@ def _choose(order: list[int], calls: int, multi_hop_share: float) -> tuple[list[
     return single, pairs
 
 
-def first_read(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> dict[int | tuple[int, int], int]:
+def first_read(n_chunks: int, calls: int, multi_hop_share: float, seed: int,
+               skip=()) -> dict[int | tuple[int, int], int]:
     """For each single-hop chunk and multi-hop pair that :func:`choose` reads with ``calls`` calls, the
     smallest number of calls whose plan reads it too.
 
@@ -159,7 +250,7 @@ def first_read(n_chunks: int, calls: int, multi_hop_share: float, seed: int) -> 
     this step orders them by the generator call they came from in a way that does not change when the target
     is raised: the questions a smaller plan produced come first, in the same order, and the new calls' after.
     """
-    order = spread_order(n_chunks, seed)
+    order = reading_order(n_chunks, seed, skip)
     found: dict[int | tuple[int, int], int] = {}
     for step in range(1, calls + 1):
         single, pairs = _choose(order, step, multi_hop_share)
@@ -173,9 +264,10 @@ def plan(text: str, pages: int | None, *, target: int, questions_per_chunk: int,
          summary_budget: int, summary_window: int, summary_overlap: int, calls: int | None = None) -> Plan:
     """The plan for ``target`` questions (or for ``calls`` question-generation calls, when given)."""
     chunks = chunk_texts(text, chunk_tokens)
+    skipped = [i for i, chunk in enumerate(chunks) if mostly_debris(chunk)]
     calls = calls or question_calls_wanted(target, questions_per_chunk, overdraw)
-    single, pairs = choose(len(chunks), calls, multi_hop_share if multi_hop else 0.0, seed)
+    single, pairs = choose(len(chunks), calls, multi_hop_share if multi_hop else 0.0, seed, skipped)
     excerpt, coverage = summary_excerpt(text, summary_budget)
     return Plan(pages=pages, tokens=len(_encoder().encode(text, disallowed_special=())), chunks=len(chunks),
                 summary_calls=summary_calls(excerpt, summary_window, summary_overlap), summary_coverage=coverage,
-                single_hop=single, multi_hop=pairs)
+                single_hop=single, multi_hop=pairs, skipped=skipped)

@@ -31,6 +31,7 @@ prompt or the item changes (``make calibrate`` grades what is missing).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -119,6 +120,27 @@ def gold_check_path(runs_dir: Path, key: str) -> Path:
     return runs_dir / "_calibration" / f"gold-check-{key}.jsonl"
 
 
+def shipped_gold_check_path(key: str) -> Path:
+    """The default judge's gold-check verdicts on the labelled set as measured when the set was last changed,
+    shipped with the repository (provenance in the ``.json`` beside it), so that a fresh machine's first report
+    need not grade it (about two minutes here); ``make calibrate`` measures it again on the machine."""
+    return ROOT / "labelled" / "shipped" / f"gold-check-{key}.jsonl"
+
+
+def gold_check_measured(runs_dir: Path, cfg: Config, items: list[dict] | None = None) -> tuple[Path, str] | None:
+    """Where the gold check's verdicts on the labelled set come from: this machine's measurement when it covers
+    every item, else the shipped one when it does, else this machine's partial one (None: nothing at all)."""
+    items = gold_check_items() if items is None else items
+    key = validate.gold_check_key(cfg)
+    local, shipped = gold_check_path(runs_dir, key), shipped_gold_check_path(key)
+    if not gold_check_todo(local, items):
+        return local, "measured on this machine"
+    if shipped.exists() and not gold_check_todo(shipped, items):
+        return shipped, "shipped measurement (" + json.loads(shipped.with_suffix(".json").read_text()).get(
+            "date", "undated") + ")"
+    return (local, "measured on this machine, partly") if local.exists() else None
+
+
 def gold_check_items(path: Path = GOLD_CHECK) -> list[dict]:
     """The labelled gold-check set as validation would ask about it (the gold answer's preamble stripped),
     each item with a hash of its content (an edited item is re-graded)."""
@@ -169,7 +191,8 @@ def gold_check_rates(runs_dir: Path, cfg: Config, items: list[dict] | None = Non
     """The gold check's error rates from the verdicts on record (None when none is), with ``by_case``:
     {case: [agreeing verdicts, items]}."""
     items = gold_check_items() if items is None else items
-    records = list(_latest(gold_check_path(runs_dir, validate.gold_check_key(cfg)), items).values())
+    measured = gold_check_measured(runs_dir, cfg, items)
+    records = list(_latest(measured[0], items).values()) if measured else []
     if not records:
         return None
     passed = [None if r["verdict"] is None else r["verdict"] == 1 for r in records]
@@ -179,7 +202,7 @@ def gold_check_rates(runs_dir: Path, cfg: Config, items: list[dict] | None = Non
         counts = by_case.setdefault(r["case"], [0, 0])
         counts[0] += verdict is not None and verdict == bool(r["supported"])
         counts[1] += 1
-    return {**rates, "items": len(items), "graded": len(records), "by_case": by_case}
+    return {**rates, "items": len(items), "graded": len(records), "by_case": by_case, "source": measured[1]}
 
 
 def calibrate_gold_check(cfg: Config, runs_dir: Path) -> dict | None:

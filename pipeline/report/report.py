@@ -814,7 +814,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
         ("Energy accounting", energy_table(results)),
         *review_sections(details),
         ("How far the verdicts can be trusted", "\n".join(f"- {line}" for line in (
-            trust.labels_line(results) or trust.unchecked_line(review_command(document, cfg)),
+            trust.labels_line(results, details) or trust.unchecked_line(review_command(document, cfg)),
             trust.heldout_line(heldout["key_fact"]),
             trust.heldout_line(heldout["faithful"]).replace("the judge agreed", "on the stricter label — the key "
                                                             "fact and no false statement — the judge agreed", 1),
@@ -845,7 +845,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     card = trust.card(decision(results, scale, cfg.report.accuracy_tolerance, more, alpha=cfg.report.significance_alpha),
                       trust.cannot_pick(control_rates, cfg.controls),
                       [*([payback_line(repaid)] if repaid else []),
-                       trust.labels_line(results) or trust.unchecked_line(review_command(document, cfg)),
+                       trust.labels_line(results, details) or trust.unchecked_line(review_command(document, cfg)),
                        trust.heldout_line(heldout["key_fact"]),
                        trust.controls_line(control_rates, cfg.controls.per_question)])
     title = f"Which model for `{document}`?"

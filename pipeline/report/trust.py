@@ -90,10 +90,19 @@ def heldout_table(by_model: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def labels_line(results: pd.DataFrame) -> str | None:
-    """What a person's labels on this document showed of the judge, or None without labels."""
+def labels_line(results: pd.DataFrame, details: pd.DataFrame | None = None) -> str | None:
+    """What a person's labels on this document showed of the judge (and of the gold answers), or None without
+    labels."""
     if "labels" not in results or not results["labels"].fillna(0).gt(0).any():
         return None
+    left = ""
+    if details is not None and "label" in details:
+        marked = details[details["label"].isin(["gold_wrong", "unclear"])]
+        gold, unclear = (marked.loc[marked["label"] == kind, "question_id"].nunique() for kind in ("gold_wrong",
+                                                                                                   "unclear"))
+        if len(marked):
+            left = (f" {marked['question_id'].nunique()} questions left every model's accuracy: gold answer wrong on "
+                    f"{gold}, question unclear on {unclear} (what the gold check let through on this document).")
     n = int(results["labels"].sum())
     agreed = int(results["judge_agreed"].sum())
     wrong, accepted = int(results["labelled_wrong"].sum()), int(results["judge_accepted_wrong"].sum())
@@ -102,7 +111,7 @@ def labels_line(results: pd.DataFrame) -> str | None:
         results["model"], results["judge_accepted_wrong"], results["labelled_wrong"]) if w == w and w)
     return (f"Checked by a person on {n} answers of this document: the judge agreed on {agreed} "
             f"(κ {num(_kappa(results), '{:.2f}')}); it accepted {accepted} of {wrong} wrong answers"
-            + (f" ({per_model})" if per_model else "") + f" and rejected {rejected} of {right} right ones.")
+            + (f" ({per_model})" if per_model else "") + f" and rejected {rejected} of {right} right ones." + left)
 
 
 def _kappa(results: pd.DataFrame) -> float:

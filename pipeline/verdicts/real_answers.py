@@ -117,11 +117,13 @@ def verdict_of(item: dict, records: dict[str, dict]) -> float | None:
 
 
 def rates(records: dict[str, dict], label: str = "key_fact", split: str = "heldout", model: str | None = None,
-          sound_only: bool = True) -> dict:
+          sound_only: bool = False) -> dict:
     """The judge's error rates on the judge-graded items of ``split`` (of one candidate ``model`` when given),
     against the person's ``label``: :func:`stats.judge_error_rates` plus Wilson intervals of sensitivity and
-    specificity, the documents and the rule's own counts. Items whose question or gold answer the person
-    found unsound are left out when ``sound_only`` (a wrong gold makes "right" meaningless)."""
+    specificity, the documents and the rule's own counts. Every item counts by default, those whose question or
+    gold answer the person found unsound too: the judge compares an answer with the gold answer as written, and
+    *key fact* is labelled against the gold as written, so the judge errs or not whatever the gold's worth
+    (``sound_only`` leaves them out)."""
     from pipeline.measure.stats import judge_error_rates, wilson_interval
 
     chosen = [item for item in items(split) if (model is None or item["model"] == model)

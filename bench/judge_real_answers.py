@@ -1,0 +1,216 @@
+"""Levers for the default judge, chosen on the dev documents of the labelled real answers, reported on held-out.
+
+    .venv/bin/python bench/judge_real_answers.py grade VARIANT [SPLIT]   # VARIANT's verdicts (and P(yes)) on SPLIT
+    .venv/bin/python bench/judge_real_answers.py compare                 # every lever on dev, then held-out
+
+``labelled/answers/items.jsonl`` (real answers of the embedded candidates, labelled by a person; see its
+README) is graded by the default judge model (llama.cpp, greedy, in excerpt order, as the judge stage does)
+with each prompt variant, asking for the log-probabilities of the verdict's first token, so that one pass
+gives both the hard verdict and P(yes) / (P(yes) + P(no)):
+
+* ``M``: the default prompt (``judge_prompts/small_yes_no.txt``: question, gold, answer; no excerpt);
+* ``I``: the same with the excerpt (``bench/judge_variants/I-excerpt-yes-no.txt``): can invented claims be
+  caught, and at what cost in time;
+* ``faithful``: a second question with the excerpt — does the answer state anything the excerpt contradicts
+  or does not support (``bench/judge_variants/faithful-yes-no.txt``) — for the *faithful* label.
+
+``compare`` then measures, against the person's *key fact* label (items whose question and gold are sound):
+the verdict as graded; P(yes) above a threshold chosen on dev (the one with the best kappa); rule checks in
+front of the judge (:func:`rule_verdict`); and, for the *faithful* label, key fact and no unsupported
+statement. Every lever's threshold or rule is chosen on dev; the same choice is then applied to held-out
+and reported. Results: ``bench/results/judge-real-answers-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = {
+    "M": ROOT / "judge_prompts" / "small_yes_no.txt",
+    "I": ROOT / "bench" / "judge_variants" / "I-excerpt-yes-no.txt",
+    "faithful": ROOT / "bench" / "judge_variants" / "faithful-yes-no.txt",
+}
+OUT = ROOT / "bench" / "results"
+
+
+def graded_path(variant: str) -> Path:
+    return OUT / f"judge-real-answers-{variant}.jsonl"
+
+
+def p_yes(logprobs) -> float | None:
+    """P(yes) / (P(yes) + P(no)) from the first token's top log-probabilities (any case, leading space)."""
+    if not logprobs or not logprobs.content:
+        return None
+    yes = no = 0.0
+    for candidate in logprobs.content[0].top_logprobs:
+        word = candidate.token.strip().lower()
+        if word in ("yes", "y"):
+            yes += math.exp(candidate.logprob)
+        elif word in ("no", "n"):
+            no += math.exp(candidate.logprob)
+    return yes / (yes + no) if yes + no else None
+
+
+def grade(variant: str, split: str | None = None) -> None:
+    """Grade the judge-graded items of ``split`` (all when None) with ``variant``; resumes where it stopped."""
+    from openai import OpenAI
+
+    from pipeline import config
+    from pipeline.io import append_jsonl, read_jsonl
+    from pipeline.serving.servers import machine_lock, serve
+    from pipeline.verdicts import real_answers
+    from pipeline.verdicts.grading import render_prompt
+
+    judge = config.load("default").judge.model_copy(update={"server_args": ["--logits_all", "True"]})
+    template = VARIANTS[variant].read_text(encoding="utf-8")
+    path = graded_path(variant)
+    done = {r["id"] for r in read_jsonl(path)}
+    todo = sorted((i for i in real_answers.items(split) if i["rule"] is None and i["id"] not in done),
+                  key=lambda i: (i["chunk_text"], i["question"]))
+    print(f"{variant}: {len(todo)} items to grade", flush=True)
+    if not todo:
+        return
+    with machine_lock(judge), serve(judge, OUT / "logs") as endpoint:
+        client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
+        for n, item in enumerate(todo, 1):
+            prompt = render_prompt(template, item["question"], item["gold"], item["chunk_text"], item["prediction"])
+            started = time.monotonic()
+            response = client.chat.completions.create(
+                model=endpoint.model, messages=[{"role": "user", "content": prompt}], temperature=0, max_tokens=4,
+                logprobs=True, top_logprobs=20, extra_body={"grammar": 'root ::= "yes" | "no"'})
+            text = (response.choices[0].message.content or "").strip().lower()
+            append_jsonl(path, {"id": item["id"], "verdict": {"yes": 1, "no": 0}.get(text), "raw": text,
+                                "p_yes": p_yes(response.choices[0].logprobs),
+                                "seconds": round(time.monotonic() - started, 3),
+                                "prompt_tokens": response.usage.prompt_tokens})
+            if n % 25 == 0:
+                print(f"{variant}: {n}/{len(todo)}", flush=True)
+
+
+# --------------------------------------------------------------------------- rules in front of the judge
+
+NUMBER = re.compile(r"\d+(?:[.,\s\u00a0\u202f]\d{3})*(?:[.,]\d+)?")
+
+
+def _numbers(text: str) -> list[float]:
+    found = []
+    for token in NUMBER.findall(str(text)):
+        clean = re.sub(r"[\s\u00a0\u202f]", "", token)
+        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", clean):
+            clean = clean.replace(",", "")
+        elif re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", clean):
+            clean = clean.replace(".", "").replace(",", ".")
+        else:
+            clean = clean.replace(",", ".")
+        try:
+            found.append(float(clean))
+        except ValueError:
+            pass
+    return found
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", str(text).lower()))
+
+
+def rule_verdict(item: dict) -> int | None:
+    """0 when the gold states a number the answer does not have although the answer states other numbers (a
+    neighbouring figure, another year); 1 when the answer contains the gold's words in order and no number the
+    gold does not have; None: the judge decides."""
+    gold, answer = _numbers(item["gold"]), _numbers(item["answer"])
+    if gold and answer and not (set(gold) & set(answer)):
+        return 0
+    if _words(item["gold"]) and _words(item["gold"]) in _words(item["answer"]) and set(answer) <= set(gold):
+        return 1
+    return None
+
+
+# --------------------------------------------------------------------------- comparison
+
+def _rates(pairs: list[tuple[bool, bool]]) -> dict:
+    from pipeline.measure.stats import judge_error_rates, wilson_interval
+
+    found = judge_error_rates([label for label, _ in pairs], [verdict for _, verdict in pairs])
+    found["false_acceptance_ci"] = wilson_interval(found["fp"], found["negatives"])
+    return {k: found[k] for k in ("parsed", "tp", "fn", "tn", "fp", "accuracy", "kappa", "sensitivity",
+                                  "specificity", "false_acceptance_ci")}
+
+
+def compare() -> dict:
+    from pipeline.io import read_jsonl
+    from pipeline.verdicts import real_answers
+
+    graded = {v: {r["id"]: r for r in read_jsonl(graded_path(v))} for v in VARIANTS}
+    items = [i for i in real_answers.items() if i["rule"] is None and i["question_sound"] and i["gold_sound"]]
+    split = {s: [i for i in items if i["split"] == s] for s in ("dev", "heldout")}
+
+    def verdicts(variant: str, threshold: float | None, rules: bool, subset: list[dict]) -> list[tuple[bool, bool]]:
+        out = []
+        for item in subset:
+            found = graded[variant].get(item["id"])
+            if found is None:
+                continue
+            ruled = rule_verdict(item) if rules else None
+            if ruled is not None:
+                verdict = ruled
+            elif threshold is None or found.get("p_yes") is None:
+                verdict = found["verdict"]
+            else:
+                verdict = int(found["p_yes"] >= threshold)
+            out.append((bool(item["key_fact"]), bool(verdict)))
+        return out
+
+    levers = {}
+    for variant in ("M", "I"):
+        for rules in (False, True):
+            name = f"{variant}{' + rules' if rules else ''}"
+            levers[name] = {"variant": variant, "threshold": None, "rules": rules}
+            grid = [t / 100 for t in range(5, 100, 5)]
+            best = max(grid, key=lambda t: (_rates(verdicts(variant, t, rules, split["dev"]))["kappa"] or -1))
+            levers[f"{name}, P(yes) >= {best:.2f}"] = {"variant": variant, "threshold": best, "rules": rules}
+    result = {"measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "levers": {}}
+    for name, lever in levers.items():
+        result["levers"][name] = {s: _rates(verdicts(lever["variant"], lever["threshold"], lever["rules"], split[s]))
+                                  for s in ("dev", "heldout")}
+        result["levers"][name]["choice"] = lever
+    for variant in ("M", "I", "faithful"):
+        seconds = [r["seconds"] for r in graded[variant].values()]
+        result.setdefault("seconds_per_verdict", {})[variant] = sum(seconds) / len(seconds) if seconds else None
+    # the faithful label: key fact (the default verdict) and nothing the excerpt does not support
+    for s in ("dev", "heldout"):
+        pairs = []
+        for item in split[s]:
+            key, faithful = graded["M"].get(item["id"]), graded["faithful"].get(item["id"])
+            if key and faithful:
+                # the faithful prompt asks whether something is unsupported: "yes" (1) means not faithful
+                pairs.append((bool(item["faithful"]), bool(key["verdict"]) and not bool(faithful["verdict"])))
+        result.setdefault("faithful", {})[s] = _rates(pairs)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"judge-real-answers-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    for name, found in result["levers"].items():
+        dev, held = found["dev"], found["heldout"]
+        print(f"{name:28} dev: agree {dev['accuracy']:.1%} kappa {dev['kappa']:.2f} | held-out: agree "
+              f"{held['accuracy']:.1%} kappa {held['kappa']:.2f} (n {held['parsed']})")
+    print("faithful:", {s: f"agree {r['accuracy']:.1%} kappa {r['kappa']:.2f}" for s, r in result["faithful"].items()})
+    print("seconds per verdict:", result["seconds_per_verdict"])
+    print(path)
+    return result
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["grade"]:
+        grade(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif sys.argv[1:2] == ["compare"]:
+        compare()
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,150 @@
+"""Build the labelled set of real answers (labelled/answers/) from finished runs, blind.
+
+    .venv/bin/python bench/labelled_answers.py collect RUN_DIR DOCUMENT SPLIT   # answers of one run -> staging
+    .venv/bin/python bench/labelled_answers.py blind DOCUMENT OUT.jsonl          # what a labeller sees (no verdict)
+    .venv/bin/python bench/labelled_answers.py merge LABELS.jsonl                # labels -> labelled/answers/items.jsonl
+    .venv/bin/python bench/labelled_answers.py ship RUN_DIR [RUN_DIR ...]        # the runs' verdicts, as a measurement
+
+``collect`` takes every candidate's answer of a finished run (questions.parquet, answers/*.parquet) with the
+question, its gold answer and its excerpt; the staging file (``labelled/answers/staging.jsonl``, not committed)
+keeps them until they are labelled. ``blind`` writes the items of one document without any verdict, model name
+or rule, in a shuffled order, for a labeller who reads the excerpt and the document. ``merge`` adds the labels
+(key_fact, faithful, question_sound, gold_sound, note) and writes the labelled items. ``ship`` writes the verdicts
+the runs' judge gave these answers (``judgements.parquet``: the pipeline's own verdicts) as the shipped
+measurement of that judge configuration, with its provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from pipeline.io import append_jsonl, read_jsonl  # noqa: E402
+
+FOLDER = ROOT / "labelled" / "answers"
+STAGING = FOLDER / "staging.jsonl"
+MODEL_KEYS = {"SmolLM2-135M-Instruct": "smollm2-135m-instruct", "gemma-3-270m": "gemma-3-270m",
+              "Qwen2.5-Coder-0.5B-Instruct": "qwen2.5-coder-0.5b-instruct"}
+
+
+def _id(document: str, candidate: str, question_id: str) -> str:
+    return f"{document}:{MODEL_KEYS.get(candidate, candidate)}:{question_id}"
+
+
+def collect(run_dir: Path, document: str, split: str) -> int:
+    questions = pd.read_parquet(run_dir / "questions.parquet")
+    have = {r["id"] for r in read_jsonl(STAGING)}
+    added = 0
+    for path in sorted((run_dir / "answers").glob("*.parquet")):
+        answers = pd.read_parquet(path).merge(questions, on="question_id")
+        for row in answers.to_dict("records"):
+            item_id = _id(document, row["candidate"], row["question_id"])
+            if item_id in have:
+                continue
+            append_jsonl(STAGING, {
+                "id": item_id, "document": document, "split": split, "language": row.get("language") or "en",
+                "candidate": row["candidate"], "model": MODEL_KEYS.get(row["candidate"], row["candidate"]),
+                "question_id": row["question_id"], "question": row["question"], "gold": row["gold"],
+                "excerpt": row["chunk_text"], "answer": row["prediction"] or ""})
+            added += 1
+    return added
+
+
+def blind(document: str, out: Path) -> int:
+    """The document's items as a labeller sees them: grouped by question (excerpt once), answers shuffled, with
+    no model name and no verdict."""
+    items = [r for r in read_jsonl(STAGING) if r["document"] == document]
+    by_question: dict[str, list[dict]] = {}
+    for item in items:
+        by_question.setdefault(item["question_id"], []).append(item)
+    rng = random.Random(f"blind-{document}")
+    order = sorted(by_question)
+    rng.shuffle(order)
+    rows = []
+    for qid in order:
+        answers = by_question[qid]
+        rng.shuffle(answers)
+        first = answers[0]
+        rows.append({"question_id": qid, "question": first["question"], "gold": first["gold"],
+                     "excerpt": first["excerpt"],
+                     "answers": [{"answer_id": hashlib.sha256(a["id"].encode()).hexdigest()[:10], "answer": a["answer"]}
+                                 for a in answers]})
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return len(rows)
+
+
+def merge(labels_path: Path) -> int:
+    """Labels (one line per question: question_sound, gold_sound, answers: [{answer_id, key_fact, faithful,
+    note}]) into the labelled set; items already labelled are replaced."""
+    staged = {hashlib.sha256(r["id"].encode()).hexdigest()[:10]: r for r in read_jsonl(STAGING)}
+    labelled = {r["id"]: r for r in read_jsonl(FOLDER / "items.jsonl")}
+    count = 0
+    for line in read_jsonl(labels_path):
+        for answer in line["answers"]:
+            item = staged[answer["answer_id"]]
+            labelled[item["id"]] = {**item, "key_fact": int(answer["key_fact"]), "faithful": int(answer["faithful"]),
+                                    "question_sound": bool(line["question_sound"]),
+                                    "gold_sound": bool(line["gold_sound"]),
+                                    "note": answer.get("note") or line.get("note") or ""}
+            count += 1
+    ordered = sorted(labelled.values(), key=lambda r: (r["split"], r["document"], r["question_id"], r["model"]))
+    (FOLDER / "items.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered),
+                                        encoding="utf-8")
+    return count
+
+
+def ship(run_dirs: list[Path]) -> Path:
+    """The default judge's verdicts on the labelled items, taken from the runs that produced the answers."""
+    from pipeline import config
+    from pipeline.verdicts import real_answers
+    from pipeline.verdicts.grading import judge_fingerprint
+
+    judge = config.load("default").judge
+    key = judge_fingerprint(judge)
+    items = {(r["question_id"], r["candidate"]): r for r in real_answers.items() if r["rule"] is None}
+    rows = []
+    for run_dir in run_dirs:
+        judgements = pd.read_parquet(run_dir / "judgements.parquet")
+        for row in judgements.to_dict("records"):
+            item = items.get((row["question_id"], row["candidate"]))
+            if item is None or row.get("graded_by", "judge") != "judge":
+                continue
+            rows.append(real_answers.record(item, key, {"verdict": row["verdict"], "status": row["status"],
+                                                        "raw_judge_output": row["raw_judge_output"]},
+                                            run=run_dir.name))
+    real_answers.SHIPPED.mkdir(parents=True, exist_ok=True)
+    path = real_answers.shipped_path(key)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    from importlib.metadata import version
+
+    path.with_suffix(".json").write_text(json.dumps({
+        "judge": judge.name, "model": judge.model, "prompt": judge.prompt, "fingerprint": key,
+        "verdicts": len(rows), "how": "the verdicts the judge stage gave these answers in the runs that produced them",
+        "machine": f"{platform.system()} {platform.machine()}, {platform.processor() or 'cpu'}",
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "llama_cpp_python": version("llama-cpp-python")}, indent=1) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "collect":
+        print(collect(Path(args[0]), args[1], args[2]), "answers staged")
+    elif command == "blind":
+        print(blind(args[0], Path(args[1])), "questions written")
+    elif command == "merge":
+        print(merge(Path(args[0])), "answers labelled")
+    elif command == "ship":
+        print(ship([Path(a) for a in args]))
+    else:
+        sys.exit(__doc__)
