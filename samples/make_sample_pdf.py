@@ -66,10 +66,10 @@ def _fix_text_layer(pdf: Path) -> None:
     tmp.replace(pdf)
 
 
-def render(markdown: Path, pdf: Path) -> None:
-    story = fitz.Story(markdown_to_html(markdown.read_text(encoding="utf-8")),
-                       user_css="body {font-family: serif; font-size: 11pt;} h1 {font-size: 16pt;}")
-    writer = fitz.DocumentWriter(str(pdf))
+def write_story(html: str, css: str, target) -> None:
+    """Lay ``html`` out on A4 pages (2 cm margins) into ``target`` (a path or a binary file object)."""
+    story = fitz.Story(html, user_css=css)
+    writer = fitz.DocumentWriter(str(target) if isinstance(target, Path) else target)
     page, area = fitz.paper_rect("a4"), fitz.paper_rect("a4") + (56, 56, -56, -56)
     more = True
     while more:
@@ -78,6 +78,11 @@ def render(markdown: Path, pdf: Path) -> None:
         story.draw(device)
         writer.end_page()
     writer.close()
+
+
+def render(markdown: Path, pdf: Path) -> None:
+    write_story(markdown_to_html(markdown.read_text(encoding="utf-8")),
+                "body {font-family: serif; font-size: 11pt;} h1 {font-size: 16pt;}", pdf)
     _fix_text_layer(pdf)
 
 

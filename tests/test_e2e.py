@@ -161,12 +161,14 @@ def test_report_table_is_recomputable_from_details(snapshot):
     recomputed = aggregate(details)
     for column in ("accuracy", "corrected_accuracy", "corrected_ci_low", "corrected_ci_high", "energy_wh",
                    "duration_s", "co2_g", "questions", "unparsed", "non_answers", "controls_sensitivity",
-                   "controls_specificity", "calibration_sensitivity"):
+                   "controls_specificity"):
         assert recomputed[column].tolist() == pytest.approx(results[column].tolist(), nan_ok=True)
     assert (report / "bubble.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (report / "results.md").read_text()
-    # The constrained judge always gives a verdict; the judge was calibrated, so accuracy is corrected too.
+    # The constrained judge always gives a verdict; both candidates have held-out real answers labelled
+    # (labelled/answers/, the judge's verdicts on them shipped), so each one's accuracy is corrected with its own.
     assert (results["unparsed"] == 0).all() and results["corrected_accuracy"].notna().all()
+    assert results["pick_scale"].eq("corrected").all()
     assert "| Judge-corrected accuracy (95% CI) |" in markdown and "Rogan-Gladen" in markdown
     rejected = json.loads((RUN_DIR / "generation.json").read_text())["rejected_by_reason"]
     assert f"Validation rejected {sum(rejected.values())} generated questions" in markdown or not rejected
@@ -195,7 +197,10 @@ def test_every_answer_gets_a_verdict_that_can_be_trusted_or_says_why_not(snapsho
     markdown = (report / "results.md").read_text()
     assert "## How far the verdicts can be trusted" in markdown and "control answers" in markdown
     card = markdown.split("\n\n")[1]  # the decision card, first thing under the title
-    assert card.startswith("> Pick **") or card.startswith("> **No pick**")
+    # which one follows from the controls: more than 20% of the wrong ones accepted (or of the right ones rejected)
+    failed = (1 - results["controls_specificity"].iloc[0] > 0.2) or (1 - results["controls_sensitivity"].iloc[0] > 0.2)
+    assert card.startswith("> **No pick**" if failed else "> Pick **"), card[:200]
+    assert "Not checked by a person on this document" in card and "Payback:" in card
 
 
 def test_the_page_a_person_reads(snapshot, tmp_path):

@@ -136,3 +136,19 @@ def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_
     assert results["controls_specificity"].eq(0.0).all()  # the judge accepted every known-wrong control
     card = (tmp_path / "report" / "results.md").read_text().split("\n\n")[1]
     assert card.startswith("> **No pick**") and "Pick **gemma-3-270m**" not in card
+
+
+def test_a_judge_that_rejects_everything_fails_its_controls_too(tmp_path, monkeypatch):
+    """Issue 26: the gate was only tested with a judge that accepts everything; a judge that says "no" to every
+    answer rejects every known-right control, and the card cannot pick either."""
+    fake = FakeJudgeEndpoint("ok", verdict=lambda body: 0)
+    try:
+        cfg = _config(fake.url, monkeypatch, per_question=2)
+        run_dir = answered_run_dir(tmp_path)
+        judge.run(run_dir / "questions.parquet", run_dir, cfg)
+        rates = controls.rates(pd.read_parquet(run_dir / "controls.parquet"))
+        assert rates["sensitivity"] == 0.0 and rates["specificity"] == 1.0
+        why = trust.cannot_pick(rates, cfg.controls)
+        assert why is not None and f"rejected {rates['positives']} of {rates['positives']} known-right" in why
+    finally:
+        fake.close()

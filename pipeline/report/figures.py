@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -60,6 +61,10 @@ def bubble_figure(results: pd.DataFrame, title: str) -> Figure:
     energy_x = shown["energy_per_query_wh"].clip(lower=1e-9)
     accuracy = shown["accuracy"]
     ax.set_xscale("log")
+    # within a decade matplotlib labels minor ticks too, and "3×10⁻³" runs into "4×10⁻³": a few plain labels
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2g}"))
     ax.set_ylim(-0.05, 1.1)
     if len(shown):
         ax.set_xlim(energy_x.min() / 2, energy_x.max() * 2)
