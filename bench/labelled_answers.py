@@ -1,6 +1,6 @@
 """Build the labelled set of real answers (labelled/answers/) from finished runs, blind.
 
-    .venv/bin/python bench/labelled_answers.py collect RUN_DIR DOCUMENT SPLIT   # answers of one run -> staging
+    .venv/bin/python bench/labelled_answers.py collect RUN_DIR DOCUMENT SPLIT [GENERATION]  # one run -> staging
     .venv/bin/python bench/labelled_answers.py blind DOCUMENT OUT.jsonl          # what a labeller sees (no verdict)
     .venv/bin/python bench/labelled_answers.py merge LABELS.jsonl                # labels -> labelled/answers/items.jsonl
     .venv/bin/python bench/labelled_answers.py ship RUN_DIR [RUN_DIR ...]        # the runs' verdicts, as a measurement
@@ -37,22 +37,26 @@ MODEL_KEYS = {"SmolLM2-135M-Instruct": "smollm2-135m-instruct", "gemma-3-270m": 
               "Qwen2.5-Coder-0.5B-Instruct": "qwen2.5-coder-0.5b-instruct"}
 
 
-def _id(document: str, candidate: str, question_id: str) -> str:
-    return f"{document}:{MODEL_KEYS.get(candidate, candidate)}:{question_id}"
+def _id(document: str, candidate: str, question_id: str, generation: str = "before") -> str:
+    where = document if generation == "before" else f"{document}@{generation}"
+    return f"{where}:{MODEL_KEYS.get(candidate, candidate)}:{question_id}"
 
 
-def collect(run_dir: Path, document: str, split: str) -> int:
+def collect(run_dir: Path, document: str, split: str, generation: str = "before") -> int:
+    """Stage a run's answers; ``generation`` names the question generation that made its questions ("before":
+    the pipeline of 2026-12-01, "after": with issue 28's whole-sentence excerpts, debris and grounding rules)."""
     questions = pd.read_parquet(run_dir / "questions.parquet")
     have = {r["id"] for r in read_jsonl(STAGING)}
     added = 0
     for path in sorted((run_dir / "answers").glob("*.parquet")):
         answers = pd.read_parquet(path).merge(questions, on="question_id")
         for row in answers.to_dict("records"):
-            item_id = _id(document, row["candidate"], row["question_id"])
+            item_id = _id(document, row["candidate"], row["question_id"], generation)
             if item_id in have:
                 continue
             append_jsonl(STAGING, {
-                "id": item_id, "document": document, "split": split, "language": row.get("language") or "en",
+                "id": item_id, "document": document, "split": split, "generation": generation,
+                "language": row.get("language") or "en",
                 "candidate": row["candidate"], "model": MODEL_KEYS.get(row["candidate"], row["candidate"]),
                 "question_id": row["question_id"], "question": row["question"], "gold": row["gold"],
                 "excerpt": row["chunk_text"], "answer": row["prediction"] or ""})
@@ -60,10 +64,10 @@ def collect(run_dir: Path, document: str, split: str) -> int:
     return added
 
 
-def blind(document: str, out: Path) -> int:
+def blind(document: str, out: Path, generation: str = "before") -> int:
     """The document's items as a labeller sees them: grouped by question (excerpt once), answers shuffled, with
     no model name and no verdict."""
-    items = [r for r in read_jsonl(STAGING) if r["document"] == document]
+    items = [r for r in read_jsonl(STAGING) if r["document"] == document and r.get("generation", "before") == generation]
     by_question: dict[str, list[dict]] = {}
     for item in items:
         by_question.setdefault(item["question_id"], []).append(item)
@@ -109,19 +113,25 @@ def ship(run_dirs: list[Path]) -> Path:
     from pipeline.verdicts import real_answers
     from pipeline.verdicts.grading import judge_fingerprint
 
+    from pipeline.config import fingerprint
+
     judge = config.load("default").judge
     key = judge_fingerprint(judge)
-    items = {(r["question_id"], r["candidate"]): r for r in real_answers.items() if r["rule"] is None}
+    by_hash = {r["item_hash"]: r for r in real_answers.items() if r["rule"] is None}
     rows = []
-    for run_dir in run_dirs:
+    for run_dir in run_dirs:  # an item is the run's answer whose question, gold, excerpt and text are the same
+        questions = pd.read_parquet(run_dir / "questions.parquet")
         judgements = pd.read_parquet(run_dir / "judgements.parquet")
-        for row in judgements.to_dict("records"):
-            item = items.get((row["question_id"], row["candidate"]))
-            if item is None or row.get("graded_by", "judge") != "judge":
-                continue
-            rows.append(real_answers.record(item, key, {"verdict": row["verdict"], "status": row["status"],
-                                                        "raw_judge_output": row["raw_judge_output"]},
-                                            run=run_dir.name))
+        for path in sorted((run_dir / "answers").glob("*.parquet")):
+            answers = pd.read_parquet(path).merge(questions, on="question_id").merge(
+                judgements, on=["question_id", "candidate"])
+            for row in answers.to_dict("records"):
+                item = by_hash.get(fingerprint(row["question"], row["gold"], row["chunk_text"], row["prediction"] or ""))
+                if item is None or row.get("graded_by", "judge") != "judge":
+                    continue
+                rows.append(real_answers.record(item, key, {"verdict": row["verdict"], "status": row["status"],
+                                                            "raw_judge_output": row["raw_judge_output"]},
+                                                run=run_dir.name))
     real_answers.SHIPPED.mkdir(parents=True, exist_ok=True)
     path = real_answers.shipped_path(key)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -139,9 +149,9 @@ def ship(run_dirs: list[Path]) -> Path:
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "collect":
-        print(collect(Path(args[0]), args[1], args[2]), "answers staged")
+        print(collect(Path(args[0]), args[1], args[2], *args[3:4]), "answers staged")
     elif command == "blind":
-        print(blind(args[0], Path(args[1])), "questions written")
+        print(blind(args[0], Path(args[1]), *args[2:3]), "questions written")
     elif command == "merge":
         print(merge(Path(args[0])), "answers labelled")
     elif command == "ship":

@@ -97,7 +97,11 @@ class Judge(Served):
     prompt: str  # a file in judge_prompts/
     devices: int = Field(default=1, ge=1)  # vLLM: the GPUs its server is pinned to and measured on
     max_new_tokens: int = Field(default=16, ge=1)
-    calibrate: bool = True  # grade judge_prompts/calibration.jsonl once per judge configuration
+    # measure this judge on the held-out labelled real answers in the judge stage, once per judge configuration,
+    # when no measurement of it exists (one ships for the default judge): what corrects each candidate's accuracy
+    calibrate: bool = True
+    # settle by rule what comparing figures settles, before the judge (pipeline/verdicts/figure_rules.py)
+    figure_rules: bool = False
     # How the verdict is asked for: "final_answer" (<final_answer>0|1</final_answer>, after any reasoning) or
     # "yes_no" (one word); the prompt file asks for the same (pipeline/verdicts/grading.py).
     verdict: Literal["final_answer", "yes_no"] = "final_answer"

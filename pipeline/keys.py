@@ -70,7 +70,8 @@ def _judge_fields(checks_gold: bool) -> dict[str, frozenset[str]]:
         "prompt": _GRADED,  # the grading prompt (its text: INPUT_FILES); not the gold check's
         "devices": _NONE,  # the GPUs its energy is measured on: an evaluation cost, reported as recorded
         "max_new_tokens": request,
-        "calibrate": _stages(JUDGE),  # grade the calibration set in the judge stage
+        "calibrate": _stages(JUDGE),  # grade the held-out real answers in the judge stage when unmeasured
+        "figure_rules": _stages(JUDGE, REPORT),  # verdicts by rule, worked out when the table is built
         "constrained": request,  # the verdict grammar / regex, sent with each request
         "verdict": request,  # the verdict format: the grammar / regex and the gold check's prompt
     }

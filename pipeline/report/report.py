@@ -732,10 +732,12 @@ def heldout_rates(run_dir: Path, cfg: Config) -> dict:
     (with the measurement's provenance), and per candidate for the key fact (what the correction uses)."""
     records, about = real_answers.measurement(calibration.runs_root(run_dir), cfg.judge)
     found: dict = {"by_model": {}}
+    rules = cfg.judge.figure_rules
     for label in real_answers.LABELS:
-        found[label] = {**real_answers.rates(records, label), "provenance": about or {}} if about else None
+        found[label] = {**real_answers.rates(records, label, figure_rules=rules), "provenance": about or {}} \
+            if about else None
     for c in cfg.candidates:
-        counts = real_answers.rates(records, "key_fact", model=c.model) if about else None
+        counts = real_answers.rates(records, "key_fact", model=c.model, figure_rules=rules) if about else None
         found["by_model"][c.name] = counts if counts and counts["parsed"] else None
     return found
 

@@ -107,7 +107,8 @@ def _value(match: re.Match) -> float:
     return float(f"{whole}.{match.group(2)}") if match.group(2) else float(whole)
 
 
-def _numbers(text: str, language: str = "en") -> set[float]:
+def numbers(text: str, language: str = "en") -> set[float]:
+    """The values of the numbers in ``text``, read as ``language`` writes them (:func:`number_pattern`)."""
     return {_value(m) for m in number_pattern(language).finditer(str(text))}
 
 
@@ -186,7 +187,7 @@ def neighbouring_figure(gold: str, excerpt: str, language: str = "en") -> str | 
     value, is_year = _value(match), match.group(1).isdigit() and not match.group(2) and int(_value(match)) in YEAR
     for other in pattern.finditer(str(excerpt)):
         other_is_year = other.group(1).isdigit() and not other.group(2) and int(_value(other)) in YEAR
-        if _value(other) != value and other_is_year == is_year and _value(other) not in _numbers(gold, language):
+        if _value(other) != value and other_is_year == is_year and _value(other) not in numbers(gold, language):
             return f"{gold[:match.start()]}{other.group(0)}{gold[match.end():]}"
     return None
 
@@ -272,9 +273,9 @@ def build(questions: pd.DataFrame, per_question: int = 3, seed: int = 42) -> pd.
 
 def _different(row, pool: pd.DataFrame, offset: int, language: str = "en") -> str | None:
     """A gold answer from ``pool`` that cannot be right for ``row``: other words and other numbers."""
-    mine, my_numbers = _norm(row["gold"]), _numbers(row["gold"], language)
+    mine, my_numbers = _norm(row["gold"]), numbers(row["gold"], language)
     found = [g for g in pool["gold"] if _norm(g) != mine and _norm(g) not in mine and mine not in _norm(g)
-             and not (_numbers(g, language) & my_numbers)]
+             and not (numbers(g, language) & my_numbers)]
     return found[offset % len(found)] if found else None
 
 

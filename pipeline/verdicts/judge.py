@@ -43,6 +43,7 @@ from pipeline.errors import UserError
 from pipeline.io import append_jsonl, atomic_write_parquet, read_jsonl
 from pipeline.verdicts import calibration, controls, real_answers
 from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
+from pipeline.verdicts.figure_rules import figure_verdict
 from pipeline.verdicts.non_answers import non_answer_reason
 
 CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
@@ -142,11 +143,22 @@ def _run_judge(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, ru
         _grade_pending(judge, its_passes, questions, run_dir, cfg)
 
 
+def by_rule(answer: dict, cfg: Config) -> tuple[int, str, str] | None:
+    """(verdict, who, why) when a rule grades ``answer``: a non-answer, wrong ("rule"), or, with
+    ``judge.figure_rules``, a figure comparison ("figure rule", :mod:`pipeline.verdicts.figure_rules`); else None."""
+    if (reason := non_answer_reason(answer["question"], answer["prediction"])) is not None:
+        return 0, "rule", reason
+    if cfg.judge.figure_rules and (found := figure_verdict(answer["gold"], answer["prediction"],
+                                                           answer.get("language") or "en")) is not None:
+        return found[0], "figure rule", found[1]
+    return None
+
+
 def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, run_dir: Path,
                    cfg: Config) -> None:
     out_dir = run_dir / "judgements"
     answers = _answers(cfg, questions, run_dir / "answers")
-    judged = [a for a in answers if non_answer_reason(a["question"], a["prediction"]) is None]
+    judged = [a for a in answers if by_rule(a, cfg) is None]
     todo = {}
     for p in its_passes:
         items = judged + (control_answers(cfg, questions) if p.label == "judge" else [])
@@ -161,7 +173,7 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         if p.label == "judge":
             line += (f", {len(pending) - shown} control answers ({cfg.controls.per_question} per question, "
                      f"{len(control_answers(cfg, questions))} in all); {len(answers) - len(judged)} of "
-                     f"{len(answers)} answers are non-answers, wrong by rule")
+                     f"{len(answers)} answers graded by rule")
         print(line + ("" if p.label == "judge" else f" ({p.label.replace('_', ' ')})"), flush=True)
     if heldout_todo:
         print(f"judge: {len(heldout_todo)} held-out labelled real answers for {judge.name} (once per judge "
@@ -235,14 +247,15 @@ def _control_records(run_dir: Path, cfg: Config, key: str) -> list[dict]:
     return list(latest.values())
 
 
-def rule_verdicts(answers: list[dict]) -> pd.DataFrame:
-    """The answers that are wrong by rule (:func:`pipeline.verdicts.non_answers.non_answer_reason`), as verdict rows."""
+def rule_verdicts(answers: list[dict], cfg: Config) -> pd.DataFrame:
+    """The answers a rule grades (:func:`by_rule`: non-answers, and figure comparisons when on), as verdict rows."""
     rows = []
     for a in answers:
-        if (reason := non_answer_reason(a["question"], a["prediction"])) is not None:
-            rows.append({"question_id": a["question_id"], "candidate": a["candidate"], "verdict": 0,
-                         "status": "judged", "judge": "rule", "graded_by": "rule", "rule": reason,
-                         "raw_judge_output": f"wrong by rule: {reason}"})
+        if (found := by_rule(a, cfg)) is not None:
+            verdict, who, reason = found
+            rows.append({"question_id": a["question_id"], "candidate": a["candidate"], "verdict": verdict,
+                         "status": "judged", "judge": who, "graded_by": who, "rule": reason,
+                         "raw_judge_output": f"{'right' if verdict else 'wrong'} by rule: {reason}"})
     return pd.DataFrame(rows, columns=["question_id", "candidate", "verdict", "status", "judge", "graded_by", "rule",
                                        "raw_judge_output"])
 
@@ -264,8 +277,11 @@ def run(questions_path: Path, run_dir: Path, cfg: Config) -> Path:
         _run_judge(its_passes[0].judge, its_passes, questions, run_dir, cfg)
     latest = latest_records(run_dir, cfg, [p.key for p in all_passes])
     by_judge = pd.DataFrame(latest[all_passes[0].key]).assign(graded_by="judge", rule="")
-    by_rule = rule_verdicts(_answers(cfg, questions, run_dir / "answers"))
-    judgements = pd.concat([by_judge, by_rule], ignore_index=True) if len(by_rule) else by_judge
+    ruled = rule_verdicts(_answers(cfg, questions, run_dir / "answers"), cfg)
+    if len(ruled) and len(by_judge):  # a judge's record of an answer a rule now grades (graded before) stays unused
+        settled = set(zip(ruled["question_id"], ruled["candidate"]))
+        by_judge = by_judge[[key not in settled for key in zip(by_judge["question_id"], by_judge["candidate"])]]
+    judgements = pd.concat([by_judge, ruled], ignore_index=True) if len(ruled) else by_judge
     for check in all_passes[1:]:
         found = pd.DataFrame(latest[check.key]).reindex(
             columns=["question_id", "candidate", "verdict", "status", "raw_judge_output"])

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipeline.config import ROOT, Config, Judge, fingerprint
 from pipeline.io import append_jsonl, read_jsonl
+from pipeline.verdicts.figure_rules import figure_verdict
 from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
 
 FOLDER = ROOT / "labelled" / "answers"
@@ -108,16 +109,19 @@ def grade(client, model: str, judge: Judge, pending: list[dict], runs_dir: Path,
               lambda item, result: append_jsonl(path, record(item, key, result, **more)), "real answers")
 
 
-def verdict_of(item: dict, records: dict[str, dict]) -> float | None:
-    """The pipeline's verdict on an item: 0 by rule for a non-answer, else the judge's (None: not graded)."""
+def verdict_of(item: dict, records: dict[str, dict], figure_rules: bool = False) -> float | None:
+    """The pipeline's verdict on an item: 0 by rule for a non-answer, a figure rule's when ``figure_rules``
+    (:mod:`pipeline.verdicts.figure_rules`), else the judge's (None: not graded)."""
     if item["rule"] is not None:
         return 0.0
+    if figure_rules and (found := figure_verdict(item["gold"], item["answer"], item.get("language") or "en")):
+        return float(found[0])
     found = records.get(item["id"])
     return None if found is None or found.get("verdict") is None else float(found["verdict"])
 
 
 def rates(records: dict[str, dict], label: str = "key_fact", split: str = "heldout", model: str | None = None,
-          sound_only: bool = False) -> dict:
+          sound_only: bool = False, figure_rules: bool = False) -> dict:
     """The judge's error rates on the judge-graded items of ``split`` (of one candidate ``model`` when given),
     against the person's ``label``: :func:`stats.judge_error_rates` plus Wilson intervals of sensitivity and
     specificity, the documents and the rule's own counts. Every item counts by default, those whose question or
@@ -130,7 +134,7 @@ def rates(records: dict[str, dict], label: str = "key_fact", split: str = "heldo
               and (not sound_only or (item.get("question_sound", True) and item.get("gold_sound", True)))]
     judged = [item for item in chosen if item["rule"] is None]
     labels = [bool(item[label]) for item in judged]
-    verdicts = [verdict_of(item, records) for item in judged]
+    verdicts = [verdict_of(item, records, figure_rules) for item in judged]
     found = judge_error_rates(labels, [None if v is None else bool(v) for v in verdicts])
     found["sensitivity_ci"] = wilson_interval(found["tp"], found["positives"])
     found["specificity_ci"] = wilson_interval(found["tn"], found["negatives"])
@@ -146,7 +150,7 @@ def model_counts(runs_dir: Path, judge: Judge, model: str, label: str = "key_fac
     records, about = measurement(runs_dir, judge)
     if about is None or not any(item["model"] == model for item in items("heldout")):
         return None
-    found = rates(records, label, "heldout", model)
+    found = rates(records, label, "heldout", model, figure_rules=judge.figure_rules)
     if not found["parsed"]:
         return None
     return {**found, "provenance": about}
@@ -188,7 +192,7 @@ def report(records: dict[str, dict], provenance: dict | None, judge: Judge) -> s
              f"{(provenance or {}).get('source', 'none yet')})"]
     for split in ("heldout", "dev"):
         for label in LABELS:
-            found = rates(records, label, split)
+            found = rates(records, label, split, figure_rules=judge.figure_rules)
             if not found["items"]:
                 continue
             what = "held-out" if split == "heldout" else "dev (prompts and rules were chosen on these)"
@@ -198,7 +202,7 @@ def report(records: dict[str, dict], provenance: dict | None, judge: Judge) -> s
                          f"; wrong answers accepted {share(found['fp'], found['negatives'])}")
         if split == "heldout":
             for model in sorted({item["model"] for item in items("heldout")}):
-                found = rates(records, "key_fact", split, model)
+                found = rates(records, "key_fact", split, model, figure_rules=judge.figure_rules)
                 lines.append(f"    {model}: wrong answers accepted {share(found['fp'], found['negatives'])}, right "
                              f"answers rejected {share(found['fn'], found['positives'])}")
             found = rates(records, "key_fact", split, sound_only=False)
