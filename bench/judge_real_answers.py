@@ -15,8 +15,9 @@ gives both the hard verdict and P(yes) / (P(yes) + P(no)):
   or does not support (``bench/judge_variants/faithful-yes-no.txt``) — for the *faithful* label.
 
 ``compare`` then measures, against the person's *key fact* label (items whose question and gold are sound):
-the verdict as graded; P(yes) above a threshold chosen on dev (the one with the best kappa); rule checks in
-front of the judge (:func:`rule_verdict`); and, for the *faithful* label, key fact and no unsupported
+the verdict as graded; P(yes) above a threshold chosen on dev (the one with the best kappa); the figure rules
+in front of the judge (:mod:`pipeline.verdicts.figure_rules`); and, for the *faithful* label, key fact and no
+unsupported
 statement. Every lever's threshold or rule is chosen on dev; the same choice is then applied to held-out
 and reported. Results: ``bench/results/judge-real-answers-<time>.json``.
 """
@@ -96,44 +97,6 @@ def grade(variant: str, split: str | None = None) -> None:
                 print(f"{variant}: {n}/{len(todo)}", flush=True)
 
 
-# --------------------------------------------------------------------------- rules in front of the judge
-
-NUMBER = re.compile(r"\d+(?:[.,\s\u00a0\u202f]\d{3})*(?:[.,]\d+)?")
-
-
-def _numbers(text: str) -> list[float]:
-    found = []
-    for token in NUMBER.findall(str(text)):
-        clean = re.sub(r"[\s\u00a0\u202f]", "", token)
-        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", clean):
-            clean = clean.replace(",", "")
-        elif re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", clean):
-            clean = clean.replace(".", "").replace(",", ".")
-        else:
-            clean = clean.replace(",", ".")
-        try:
-            found.append(float(clean))
-        except ValueError:
-            pass
-    return found
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"[^\W_]+", str(text).lower()))
-
-
-def rule_verdict(item: dict) -> int | None:
-    """0 when the gold states a number the answer does not have although the answer states other numbers (a
-    neighbouring figure, another year); 1 when the answer contains the gold's words in order and no number the
-    gold does not have; None: the judge decides."""
-    gold, answer = _numbers(item["gold"]), _numbers(item["answer"])
-    if gold and answer and not (set(gold) & set(answer)):
-        return 0
-    if _words(item["gold"]) and _words(item["gold"]) in _words(item["answer"]) and set(answer) <= set(gold):
-        return 1
-    return None
-
-
 # --------------------------------------------------------------------------- comparison
 
 def _rates(pairs: list[tuple[bool, bool]]) -> dict:
@@ -148,9 +111,11 @@ def _rates(pairs: list[tuple[bool, bool]]) -> dict:
 def compare() -> dict:
     from pipeline.io import read_jsonl
     from pipeline.verdicts import real_answers
+    from pipeline.verdicts.figure_rules import figure_verdict
 
     graded = {v: {r["id"]: r for r in read_jsonl(graded_path(v))} for v in VARIANTS}
-    items = [i for i in real_answers.items() if i["rule"] is None and i["question_sound"] and i["gold_sound"]]
+    # every judge-graded item: key fact is labelled against the gold as written, which is what the judge compares with
+    items = [i for i in real_answers.items() if i["rule"] is None]
     split = {s: [i for i in items if i["split"] == s] for s in ("dev", "heldout")}
 
     def verdicts(variant: str, threshold: float | None, rules: bool, subset: list[dict]) -> list[tuple[bool, bool]]:
@@ -159,7 +124,8 @@ def compare() -> dict:
             found = graded[variant].get(item["id"])
             if found is None:
                 continue
-            ruled = rule_verdict(item) if rules else None
+            ruled = figure_verdict(item["gold"], item["answer"], item.get("language") or "en") if rules else None
+            ruled = None if ruled is None else ruled[0]
             if ruled is not None:
                 verdict = ruled
             elif threshold is None or found.get("p_yes") is None:

@@ -102,6 +102,9 @@ class Judge(Served):
     calibrate: bool = True
     # settle by rule what comparing figures settles, before the judge (pipeline/verdicts/figure_rules.py)
     figure_rules: bool = False
+    # yes/no verdicts read as a probability: "yes" when P(yes) / (P(yes) + P(no)) of the first token reaches this
+    # (the server then computes logits for every prompt token: llama.cpp's --logits_all); None: the token chosen
+    yes_threshold: float | None = Field(default=None, gt=0, lt=1)
     # How the verdict is asked for: "final_answer" (<final_answer>0|1</final_answer>, after any reasoning) or
     # "yes_no" (one word); the prompt file asks for the same (pipeline/verdicts/grading.py).
     verdict: Literal["final_answer", "yes_no"] = "final_answer"
@@ -113,6 +116,8 @@ class Judge(Served):
     def _prompt_exists(self):
         if not (ROOT / "judge_prompts" / self.prompt).is_file():
             raise ValueError(f"judge prompt judge_prompts/{self.prompt} does not exist")
+        if self.yes_threshold is not None and self.verdict != "yes_no":
+            raise ValueError("yes_threshold reads the probability of a yes/no verdict: set verdict: yes_no")
         tagged = "<final_answer>" in self.prompt_text()
         if tagged != (self.verdict == "final_answer"):
             raise ValueError(f"judge prompt judge_prompts/{self.prompt} asks for "

@@ -74,6 +74,7 @@ def _judge_fields(checks_gold: bool) -> dict[str, frozenset[str]]:
         "figure_rules": _stages(JUDGE, REPORT),  # verdicts by rule, worked out when the table is built
         "constrained": request,  # the verdict grammar / regex, sent with each request
         "verdict": request,  # the verdict format: the grammar / regex and the gold check's prompt
+        "yes_threshold": served,  # the probability that decides a verdict (and --logits_all on the server)
     }
 
 

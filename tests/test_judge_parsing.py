@@ -48,3 +48,35 @@ def test_render_prompt_fills_every_field_and_keeps_braces():
 def test_verdict_cut_off_by_max_tokens_still_counts():
     assert parse_verdict("The answer to this question is:\n\nVerdict, as <final_answer>0") == 0
     assert parse_verdict("<final_answer>1 and more text") is None
+
+
+def _response(token: str, top: dict[str, float]):
+    from types import SimpleNamespace as NS
+
+    logprobs = NS(content=[NS(token=token, top_logprobs=[NS(token=t, logprob=v) for t, v in top.items()])])
+    return NS(choices=[NS(message=NS(content=token), logprobs=logprobs)],
+              usage=NS(prompt_tokens=10, completion_tokens=1))
+
+
+def test_a_yes_no_verdict_can_be_read_as_a_probability():
+    """Issue 26: P(yes) / (P(yes) + P(no)) with a threshold chosen on the dev documents decides the verdict."""
+    import math
+    from types import SimpleNamespace as NS
+
+    from pipeline import config
+    from pipeline.verdicts.grading import Pass, grade, p_yes
+
+    assert p_yes(_response("yes", {"yes": math.log(0.6), " Yes": math.log(0.1), "no": math.log(0.3)}).choices[0]
+                 .logprobs) == 0.7 / 1.0
+    assert p_yes(_response("yes", {"maybe": 0.0}).choices[0].logprobs) is None
+    judge = config.load("default").judge.model_copy(update={"yes_threshold": 0.8})
+    sent = []
+    client = NS(chat=NS(completions=NS(create=lambda **body: sent.append(body) or _response(
+        "yes", {"yes": math.log(0.7), "no": math.log(0.3)}))))
+    item = {"question": "q", "gold": "g", "chunk_text": "c", "prediction": "p"}
+    found = grade(client, "judge", Pass("judge", judge), "{question} {gold} {answer}", item)
+    assert found["p_yes"] == 0.7 and found["verdict"] == 0  # "yes" chosen, but below the threshold
+    assert sent[0]["logprobs"] is True and sent[0]["top_logprobs"] == 20
+    plain = grade(client, "judge", Pass("judge", judge.model_copy(update={"yes_threshold": None})),
+                  "{question} {gold} {answer}", item)
+    assert plain["verdict"] == 1 and "p_yes" not in plain

@@ -119,6 +119,8 @@ def _base(path: str) -> dict:
     if path.startswith("second_judge."):
         data["second_judge"] = {**data["judge"], "name": "second-judge", "prompt": "qwq32b_binary.txt",
                                 "verdict": "final_answer"}
+        if path == "second_judge.yes_threshold":  # a probability of yes: a yes/no judge
+            data["second_judge"].update(prompt="gold_check_yes_no.txt", verdict="yes_no")
     if path == "self_consistency.temperature":
         data["self_consistency"] = {"temperature": 0.7}
     if path == "generator.base_url":
@@ -145,6 +147,8 @@ SPECIAL = {
     "judge.verdict": lambda data, value: "final_answer" if value == "yes_no" else "yes_no",
     "second_judge.verdict": lambda data, value: "final_answer" if value == "yes_no" else "yes_no",
     "energy.country_iso_code": lambda data, _: "DEU",
+    "judge.yes_threshold": lambda data, value: 0.6 if value is None else None,
+    "second_judge.yes_threshold": lambda data, value: 0.6 if value is None else None,
 }
 
 

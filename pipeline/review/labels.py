@@ -22,7 +22,8 @@ for an answer made again with other words, is left out, and counted (:func:`stal
   across reruns, and a question added later (``QUESTIONS=n``) takes its own place without moving the
   others;
 * the sample is the first ``k = ceil(N / number of candidates)`` questions of that order, and for each of
-  them every candidate's answer that the judge graded (``graded_by == "judge"``). Answers wrong by rule
+  them every candidate's answer that the judge (or a figure rule) graded (``graded_by`` not ``rule``). Answers
+  wrong by rule
   (:mod:`pipeline.verdicts.non_answers`) are known wrong and never shown;
 * so every model is labelled on the same questions, the same number of times up to its non-answers
   (equal allocation, stratified by model), and within one model the labelled answers are a simple random
@@ -233,7 +234,8 @@ def sample(run_dir: Path, cfg: Config, n: int = DEFAULT_N) -> pd.DataFrame:
     graded = judgements[judgements["candidate"].isin(names)].merge(answers, on=KEY)
     k = math.ceil(n / len(names))
     rank = {q: i for i, q in enumerate(question_order(run_dir, cfg, graded["question_id"])[:k])}
-    chosen = graded[graded["question_id"].isin(rank.keys()) & (graded["graded_by"] == "judge")].copy()
+    # every answer a verdict may be wrong on: the judge's, and a figure rule's (judge.figure_rules) — not a non-answer
+    chosen = graded[graded["question_id"].isin(rank.keys()) & (graded["graded_by"] != "rule")].copy()
     seed = _seed(run_dir, cfg)
     chosen["_rank"] = chosen["question_id"].map(rank)
     chosen["_shuffle"] = [_draw(seed, q, c) for q, c in zip(chosen["question_id"], chosen["candidate"])]

@@ -159,7 +159,8 @@ def server_command(model: Served, port: int) -> list[str]:
                # The server's default (True) computes the logits of every prompt token, which nothing
                # here reads: prompt evaluation then took 3.3x as long for Gemma 3 270M (262k-token
                # vocabulary), 1.07x for Qwen2.5 0.5B (in process, 2026-11-26; README, "Speed").
-               "--logits_all", "False"]
+               # A judge whose verdict is a probability (judge.yes_threshold) needs them: its reply's logprobs.
+               "--logits_all", "True" if getattr(model, "yes_threshold", None) is not None else "False"]
         if spec.chat_format:
             cmd += ["--chat_format", spec.chat_format]
         return cmd + list(model.server_args)

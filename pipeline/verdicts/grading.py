@@ -20,6 +20,7 @@ Used by the judge stage (:mod:`pipeline.verdicts.judge`), the calibration
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -117,16 +118,34 @@ def verdict_constraint(judge: Judge) -> dict:
     return {"structured_outputs": {"regex": FORMATS[judge.verdict].regex}}
 
 
+def p_yes(logprobs) -> float | None:
+    """P(yes) / (P(yes) + P(no)) of the reply's first token, from its top log-probabilities ("yes", "Yes", " yes"
+    count as yes; likewise no), or None when neither is among them (or the endpoint gave none)."""
+    content = getattr(logprobs, "content", None)
+    if not content:
+        return None
+    yes = no = 0.0
+    for candidate in content[0].top_logprobs or []:
+        word = candidate.token.strip().casefold()
+        if word == "yes":
+            yes += math.exp(candidate.logprob)
+        elif word == "no":
+            no += math.exp(candidate.logprob)
+    return yes / (yes + no) if yes + no else None
+
+
 def _ask(client, model: str, messages: list[dict], judge_pass: Pass) -> tuple[str, dict]:
     import openai
 
     started = time.monotonic()
     seed = {} if judge_pass.seed is None else {"seed": judge_pass.seed}
+    # a yes/no verdict read as a probability (judge.yes_threshold): the first token's top log-probabilities
+    scored = {"logprobs": True, "top_logprobs": 20} if judge_pass.judge.yes_threshold is not None else {}
     try:
         response = client.chat.completions.create(
             model=model, messages=messages, temperature=judge_pass.temperature,
             max_tokens=judge_pass.judge.max_new_tokens, extra_body=verdict_constraint(judge_pass.judge) or None,
-            **seed)
+            **seed, **scored)
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
         raise UserError(f"the judge endpoint refused the API key ({exc.status_code}): check the token") from None
     usage = response.usage
@@ -134,6 +153,7 @@ def _ask(client, model: str, messages: list[dict], judge_pass: Pass) -> tuple[st
         "judge_latency_s": round(time.monotonic() - started, 3),
         "judge_input_tokens": getattr(usage, "prompt_tokens", None),
         "judge_output_tokens": getattr(usage, "completion_tokens", None),
+        **({"p_yes": p_yes(response.choices[0].logprobs)} if scored else {}),
     }
 
 
@@ -160,6 +180,9 @@ def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> di
         messages = [*messages, {"role": "assistant", "content": raw},
                     {"role": "user", "content": FORMATS[judge_pass.judge.verdict].retry}]
     verdict = parse_verdict(raw)
+    threshold = judge_pass.judge.yes_threshold
+    if verdict is not None and threshold is not None and stats.get("p_yes") is not None and judge_pass.temperature == 0:
+        verdict = int(stats["p_yes"] >= threshold)  # the probability decides, not the token the sampler chose
     status = "judged" if verdict is not None else "error" if raw.startswith("ERROR: ") else "unparsed"
     return {"verdict": verdict, "status": status,
             "raw_judge_output": raw, **stats}
