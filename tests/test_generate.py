@@ -199,3 +199,23 @@ def test_a_top_up_is_planned_from_what_the_run_kept_so_far():
     assert generate.top_up_calls(2, 22, 15, q) == 3  # ceil(1.5 x 2 / 1.467)
     assert generate.top_up_calls(5, 0, 12, q) == 3  # nothing kept yet: the nominal 3 a call, ceil(1.5 x 5 / 3)
     assert generate.top_up_calls(1, 100, 10, q) == 1  # never planned above the questions a call asks for
+
+
+def test_a_plan_that_grows_far_past_its_first_estimate_says_so_with_the_choices(tmp_path):
+    """Issue 28: a French 40-page report kept 5 questions of 36 and the plan asked for 61 more calls (ETA 1h43)."""
+    from pathlib import Path
+
+    from pipeline.progress import SpeedLog
+    from pipeline.questions import selection
+    from pipeline.questions.generate import longer_than_planned
+
+    cfg = config.load("default")
+    first = selection.Plan(pages=40, tokens=1, chunks=200, summary_calls=1, summary_coverage=0.1,
+                           single_hop=list(range(9)), multi_hop=[(0, 1), (2, 3), (4, 5)])
+    more = selection.Plan(pages=40, tokens=1, chunks=200, summary_calls=1, summary_coverage=0.1,
+                          single_hop=list(range(55)), multi_hop=[(0, 1)] * 18)
+    speed = SpeedLog(tmp_path / "speed.json")
+    assert longer_than_planned(first, first, 5, speed, cfg, Path("rapport.pdf")) is None
+    warning = longer_than_planned(first, more, 5, speed, cfg, Path("rapport.pdf"))
+    assert "only 5 questions have passed so far" in warning and "6.1x the 12 first planned" in warning
+    assert "`make report DOC=rapport.pdf QUESTIONS=8`" in warning  # no fewer than min_usable

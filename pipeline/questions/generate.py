@@ -452,7 +452,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     try:
         document = _ingest(doc, work, yb, console)
         yb.language = q.language if q.language != "auto" else languages.detect(document["document_text"])
-        plan = make_plan(document, page_count(doc), cfg)
+        plan = first_plan = make_plan(document, page_count(doc), cfg)
         print(plan_line(plan, cfg, speed), flush=True)
         print(f"generate: YourBench with {gen.name}, questions in {languages.name(yb.language)} "
               f"({'detected' if q.language == 'auto' else 'set in the profile'}; log: {log_path})", flush=True)
@@ -493,6 +493,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                             break
                         print(f"generate: {len(kept)} questions passed validation of {q.target} wanted; "
                               f"reading {more.question_calls - plan.question_calls} more chunks", flush=True)
+                        if (warning := longer_than_planned(first_plan, more, len(kept), speed, cfg, doc)):
+                            print(warning, flush=True)
                         plan = more
             finally:
                 session.record.update({"fresh_calls": proxy.fresh_calls + judge_proxy.fresh_calls,
@@ -558,6 +560,26 @@ def _top_up(plan: selection.Plan, kept: int, document: dict, cfg: Config) -> sel
         return None
     extra = top_up_calls(q.target - kept, kept, plan.question_calls, q)
     return make_plan(document, plan.pages, cfg, calls=plan.question_calls + extra)
+
+
+LONGER = 2.0  # a top-up that makes the plan this many times the first one is said at once, with the choices
+
+
+def longer_than_planned(first: selection.Plan, now: selection.Plan, kept: int, speed: SpeedLog, cfg: Config,
+                        doc: Path) -> str | None:
+    """A warning when the plan has grown to :data:`LONGER` times the first one's question calls: how many calls
+    and how long at this machine's speed, and what to do instead (fewer questions; the calls made are kept)."""
+    if now.question_calls < LONGER * first.question_calls:
+        return None
+    per_call = speed.seconds_per_call(served_name(cfg.generator), "single_hop")
+    left = now.question_calls - first.question_calls
+    when = f", about {duration(left * per_call)} at this machine's speed" if per_call else ""
+    fewer = max(cfg.questions.min_usable, kept)
+    return (f"generate: ⚠ only {kept} questions have passed so far: {cfg.questions.target} need "
+            f"{now.question_calls} question calls in all, {now.question_calls / first.question_calls:.1f}x the "
+            f"{first.question_calls} first planned ({left} more{when}). To stop sooner, press Ctrl-C (every call made "
+            f"is kept) and ask for fewer: `make report DOC={doc.name} QUESTIONS={fewer}`, or lower "
+            "questions.target / top_up_rounds in the profile.")
 
 
 def top_up_calls(missing: int, kept: int, calls_made: int, q: Questions) -> int:
