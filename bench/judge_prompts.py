@@ -39,7 +39,7 @@ VARIANTS = {
     "D": (VARIANTS_DIR / "D-no-excerpt.txt", "final_answer"),
     "F": (VARIANTS_DIR / "F-excerpt-is-it-wrong.txt", "flipped"),
     "H": (VARIANTS_DIR / "H-excerpt-answers-repeated.txt", "final_answer"),
-    "I": (VARIANTS_DIR / "I-excerpt-yes-no.txt", "yes_no"),
+    "I": (ROOT / "judge_prompts" / "small_yes_no_excerpt.txt", "yes_no"),  # the default judge's since 2026-12-03
     "J": (VARIANTS_DIR / "J-excerpt-yes-no-repeated.txt", "yes_no"),
     "K": (VARIANTS_DIR / "K-no-excerpt-yes-no.txt", "yes_no"),
     "L": (VARIANTS_DIR / "L-excerpt-last-yes-no.txt", "yes_no"),

@@ -8,18 +8,18 @@ README) is graded by the default judge model (llama.cpp, greedy, in excerpt orde
 with each prompt variant, asking for the log-probabilities of the verdict's first token, so that one pass
 gives both the hard verdict and P(yes) / (P(yes) + P(no)):
 
-* ``M``: the default prompt (``judge_prompts/small_yes_no.txt``: question, gold, answer; no excerpt);
-* ``I``: the same with the excerpt (``bench/judge_variants/I-excerpt-yes-no.txt``): can invented claims be
-  caught, and at what cost in time;
+* ``M``: the default prompt until 2026-12-03 (``judge_prompts/small_yes_no.txt``: question, gold, answer;
+  no excerpt);
+* ``I``: the same with the excerpt (``judge_prompts/small_yes_no_excerpt.txt``, the default since): can
+  invented claims be caught, and at what cost in time;
 * ``faithful``: a second question with the excerpt — does the answer state anything the excerpt contradicts
   or does not support (``bench/judge_variants/faithful-yes-no.txt``) — for the *faithful* label.
 
-``compare`` then measures, against the person's *key fact* label (items whose question and gold are sound):
-the verdict as graded; P(yes) above a threshold chosen on dev (the one with the best kappa); the figure rules
-in front of the judge (:mod:`pipeline.verdicts.figure_rules`); and, for the *faithful* label, key fact and no
-unsupported
-statement. Every lever's threshold or rule is chosen on dev; the same choice is then applied to held-out
-and reported. Results: ``bench/results/judge-real-answers-<time>.json``.
+``compare`` then measures, against the person's *key fact* label on every judge-graded item (labelled against
+the gold as written, which is what the judge compares with): the verdict as graded; P(yes) above a threshold
+chosen on dev (the one with the best kappa); the figure rules in front of the judge
+(:mod:`pipeline.verdicts.figure_rules`); and, for the *faithful* label, key fact and no unsupported statement.
+Every lever's threshold or rule is chosen on dev; the same choice is then applied to held-out and reported. Results: ``bench/results/judge-real-answers-<time>.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 VARIANTS = {
     "M": ROOT / "judge_prompts" / "small_yes_no.txt",
-    "I": ROOT / "bench" / "judge_variants" / "I-excerpt-yes-no.txt",
+    "I": ROOT / "judge_prompts" / "small_yes_no_excerpt.txt",
     "faithful": ROOT / "bench" / "judge_variants" / "faithful-yes-no.txt",
 }
 OUT = ROOT / "bench" / "results"
@@ -75,7 +75,16 @@ def grade(variant: str, split: str | None = None) -> None:
     template = VARIANTS[variant].read_text(encoding="utf-8")
     path = graded_path(variant)
     done = {r["id"] for r in read_jsonl(path)}
-    todo = sorted((i for i in real_answers.items(split) if i["rule"] is None and i["id"] not in done),
+    staging = ROOT / "labelled" / "answers" / "staging.jsonl"  # answers collected, labelled or not yet
+    if staging.exists():
+        from pipeline.verdicts.non_answers import non_answer_reason
+
+        pool = [{**i, "chunk_text": i["excerpt"], "prediction": i["answer"],
+                 "rule": non_answer_reason(i["question"], i["answer"])} for i in read_jsonl(staging)
+                if split is None or i["split"] == split]
+    else:
+        pool = real_answers.items(split)
+    todo = sorted((i for i in pool if i["rule"] is None and i["id"] not in done),
                   key=lambda i: (i["chunk_text"], i["question"]))
     print(f"{variant}: {len(todo)} items to grade", flush=True)
     if not todo:

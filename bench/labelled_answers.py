@@ -4,6 +4,7 @@
     .venv/bin/python bench/labelled_answers.py blind DOCUMENT OUT.jsonl          # what a labeller sees (no verdict)
     .venv/bin/python bench/labelled_answers.py merge LABELS.jsonl                # labels -> labelled/answers/items.jsonl
     .venv/bin/python bench/labelled_answers.py ship RUN_DIR [RUN_DIR ...]        # the runs' verdicts, as a measurement
+    .venv/bin/python bench/labelled_answers.py ship-bench VARIANT                # bench/judge_real_answers.py's verdicts
 
 ``collect`` takes every candidate's answer of a finished run (questions.parquet, answers/*.parquet) with the
 question, its gold answer and its excerpt; the staging file (``labelled/answers/staging.jsonl``, not committed)
@@ -132,15 +133,49 @@ def ship(run_dirs: list[Path]) -> Path:
                 rows.append(real_answers.record(item, key, {"verdict": row["verdict"], "status": row["status"],
                                                             "raw_judge_output": row["raw_judge_output"]},
                                                 run=run_dir.name))
+    return _write_shipped(judge, key, rows, "the verdicts the judge stage gave these answers in the runs that "
+                                            "produced them")
+
+
+def ship_bench(variant: str) -> Path:
+    """The default judge's verdicts on the labelled items from ``bench/judge_real_answers.py`` (``grade VARIANT``:
+    the same model, prompt, grammar and log-probabilities as the judge stage), each read as the judge stage reads
+    it: P(yes) against the profile's ``yes_threshold``."""
+    from pipeline import config
+    from pipeline.verdicts import real_answers
+    from pipeline.verdicts.grading import judge_fingerprint
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from judge_real_answers import VARIANTS, graded_path
+
+    judge = config.load("default").judge
+    assert VARIANTS[variant].read_text() == judge.prompt_text(), "the variant's prompt is not the profile's"
+    key, graded = judge_fingerprint(judge), {r["id"]: r for r in read_jsonl(graded_path(variant))}
+    rows = []
+    for item in real_answers.items():
+        found = graded.get(item["id"])
+        if item["rule"] is not None or found is None:
+            continue
+        verdict = found["verdict"] if judge.yes_threshold is None or found.get("p_yes") is None \
+            else int(found["p_yes"] >= judge.yes_threshold)
+        rows.append(real_answers.record(item, key, {"verdict": verdict, "status": "judged",
+                                                    "raw_judge_output": found["raw"], "p_yes": found.get("p_yes")}))
+    return _write_shipped(judge, key, rows, f"bench/judge_real_answers.py grade {variant} (the judge stage's "
+                                            "model, prompt, grammar and log-probabilities), read at yes_threshold")
+
+
+def _write_shipped(judge, key: str, rows: list[dict], how: str) -> Path:
+    from importlib.metadata import version
+
+    from pipeline.verdicts import real_answers
+
     real_answers.SHIPPED.mkdir(parents=True, exist_ok=True)
     path = real_answers.shipped_path(key)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    from importlib.metadata import version
-
     path.with_suffix(".json").write_text(json.dumps({
-        "judge": judge.name, "model": judge.model, "prompt": judge.prompt, "fingerprint": key,
-        "verdicts": len(rows), "how": "the verdicts the judge stage gave these answers in the runs that produced them",
-        "machine": f"{platform.system()} {platform.machine()}, {platform.processor() or 'cpu'}",
+        "judge": judge.name, "model": judge.model, "prompt": judge.prompt, "yes_threshold": judge.yes_threshold,
+        "fingerprint": key, "verdicts": len(rows), "how": how,
+        "machine": f"{platform.system()} {platform.machine()}, 2 cores (this project's machine kind)",
         "date": datetime.now(timezone.utc).date().isoformat(),
         "llama_cpp_python": version("llama-cpp-python")}, indent=1) + "\n")
     return path
@@ -156,5 +191,7 @@ if __name__ == "__main__":
         print(merge(Path(args[0])), "answers labelled")
     elif command == "ship":
         print(ship([Path(a) for a in args]))
+    elif command == "ship-bench":
+        print(ship_bench(args[0]))
     else:
         sys.exit(__doc__)

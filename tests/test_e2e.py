@@ -16,6 +16,7 @@ candidate, a kill, more questions) can run in any order.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -242,8 +243,11 @@ def test_judge_reliability_checks_are_reported_from_the_details(snapshot):
 
     details = pd.read_parquet(snapshot / "report" / "details.parquet")
     markdown = (snapshot / "report" / "results.md").read_text()
-    assert "## Can the judge be trusted?" in markdown and "The judge agreed with the labels" in markdown
+    assert "## Can the judge be trusted?" in markdown
+    # the synthetic calibration set is graded by `make calibrate` only; the real-answer measurement ships
+    assert "The judge: not checked against the calibration set" in markdown
     assert "The second judge: not checked against the calibration set" in markdown  # calibrate: false
+    assert "held-out real answers a person labelled (3 documents" in markdown and "(shipped)" in markdown
     for a, b in (("verdict", "second_judge_verdict"), ("self_consistency_1_verdict", "self_consistency_2_verdict")):
         assert details[b].notna().any()
         found = judge_agreement(details[a].tolist(), details[b].tolist())
@@ -347,7 +351,11 @@ def test_adding_a_candidate_runs_only_that_candidate(first_run, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert _stages(done.stdout) == ["answer SmolLM2-second-copy", "judge", "report"]
     questions = pd.read_csv(REPORT / "results.csv")["questions"].iloc[0]
-    assert f"judge: {questions} answers to grade" in done.stdout  # only the new candidate's answers
+    # only the new candidate's answers: those a rule (non-answer, figure rule) settles are not sent to the judge
+    found = re.search(r"judge: (\d+) answers to grade with", done.stdout)
+    details = pd.read_parquet(REPORT / "details.parquet")
+    new = details[details["candidate"] == "SmolLM2-second-copy"]
+    assert len(new) == questions and found and int(found.group(1)) == (new["graded_by"] == "judge").sum()
     assert ", 0 control answers" in done.stdout  # the controls depend on the questions, not the candidates
     assert list(pd.read_csv(REPORT / "results.csv")["model"])[-1] == "SmolLM2-second-copy"
 
@@ -435,9 +443,11 @@ def test_more_questions_reuse_every_question_answer_and_verdict_and_make_only_th
 
     _settle()
     before = pd.read_parquet(RUN_DIR / "questions.parquet")["question_id"].tolist()
-    generated = json.loads((RUN_DIR / "generation.json").read_text())["generated"]
-    more = min(generated, len(before) + 2)
-    assert more > len(before), "the tiny document's generator calls gave no spare question"
+    generation = json.loads((RUN_DIR / "generation.json").read_text())
+    calls_before = generation["fresh_calls"] + generation["reused_calls"]
+    spare = generation["generated"] - generation["usable"] - generation["rejected"]  # generated, never checked
+    more = len(before) + min(spare, 2)
+    assert more > len(before), f"the tiny document's generator calls gave no spare question: {generation}"
     graded = {c: len(read_jsonl(RUN_DIR / "judgements" / f"{c}.jsonl")) for c in ("SmolLM2-135M-Instruct",
                                                                                    "gemma-3-270m", "_controls")}
     try:
@@ -447,7 +457,9 @@ def test_more_questions_reuse_every_question_answer_and_verdict_and_make_only_th
         assert set(before) <= set(after) and len(after) > len(before)
         new = len(after) - len(before)
         assert f"{new} of {len(after)} questions to answer" in done.stdout  # each candidate: the new ones only
-        assert "generate: 0 generator calls made" in done.stdout  # the same chunks: every call replayed
+        # every call of the first plan replayed (a larger plan may add calls: a multi-hop one, a top-up)
+        calls = re.search(r"generate: (\d+) generator calls made, (\d+) reused", done.stdout)
+        assert calls and int(calls.group(2)) >= calls_before, (calls and calls.group(0), calls_before)
         for candidate in ("SmolLM2-135M-Instruct", "gemma-3-270m"):  # one verdict per new answer, no more
             added = read_jsonl(RUN_DIR / "judgements" / f"{candidate}.jsonl")[graded[candidate]:]
             assert {r["question_id"] for r in added if r["pass"] == "judge"} <= set(after) - set(before)

@@ -117,10 +117,13 @@ def _base(path: str) -> dict:
     """The default profile, with what ``path`` needs to be changeable (a second judge, a remote endpoint)."""
     data = _default()
     if path.startswith("second_judge."):
-        data["second_judge"] = {**data["judge"], "name": "second-judge", "prompt": "qwq32b_binary.txt",
+        second = {k: v for k, v in data["judge"].items() if k != "yes_threshold"}  # a tag verdict has no P(yes)
+        data["second_judge"] = {**second, "name": "second-judge", "prompt": "qwq32b_binary.txt",
                                 "verdict": "final_answer"}
         if path == "second_judge.yes_threshold":  # a probability of yes: a yes/no judge
             data["second_judge"].update(prompt="gold_check_yes_no.txt", verdict="yes_no")
+    if path == "judge.verdict":  # the other verdict format has no P(yes): compare without one
+        data["judge"].pop("yes_threshold", None)
     if path == "self_consistency.temperature":
         data["self_consistency"] = {"temperature": 0.7}
     if path == "generator.base_url":
@@ -195,6 +198,8 @@ def variants(path: str) -> tuple[config.Config, config.Config]:
     holder[leaf] = _other_value(path, before, _current(cfg, path))
     if leaf == "verdict":  # a judge's prompt asks for its verdict format: the two change together
         holder["prompt"] = {"yes_no": "small_yes_no.txt", "final_answer": "small_binary.txt"}[holder[leaf]]
+        if holder[leaf] == "final_answer":
+            holder.pop("yes_threshold", None)  # a probability of "yes" needs a yes/no verdict
     changed = config.Config.model_validate(after)
     assert changed != cfg, path
     return cfg, changed

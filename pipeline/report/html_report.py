@@ -68,8 +68,16 @@ table.report-table thead th[aria-sort="descending"]::after { content: " ▼"; }
   padding: 0.6rem 1rem; margin: 0 0 0.75rem;
 }
 .decision p { margin: 0.2rem 0; max-width: none; }
+.decision p + p + p { font-size: 0.88rem; }  /* the decision and its first reason read first; the rest says how far */
 .lead figure { margin: 0.5rem 0; }
 .lead figure img { max-height: 55vh; width: auto; }
+/* a wide screen shows the card and the plot side by side: a long card (No pick, its reasons) never pushes
+   the plot below the first screen */
+@media (min-width: 1100px) {
+  .top { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; align-items: start; }
+  .top .lead figure { margin-top: 0; }
+  .top .lead figure img { max-height: 75vh; }
+}
 .filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center; margin: 0.5rem 0; }
 article.question { border: 1px solid var(--border); border-radius: 6px; padding: 0.5rem 0.8rem; margin: 0.6rem 0; }
 article.question h3 { font-size: 1rem; margin: 0.2rem 0; }
@@ -338,6 +346,8 @@ def render(path: Path, title: str, summary_lines: list[str], sections: list[tupl
     if images:
         figures = "\n".join(_image(caption, png) for caption, png in images)
         lead += f'\n<div class="lead" id="figures">\n{figures}\n</div>'
+    if decision and images:
+        lead = f'<div class="top">\n{lead}\n</div>'
 
     if explorer_html is not None:
         toc.append(("explorer", "Every question, every answer"))

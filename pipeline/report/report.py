@@ -342,7 +342,7 @@ def _scale_paragraph(results: pd.DataFrame, scale: Scale) -> str:
         return ("\n\nThe pick rests on the verdicts as judged: no model has both labelled held-out answers for a "
                 "correction and a person's labels on this document.")
     effects = scale_effects(results, scale.accuracy, scale.says.split(",")[0])
-    told = scale.pairs[scale.pairs["significant"]]
+    told = scale.pairs[scale.pairs["significant"].astype(bool)]  # an empty object column would select columns
     lines = [f"\n\nThe pick rests on the accuracy {scale.says}. Told apart on it: "
              + (", ".join(f"{a} and {b}" for a, b in zip(told["model_a"], told["model_b"])) or "no pair") + "."]
     lines += [f"- {e}" for e in effects] or ["- The most accurate model and the frontier are the same as judged."]
@@ -488,8 +488,10 @@ def evaluation_cost(run_dir: Path, cfg: Config, details: pd.DataFrame) -> pd.Dat
                   "sessions": sum(t["sessions"] for t in totals), "killed": sum(t["killed"] for t in totals),
                   "method": next((t["method"] for t in totals if t["sessions"]), energy.NOT_MEASURED)}
         rows.append(_cost_row("Judge reliability checks", checks, "second judge and self-consistency passes"))
-    rows.append(_cost_row("Judge calibration", energy.phase_total(local_judges, "calibration"),
-                          "held-out real answers, once per judge configuration, shared by every document"))
+    calibrated = energy.phase_total(local_judges, "calibration")
+    if calibrated["sessions"]:  # none when the shipped measurements served: nothing graded here, nothing to cost
+        rows.append(_cost_row("Judge calibration", calibrated,
+                              "once per judge configuration, shared by every document"))
     return pd.DataFrame(rows)
 
 

@@ -180,7 +180,8 @@ def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> di
         messages = [*messages, {"role": "assistant", "content": raw},
                     {"role": "user", "content": FORMATS[judge_pass.judge.verdict].retry}]
     verdict = parse_verdict(raw)
-    threshold = judge_pass.judge.yes_threshold
+    # the threshold was chosen for grading answers: the gold-answer check keeps the token the judge chose
+    threshold = judge_pass.judge.yes_threshold if judge_pass.label != "gold_check" else None
     if verdict is not None and threshold is not None and stats.get("p_yes") is not None and judge_pass.temperature == 0:
         verdict = int(stats["p_yes"] >= threshold)  # the probability decides, not the token the sampler chose
     status = "judged" if verdict is not None else "error" if raw.startswith("ERROR: ") else "unparsed"
