@@ -80,7 +80,7 @@ def grade(variant: str, split: str | None = None) -> None:
         from pipeline.verdicts.non_answers import non_answer_reason
 
         pool = [{**i, "chunk_text": i["excerpt"], "prediction": i["answer"],
-                 "rule": non_answer_reason(i["question"], i["answer"])} for i in read_jsonl(staging)
+                 "rule": non_answer_reason(i["question"], i["answer"], i["gold"])} for i in read_jsonl(staging)
                 if split is None or i["split"] == split]
     else:
         pool = real_answers.items(split)

@@ -12,6 +12,7 @@ English one, which names the language the output must be written in.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 DEFAULT = "en"
@@ -21,6 +22,8 @@ NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it":
          "cs": "Czech", "ro": "Romanian", "hu": "Hungarian", "el": "Greek", "tr": "Turkish", "ru": "Russian",
          "uk": "Ukrainian", "ar": "Arabic", "he": "Hebrew", "hi": "Hindi", "ja": "Japanese", "ko": "Korean",
          "zh-cn": "Chinese", "zh-tw": "Chinese", "vi": "Vietnamese", "id": "Indonesian", "ca": "Catalan"}
+# A question that names its options ("..., Corvo or Thornby?"): an answer made of the question's words can be right.
+OFFERS_A_CHOICE = re.compile(r"\b(?:or|ou)\b|\bwhich\b.*\b(?:between|of)\b|\bentre\b", re.IGNORECASE)
 SAMPLE_CHARS = 20_000  # enough text for a stable answer; detection time grows with length
 
 

@@ -133,7 +133,13 @@ def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_
     # SmolLM2's two real "The answer to this question is:" (a preamble and nothing else: issue 26)
     assert results.loc["SmolLM2-135M-Instruct", "non_answers"] == 2
     assert results.loc["gemma-3-270m", "accuracy"] == pytest.approx((23 - 13) / 23)
-    assert results["controls_specificity"].eq(0.0).all()  # the judge accepted every known-wrong control
+    # the judge accepted every known-wrong control it saw; the rules (an echo, "N/A") rejected the ones they grade
+    graded = pd.read_parquet(run_dir / "controls.parquet")
+    wrong = graded[~graded["correct"]]
+    assert (wrong.loc[wrong["graded_by"] == "judge", "verdict"] == 1).all()
+    assert (wrong.loc[wrong["graded_by"] != "judge", "verdict"] == 0).all()
+    assert results["controls_specificity"].eq((wrong["verdict"] == 0).mean()).all()
+    assert results["controls_specificity"].lt(0.8).all()
     card = (tmp_path / "report" / "results.md").read_text().split("\n\n")[1]
     assert card.startswith("> **No pick**") and "Pick **gemma-3-270m**" not in card
 

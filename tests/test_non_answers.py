@@ -10,6 +10,7 @@ import pytest
 from pipeline.measure.stats import wilson_interval
 from pipeline.verdicts import non_answers
 from pipeline.verdicts.non_answers import (
+    ECHO,
     EMPTY,
     NUMBER_FOR_EXPLANATION,
     ONLY_PREAMBLE,
@@ -57,6 +58,25 @@ HOW_MANY = "How many public charging points did the city operate at the end of 2
 ])
 def test_non_answers_are_named(question, answer, reason):
     assert non_answer_reason(question, answer) == reason
+
+
+HEIGHT = "What is the height of the Corvo dam?"
+
+
+@pytest.mark.parametrize("question, answer, gold, reason", [
+    (HEIGHT, "The height of the Corvo dam.", "38 metres", ECHO),  # the control answers' echo, the judge said yes
+    (HEIGHT, "The height of the Corvo dam is", "38 metres", ECHO),
+    ("What is the value for money score in 2024?", "The value for money score in 2024 is 2024.", "80%", ECHO),
+    ("Quel est le budget 2025 adopté ?", "Le budget 2025 adopté est de 2025.", "148,6 millions d'euros", ECHO),
+    (HEIGHT, "The Corvo dam is 38 metres high.", "38 metres", None),  # an answer after the echo
+    (HEIGHT, "The height of the Corvo dam.", None, None),  # without the gold answer the rule cannot tell
+    ("Which dam is higher, Corvo or Thornby?", "Corvo", "Corvo, at 38 metres", None),  # it names its options
+    ("What is the name of the Bexley pumping station?", "Bexley pumping station", "Bexley pumping station", None),
+    ("Which annex lists the parametric values?", "Annex I", "Annex I", None),
+    ("Is the Corvo dam higher than 30 metres?", "Yes.", "Yes, 38 metres", None),
+])
+def test_an_answer_made_of_the_questions_words_is_wrong_when_the_gold_says_more(question, answer, gold, reason):
+    assert non_answer_reason(question, answer, gold) == reason
 
 
 @pytest.mark.parametrize("question, answer", [
@@ -159,8 +179,8 @@ def test_labelled_set_meets_the_targets():
     assert len(items) >= 80 and len({item["id"] for item in items}) == len(items)
     assert 0.35 <= sum(item["non_answer"] for item in items) / len(items) <= 0.65  # about half each
     # every reason is exercised by some non-answer of the set
-    assert {non_answer_reason(item["question"], item["answer"]) for item in items if item["non_answer"]} \
-        >= set(REASONS)
+    assert {non_answer_reason(item["question"], item["answer"], item.get("gold")) for item in items
+            if item["non_answer"]} >= set(REASONS)
     rates = rule_error_rates(items)
     assert rates["false_rejections"] == 0, rates["falsely_rejected"]
     assert rates["false_acceptance_rate"] <= 0.10, rates["falsely_accepted"]

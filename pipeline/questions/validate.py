@@ -63,7 +63,7 @@ import pandas as pd
 
 from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
-from pipeline.language import localized, translations
+from pipeline.language import OFFERS_A_CHOICE, localized, translations
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
 
@@ -258,9 +258,6 @@ def _yes_no(question: str) -> bool:
     return bool(FRENCH_INVERSION.search(question)) and not FRENCH_ASKS.search(question)
 
 
-CHOICE = re.compile(r"\b(?:or|ou)\b|\bwhich\b.*\b(?:between|of)\b|\bentre\b", re.IGNORECASE)
-
-
 def restates_the_question(question: str, gold: str) -> bool:
     """The gold answer says nothing the question does not already say.
 
@@ -273,7 +270,7 @@ def restates_the_question(question: str, gold: str) -> bool:
     if _yes_no(question) and YES_NO_ANSWER.match(gold):
         rest = _words(FILLER.sub(" ", YES_NO_ANSWER.sub("", gold, count=1)))
         return not rest or len(rest - _words(question)) <= max(1, len(rest) // 5)
-    return bool(gold) and not CHOICE.search(question) and _words(gold) <= _words(question)
+    return bool(gold) and not OFFERS_A_CHOICE.search(question) and _words(gold) <= _words(question)
 
 
 CHEAP_CHECKS: dict[str, Callable[[str, str], bool]] = {

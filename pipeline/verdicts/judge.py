@@ -3,13 +3,15 @@
 What gets a verdict, and from whom:
 
 * **non-answers, by rule**: an empty answer, punctuation, a list of references, a
-  copy of the prompt (:mod:`pipeline.verdicts.non_answers`) is wrong, with its reason; it
-  never reaches the judge, which marked such answers correct;
+  copy of the prompt, the question's own words (:mod:`pipeline.verdicts.non_answers`) is
+  wrong, with its reason; it never reaches the judge, which marked such answers correct;
+  with ``judge.figure_rules``, figures settle what they can (:mod:`pipeline.verdicts.figure_rules`);
 * **every other answer, by the judge** (:mod:`pipeline.verdicts.grading`: prompt file,
   constrained verdict, parsing);
 * **control answers**, built from the run's own questions with a truth known by
-  construction (:mod:`pipeline.verdicts.controls`), graded by the judge interleaved with the
-  candidates' answers: this document's sensitivity and specificity of the judge;
+  construction (:mod:`pipeline.verdicts.controls`), graded as the candidates' answers are (the
+  same rules first, then the judge, interleaved with the candidates' answers): a gate on the
+  verdicts as this document gets them;
 * the **held-out real answers** a person labelled (:mod:`pipeline.verdicts.real_answers`), once per judge
   configuration and only when no measurement of it exists (one ships with the repository for the default
   judge): the error rates each candidate's accuracy is corrected with.
@@ -49,7 +51,7 @@ from pipeline.verdicts.non_answers import non_answer_reason
 CHECKS = ("second_judge", "self_consistency_1", "self_consistency_2")
 CONTROLS = "_controls"  # the "candidate" whose answers are the control answers (records, grading order)
 CONTROL_COLUMNS = ["question_id", "control", "prediction", "correct", "faithful", "verdict", "status",
-                   "raw_judge_output"]
+                   "raw_judge_output", "graded_by"]
 
 
 def judge_key(cfg: Config) -> str:
@@ -146,7 +148,7 @@ def _run_judge(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame, ru
 def by_rule(answer: dict, cfg: Config) -> tuple[int, str, str] | None:
     """(verdict, who, why) when a rule grades ``answer``: a non-answer, wrong ("rule"), or, with
     ``judge.figure_rules``, a figure comparison ("figure rule", :mod:`pipeline.verdicts.figure_rules`); else None."""
-    if (reason := non_answer_reason(answer["question"], answer["prediction"])) is not None:
+    if (reason := non_answer_reason(answer["question"], answer["prediction"], answer["gold"])) is not None:
         return 0, "rule", reason
     if cfg.judge.figure_rules and (found := figure_verdict(answer["gold"], answer["prediction"],
                                                            answer.get("language") or "en")) is not None:
@@ -161,7 +163,8 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
     judged = [a for a in answers if by_rule(a, cfg) is None]
     todo = {}
     for p in its_passes:
-        items = judged + (control_answers(cfg, questions) if p.label == "judge" else [])
+        items = judged + ([c for c in control_answers(cfg, questions) if by_rule(c, cfg) is None]
+                          if p.label == "judge" else [])
         todo[p.label] = sorted(_pending(items, out_dir, p.key), key=grading_order)
     judge_key = judge_fingerprint(judge)
     runs_dir = calibration.runs_root(run_dir)
@@ -237,13 +240,23 @@ def latest_records(run_dir: Path, cfg: Config, keys: list[str]) -> dict[str, lis
 
 
 def _control_records(run_dir: Path, cfg: Config, key: str) -> list[dict]:
-    """The latest record of every control answer of the current questions, graded under ``key``."""
-    wanted = {_record_key(item): item for item in control_answers(cfg, pd.read_parquet(run_dir / "questions.parquet"))}
-    latest = {}
+    """The verdict on every control answer of the current questions: by rule where a rule grades it (as a
+    candidate's answer would be), else the latest record graded under ``key``."""
+    wanted, latest = {}, {}
+    for item in control_answers(cfg, pd.read_parquet(run_dir / "questions.parquet")):
+        if (found := by_rule(item, cfg)) is None:
+            wanted[_record_key(item)] = item
+            continue
+        verdict, who, reason = found
+        latest[_record_key(item)] = {
+            "question_id": item["question_id"], "control": item["control"], "correct": bool(item["correct"]),
+            "faithful": bool(item.get("faithful", item["correct"])), "prediction": item["prediction"],
+            "verdict": verdict, "status": "judged", "graded_by": who,
+            "raw_judge_output": f"{'right' if verdict else 'wrong'} by rule: {reason}"}
     for record in read_jsonl(run_dir / "judgements" / f"{CONTROLS}.jsonl"):
         found = (record["question_id"], record.get("question_hash"), record["answer_hash"])
         if record.get("judge_fingerprint") == key and found in wanted:
-            latest[found] = {**record, "prediction": wanted[found]["prediction"]}
+            latest[found] = {**record, "prediction": wanted[found]["prediction"], "graded_by": "judge"}
     return list(latest.values())
 
 

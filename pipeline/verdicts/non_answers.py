@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pipeline.config import ROOT
+from pipeline.language import OFFERS_A_CHOICE
 
 LABELLED_SET = ROOT / "labelled" / "non_answers.jsonl"  # hand-labelled answers, see its cases
 
@@ -50,7 +51,8 @@ PROMPT_COPY = "a copy of the prompt"
 ONLY_REFERENCES = "only references"
 NUMBER_FOR_EXPLANATION = "a number where an explanation is asked"
 ONLY_PREAMBLE = "only a preamble"
-REASONS = (EMPTY, ONLY_PUNCTUATION, PROMPT_COPY, ONLY_REFERENCES, ONLY_PREAMBLE, NUMBER_FOR_EXPLANATION)
+ECHO = "only the question's words"
+REASONS = (EMPTY, ONLY_PUNCTUATION, PROMPT_COPY, ONLY_REFERENCES, ONLY_PREAMBLE, ECHO, NUMBER_FOR_EXPLANATION)
 # Words that announce an answer (English, French); a short text with one, ending where the answer should start,
 # is the preamble alone (SmolLM2 on the bundled sample: "The answer to this question is:").
 ANNOUNCES = re.compile(r"\b(?:answers?|responses?|réponses?|solutions?|here (?:is|are)|voici|voilà|following|suivante?s?"
@@ -262,8 +264,9 @@ def asks_for_explanation(question: str) -> bool:
 
 # ------------------------------------------------------------------------------ the rule
 
-def non_answer_reason(question: str, answer: str | None) -> str | None:
+def non_answer_reason(question: str, answer: str | None, gold: str | None = None) -> str | None:
     """Why ``answer`` cannot answer ``question`` (one of :data:`REASONS`), or None: the judge grades it.
+    ``gold`` (the gold answer) is needed for :data:`ECHO` only.
 
     >>> non_answer_reason("What are the main causes of future climate change?", "17")
     'a number where an explanation is asked'
@@ -282,9 +285,33 @@ def non_answer_reason(question: str, answer: str | None) -> str | None:
         return ONLY_REFERENCES
     if only_preamble(own) or only_preamble(answer):  # a translated label ("réponse :") is part of the frame
         return ONLY_PREAMBLE
+    if gold is not None and echoes_the_question(question, own, gold):
+        return ECHO
     if only_numbers(own) and asks_for_explanation(question):
         return NUMBER_FOR_EXPLANATION
     return None
+
+
+WORD = re.compile(r"[^\W_]+(?:[.,]\d+)*")
+# Words an echo may add to the question's own: "The height of the Corvo dam is." adds "is" and nothing else.
+LINKING = frozenset("is are was were be the a an it its this that of in on to for by "
+                    "est sont était étaient le la les l un une de du des d en au aux".split())
+
+
+def echoes_the_question(question: str, answer: str, gold: str) -> bool:
+    """The answer says only what the question says ("What is the height of the Corvo dam?" - "The height of the
+    Corvo dam."; "... in 2024?" - "... in 2024 is 2024."), while the gold answer says more: every word of the
+    answer is a word of the question or a linking word (and one at least is not a linking word), and the gold
+    answer has a word the question lacks — which the answer then cannot state.
+
+    A question that names its options ("..., Corvo or Thornby?") is exempt; a gold answer made of the question's
+    words (which validation rejects: :func:`pipeline.questions.validate.restates_the_question`) leaves the answer
+    to the judge. Measured on the labelled real answers (README)."""
+    if OFFERS_A_CHOICE.search(question):
+        return False
+    asked = set(WORD.findall(question.casefold())) | LINKING
+    words = set(WORD.findall(answer.casefold()))
+    return bool(words - LINKING) and words <= asked and not set(WORD.findall(gold.casefold())) <= asked
 
 
 def only_preamble(text: str) -> bool:
@@ -322,7 +349,7 @@ def rule_error_rates(items: Iterable[Mapping]) -> dict:
 
     real, non, rejected, accepted = 0, 0, [], []
     for item in items:
-        reason = non_answer_reason(item["question"], item["answer"])
+        reason = non_answer_reason(item["question"], item["answer"], item.get("gold"))
         if item["non_answer"]:
             non += 1
             if reason is None:

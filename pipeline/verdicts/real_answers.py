@@ -49,7 +49,7 @@ def items(split: str | None = None) -> list[dict]:
             continue
         found.append({**item, "chunk_text": item["excerpt"], "prediction": item["answer"],
                       "item_hash": fingerprint(item["question"], item["gold"], item["excerpt"], item["answer"]),
-                      "rule": non_answer_reason(item["question"], item["answer"])})
+                      "rule": non_answer_reason(item["question"], item["answer"], item["gold"])})
     return found
 
 
