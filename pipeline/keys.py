@@ -156,6 +156,8 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     "pipeline/answers/qa_prompt.py": _stages(ANSWER),  # the candidates' prompt
     "tasks/document_qa.py": _stages(ANSWER),  # the Lighteval task: its prompt function and the lexical F1
     "pipeline/verdicts/non_answers.py": _stages(JUDGE),  # an answer wrong by rule is a verdict
+    # so is one a figure settles (judge.figure_rules); the held-out rates the report uses count them too
+    "pipeline/verdicts/figure_rules.py": _stages(JUDGE, REPORT),
     "pipeline/verdicts/controls.py": _stages(JUDGE),  # how the control answers are built
     # held-out real answers: graded in the judge stage when unmeasured; their rates correct the report
     "labelled/answers/items.jsonl": _stages(JUDGE, REPORT),

@@ -93,10 +93,11 @@ FORMATS = {
     "final_answer": VerdictFormat('root ::= "<final_answer>" [01] "</final_answer>"', r"<final_answer>[01]</final_answer>",
                                   "Your reply did not end with a verdict. Reply now with only "
                                   "<final_answer>1</final_answer> (yes) or <final_answer>0</final_answer> (no)."),
-    # One word, the first token of the reply: a small judge's verdict on the question as asked. Measured on the
-    # 1.5B judge (2026-12-01, bench/judge_prompts.py): with judge_prompts/small_yes_no.txt, 151 of 178 items of
-    # known truth against 142 for the tag prompt (47 against 54 on the calibration set, 84 against 70 of 90
-    # control answers), at 2.1 s a verdict against 5.9 s (README, "The default judge's prompt, measured").
+    # One word, the first token of the reply: a small judge's verdict on the question as asked, which also gives
+    # P(yes) from the first token's log-probabilities (judge.yes_threshold). On the labelled real answers'
+    # held-out documents the 1.5B judge with judge_prompts/small_yes_no_excerpt.txt, the figure rules and
+    # P(yes) >= 0.75 agrees with the person 87.7% of the time (kappa 0.75) at 2.9 s a verdict (README, "The
+    # judge's levers, chosen on dev, reported on held-out").
     "yes_no": VerdictFormat('root ::= "yes" | "no"', r"(yes|no)", "Reply now with only yes or no."),
 }
 YES_NO = {"yes": 1, "no": 0}
