@@ -92,6 +92,20 @@ def state(run: Path) -> tuple[str, str]:
     return "partial", f"no {missing[0]} output yet" if missing else "report not written yet"
 
 
+def more_questions_command(document: str, profile: str):
+    """``n -> the command`` that sets this document's question target to n (every question, answer and
+    verdict made is reused; only the new ones are made)."""
+    import shlex
+
+    shown_profile = "" if profile == "default" else f" PROFILE={profile}"
+    return lambda n: f"make report DOC={shlex.quote(document)}{shown_profile} QUESTIONS={n}"
+
+
+def document_name(run: Path, fallback: str) -> str:
+    """The name the user gave the document of ``run`` (the latest one recorded in ``sources.json``)."""
+    return next(reversed(_sources(run)), fallback)
+
+
 def sources(run: Path) -> dict:
     """What ``run`` was made from: per file name, its path and report folder (``sources.json``)."""
     return _sources(run)

@@ -47,7 +47,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline import keys
+from pipeline import keys, runs
 from pipeline import language as languages
 from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
 from pipeline.errors import UserError
@@ -493,7 +493,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                             break
                         print(f"generate: {len(kept)} questions passed validation of {q.target} wanted; "
                               f"reading {more.question_calls - plan.question_calls} more chunks", flush=True)
-                        if (warning := longer_than_planned(first_plan, more, len(kept), speed, cfg, doc)):
+                        if (warning := longer_than_planned(first_plan, more, len(kept), speed, cfg,
+                                                              runs.document_name(run_dir, doc.name))):
                             print(warning, flush=True)
                         plan = more
             finally:
@@ -566,19 +567,21 @@ LONGER = 2.0  # a top-up that makes the plan this many times the first one is sa
 
 
 def longer_than_planned(first: selection.Plan, now: selection.Plan, kept: int, speed: SpeedLog, cfg: Config,
-                        doc: Path) -> str | None:
+                        document: str) -> str | None:
     """A warning when the plan has grown to :data:`LONGER` times the first one's question calls: how many calls
-    and how long at this machine's speed, and what to do instead (fewer questions; the calls made are kept)."""
+    and how long at this machine's speed, and what to do instead (fewer questions of ``document``, the name the
+    user gave it; the calls made are kept)."""
     if now.question_calls < LONGER * first.question_calls:
         return None
     per_call = speed.seconds_per_call(served_name(cfg.generator), "single_hop")
     left = now.question_calls - first.question_calls
     when = f", about {duration(left * per_call)} at this machine's speed" if per_call else ""
     fewer = max(cfg.questions.min_usable, kept)
+    command = runs.more_questions_command(document, cfg.profile)
     return (f"generate: ⚠ only {kept} questions have passed so far: {cfg.questions.target} need "
             f"{now.question_calls} question calls in all, {now.question_calls / first.question_calls:.1f}x the "
             f"{first.question_calls} first planned ({left} more{when}). To stop sooner, press Ctrl-C (every call made "
-            f"is kept) and ask for fewer: `make report DOC={doc.name} QUESTIONS={fewer}`, or lower "
+            f"is kept) and ask for fewer: `{command(fewer)}`, or lower "
             "questions.target / top_up_rounds in the profile.")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import keys
+from pipeline import keys, runs
 from pipeline.config import Config, fingerprint
 from pipeline.io import atomic_write_parquet, atomic_write_text, read_jsonl
 from pipeline.measure import energy, stats
@@ -755,15 +755,6 @@ def heldout_columns(heldout: dict) -> dict:
     return columns
 
 
-def more_questions_command(document: str, cfg: Config):
-    """``n -> the command`` that raises this document's question target to n (every question, answer and
-    verdict made is reused; only the new ones are made)."""
-    import shlex
-
-    profile = "" if cfg.profile == "default" else f" PROFILE={cfg.profile}"
-    return lambda n: f"make report DOC={shlex.quote(document)}{profile} QUESTIONS={n}"
-
-
 def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
     from pipeline.report import html_report, hub
 
@@ -845,7 +836,7 @@ def run(run_dir: Path, report_dir: Path, cfg: Config, document: str) -> Path:
             count = f"{len(disagreements)} answer{'' if len(disagreements) == 1 else 's'}"
             sections.insert(-1, (f"Where the two judges disagree ({count})",
                                  disagreements if len(disagreements) else "They agree on every answer both graded."))
-    more = more_questions_command(document, cfg)
+    more = runs.more_questions_command(document, cfg.profile)
     card = trust.card(decision(results, scale, cfg.report.accuracy_tolerance, more, alpha=cfg.report.significance_alpha),
                       trust.cannot_pick(control_rates, cfg.controls),
                       [*([payback_line(repaid)] if repaid else []),
