@@ -121,6 +121,7 @@ def compare() -> dict:
     from pipeline.io import read_jsonl
     from pipeline.verdicts import real_answers
     from pipeline.verdicts.figure_rules import figure_verdict
+    from pipeline.verdicts.grading import read_at_threshold
 
     graded = {v: {r["id"]: r for r in read_jsonl(graded_path(v))} for v in VARIANTS}
     # every judge-graded item: key fact is labelled against the gold as written, which is what the judge compares with
@@ -135,12 +136,7 @@ def compare() -> dict:
                 continue
             ruled = figure_verdict(item["gold"], item["answer"], item.get("language") or "en") if rules else None
             ruled = None if ruled is None else ruled[0]
-            if ruled is not None:
-                verdict = ruled
-            elif threshold is None or found.get("p_yes") is None:
-                verdict = found["verdict"]
-            else:
-                verdict = int(found["p_yes"] >= threshold)
+            verdict = ruled if ruled is not None else read_at_threshold(found["verdict"], found.get("p_yes"), threshold)
             out.append((bool(item["key_fact"]), bool(verdict)))
         return out
 

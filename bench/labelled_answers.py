@@ -143,7 +143,7 @@ def ship_bench(variant: str) -> Path:
     it: P(yes) against the profile's ``yes_threshold``."""
     from pipeline import config
     from pipeline.verdicts import real_answers
-    from pipeline.verdicts.grading import judge_fingerprint
+    from pipeline.verdicts.grading import judge_fingerprint, read_at_threshold
 
     sys.path.insert(0, str(ROOT / "bench"))
     from judge_real_answers import VARIANTS, graded_path
@@ -156,8 +156,7 @@ def ship_bench(variant: str) -> Path:
         found = graded.get(item["id"])
         if item["rule"] is not None or found is None:
             continue
-        verdict = found["verdict"] if judge.yes_threshold is None or found.get("p_yes") is None \
-            else int(found["p_yes"] >= judge.yes_threshold)
+        verdict = read_at_threshold(found["verdict"], found.get("p_yes"), judge.yes_threshold)
         rows.append(real_answers.record(item, key, {"verdict": verdict, "status": "judged",
                                                     "raw_judge_output": found["raw"], "p_yes": found.get("p_yes")}))
     return _write_shipped(judge, key, rows, f"bench/judge_real_answers.py grade {variant} (the judge stage's "

@@ -158,6 +158,12 @@ def _ask(client, model: str, messages: list[dict], judge_pass: Pass) -> tuple[st
     }
 
 
+def read_at_threshold(verdict: int, p_yes: float | None, threshold: float | None) -> int:
+    """The verdict as ``judge.yes_threshold`` reads it: "yes" when P(yes) reaches the threshold (the probability
+    decides, not the token the sampler chose); the token's verdict without a threshold or a probability."""
+    return verdict if threshold is None or p_yes is None else int(p_yes >= threshold)
+
+
 def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> dict:
     """One verdict on ``item`` (question, gold, chunk_text, prediction) with the prompt ``template``.
 
@@ -183,8 +189,8 @@ def grade(client, model: str, judge_pass: Pass, template: str, item: dict) -> di
     verdict = parse_verdict(raw)
     # the threshold was chosen for grading answers: the gold-answer check keeps the token the judge chose
     threshold = judge_pass.judge.yes_threshold if judge_pass.label != "gold_check" else None
-    if verdict is not None and threshold is not None and stats.get("p_yes") is not None and judge_pass.temperature == 0:
-        verdict = int(stats["p_yes"] >= threshold)  # the probability decides, not the token the sampler chose
+    if verdict is not None and judge_pass.temperature == 0:
+        verdict = read_at_threshold(verdict, stats.get("p_yes"), threshold)
     status = "judged" if verdict is not None else "error" if raw.startswith("ERROR: ") else "unparsed"
     return {"verdict": verdict, "status": status,
             "raw_judge_output": raw, **stats}
