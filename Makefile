@@ -13,7 +13,7 @@
 #   compare   reports/_compare: every finished report side by side
 #
 # make report [DOC=file.pdf] [PROFILE=default|paper] [CANDIDATES=a,b] [QUESTIONS=n]
-# make review DOC=file.pdf [N=40] [EXPORT=review.csv] [IMPORT=review.csv]
+# make review DOC=file.pdf [N=40] [EXPORT=review.csv] [IMPORT=review.csv [SKIP_REFUSED=1]]
 # make list    make where DOC=file.pdf    make clean DOC=file.pdf [YES=1]
 # make compare    make calibrate    make push DOC=file.pdf REPO=org/name [PRIVATE=1]
 # make test    make bench [REPEATS=3] [DOC=file.pdf]
@@ -43,6 +43,8 @@ QQUESTIONS = $(if $(filter command line environment,$(origin QUESTIONS)),--quest
 QN = $(if $(filter command line environment,$(origin N)),--n '$(subst ','\'',$(N))')
 QEXPORT = $(if $(filter command line environment,$(origin EXPORT)),--export '$(subst ','\'',$(EXPORT))')
 QIMPORT = $(if $(filter command line environment,$(origin IMPORT)),--import '$(subst ','\'',$(IMPORT))')
+# SKIP_REFUSED=1: import the CSV's rows that are fine even when others are refused (else nothing is, and make stops).
+QSKIP = $(if $(SKIP_REFUSED),--skip-refused)
 SETUP := .venv/.installed
 
 .DEFAULT_GOAL := report
@@ -87,15 +89,17 @@ $(RUN)/answers/%.parquet: $(RUN)/questions.parquet $(RUN)/keys/answer-%.key | $(
 $(RUN)/judgements.parquet: $(foreach c,$(MODELS),$(RUN)/answers/$(c).parquet) $(RUN)/keys/judge.key | $(EMBEDDED)
 	$(call PIPE,judge) --run-dir $(RUN) $(QCANDIDATES)
 
-# People's labels (make review) are read by the report too.
-$(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key $(wildcard $(RUN)/labels.jsonl)
+# People's labels (make review) are read by the report too, and so is the judge's measurement on the labelled real
+# answers (MEASUREMENT: the shipped verdicts and this machine's, make calibrate): a new one remakes the report.
+$(REPORT_DIR)/results.csv: $(RUN)/judgements.parquet $(RUN)/keys/report.key $(wildcard $(RUN)/labels.jsonl) \
+    $(wildcard $(MEASUREMENT))
 	$(call PIPE,report) --run-dir $(RUN) --report-dir $(REPORT_DIR) --document $(QDOC) $(QCANDIDATES)
 
 # People check the verdicts: a sample of answers labelled blind in a terminal (c correct, w wrong, ...), or
 # EXPORT=f.csv to label in a spreadsheet and IMPORT=f.csv to read it back; then the report is made again
 # (a second make: labels.jsonl may only now exist) so that its card uses the labels.
 review: $(REPORT_DIR)/results.csv
-	$(call PIPE,review) --run-dir $(RUN) $(QCANDIDATES) $(QN) $(QEXPORT) $(QIMPORT)
+	$(call PIPE,review) --run-dir $(RUN) $(QCANDIDATES) $(QN) $(QEXPORT) $(QIMPORT) $(QSKIP)
 	@$(MAKE) --no-print-directory report
 
 # --- runs on disk ------------------------------------------------------------

@@ -25,10 +25,7 @@ Every lever's threshold or rule is chosen on dev; the same choice is then applie
 from __future__ import annotations
 
 import json
-import math
-import re
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,32 +44,24 @@ def graded_path(variant: str) -> Path:
     return OUT / f"judge-real-answers-{variant}.jsonl"
 
 
-def p_yes(logprobs) -> float | None:
-    """P(yes) / (P(yes) + P(no)) from the first token's top log-probabilities (any case, leading space)."""
-    if not logprobs or not logprobs.content:
-        return None
-    yes = no = 0.0
-    for candidate in logprobs.content[0].top_logprobs:
-        word = candidate.token.strip().lower()
-        if word in ("yes", "y"):
-            yes += math.exp(candidate.logprob)
-        elif word in ("no", "n"):
-            no += math.exp(candidate.logprob)
-    return yes / (yes + no) if yes + no else None
-
-
 def grade(variant: str, split: str | None = None) -> None:
-    """Grade the judge-graded items of ``split`` (all when None) with ``variant``; resumes where it stopped."""
+    """Grade the judge-graded items of ``split`` (all when None) with ``variant``; resumes where it stopped.
+
+    Each item goes through the pipeline's own grading (:func:`pipeline.verdicts.grading.grade`: the request, the
+    grammar, P(yes) from the first token's log-probabilities, the parsing), so that the bench measures the
+    verdicts the judge stage gives: ``token`` is the verdict token the judge chose, ``p_yes`` P(yes) / (P(yes) +
+    P(no)) as the pipeline reads it, ``verdict`` the verdict at the default judge's ``yes_threshold``."""
     from openai import OpenAI
 
     from pipeline import config
     from pipeline.io import append_jsonl, read_jsonl
     from pipeline.serving.servers import machine_lock, serve
-    from pipeline.verdicts import real_answers
-    from pipeline.verdicts.grading import render_prompt
+    from pipeline.verdicts import grading, real_answers
 
-    judge = config.load("default").judge.model_copy(update={"server_args": ["--logits_all", "True"]})
+    judge = config.load("default").judge  # served as the judge stage serves it (log-probabilities included)
     template = VARIANTS[variant].read_text(encoding="utf-8")
+    # the key of these verdicts when the variant is the judge's own prompt (what `ship-bench` may ship), else none
+    key = grading.judge_fingerprint(judge) if template == judge.prompt_text() else None
     path = graded_path(variant)
     done = {r["id"] for r in read_jsonl(path)}
     staging = ROOT / "labelled" / "answers" / "staging.jsonl"  # answers collected, labelled or not yet
@@ -89,19 +78,17 @@ def grade(variant: str, split: str | None = None) -> None:
     print(f"{variant}: {len(todo)} items to grade", flush=True)
     if not todo:
         return
+    judge_pass = grading.Pass("judge", judge)
     with machine_lock(judge), serve(judge, OUT / "logs") as endpoint:
         client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=5, timeout=600)
         for n, item in enumerate(todo, 1):
-            prompt = render_prompt(template, item["question"], item["gold"], item["chunk_text"], item["prediction"])
-            started = time.monotonic()
-            response = client.chat.completions.create(
-                model=endpoint.model, messages=[{"role": "user", "content": prompt}], temperature=0, max_tokens=4,
-                logprobs=True, top_logprobs=20, extra_body={"grammar": 'root ::= "yes" | "no"'})
-            text = (response.choices[0].message.content or "").strip().lower()
-            append_jsonl(path, {"id": item["id"], "verdict": {"yes": 1, "no": 0}.get(text), "raw": text,
-                                "p_yes": p_yes(response.choices[0].logprobs),
-                                "seconds": round(time.monotonic() - started, 3),
-                                "prompt_tokens": response.usage.prompt_tokens})
+            found = grading.grade(client, endpoint.model, judge_pass, template, item)
+            append_jsonl(path, {"id": item["id"], "verdict": found["verdict"],
+                                "token": grading.parse_verdict(found["raw_judge_output"]),
+                                "raw": found["raw_judge_output"], "p_yes": found.get("p_yes"),
+                                "seconds": found.get("judge_latency_s"),
+                                "prompt_tokens": found.get("judge_input_tokens"),
+                                "judge_fingerprint": key})
             if n % 25 == 0:
                 print(f"{variant}: {n}/{len(todo)}", flush=True)
 
@@ -136,7 +123,8 @@ def compare() -> dict:
                 continue
             ruled = figure_verdict(item["gold"], item["answer"], item.get("language") or "en") if rules else None
             ruled = None if ruled is None else ruled[0]
-            verdict = ruled if ruled is not None else read_at_threshold(found["verdict"], found.get("p_yes"), threshold)
+            token = found.get("token", found["verdict"])  # the verdict token (older files: "verdict" held it)
+            verdict = ruled if ruled is not None else read_at_threshold(token, found.get("p_yes"), threshold)
             out.append((bool(item["key_fact"]), bool(verdict)))
         return out
 

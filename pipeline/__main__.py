@@ -65,12 +65,20 @@ def locate(args) -> None:
         _write_if_changed(run_dir / "keys" / f"{name}.key", value + "\n")
     report = runs.report_dir(cfg.profile, doc)
     runs.record_source(run_dir, doc, report)
+    from pipeline.verdicts import real_answers
+    from pipeline.verdicts.grading import judge_fingerprint
+
+    judge_key = judge_fingerprint(cfg.judge)
     lines = {
         "RUN": runs.shown(run_dir),
         "SOURCE": runs.shown(source),
         "REPORT_DIR": runs.shown(report),
         "MODELS": " ".join(c.name for c in cfg.candidates),
         "EMBEDDED": " ".join(f"models/{m}/model.gguf" for m in cfg.embedded_models()),
+        # the judge's measurement on the labelled real answers (shipped, and made here by make calibrate or the
+        # judge stage): the report's corrections and held-out rates come from it, so the report depends on it
+        "MEASUREMENT": " ".join(runs.shown(p) for p in (real_answers.shipped_path(judge_key),
+                                                         real_answers.local_path(runs.RUNS, judge_key))),
         # Changes whenever a key file or the run folder is (re)created, so that Make re-reads
         # its makefiles: it caches directory listings and would miss files made after its start.
         "KEYS_STAMP": (run_dir / "keys").stat().st_mtime_ns,
@@ -161,11 +169,13 @@ def review(args) -> None:
 
     cfg = _config(args)
     if args.import_csv:
-        print(f"review: {args.import_csv}: {labels.import_csv(args.run_dir, cfg, args.import_csv).text()}")
+        found = labels.import_csv(args.run_dir, cfg, args.import_csv, go_on=args.skip_refused)
+        print(f"review: {args.import_csv}: {found.text()}")
     if args.export:
         written = labels.export_csv(args.run_dir, cfg, args.n, args.export)
-        print(f"review: {written} answers to label written to {args.export}; fill its label column (1 correct, "
-              "0 wrong; gold_wrong or unclear 1 where the gold answer is wrong or the question unclear), then "
+        print(f"review: {written} answers to label written to {args.export}, blind (row ids; which question and "
+              f"model each is stays in {labels.rows_path(args.run_dir)}); fill its label column (1 correct, 0 wrong; "
+              "gold_wrong or unclear 1 where the gold answer is wrong or the question unclear), then "
               f"make review DOC=<file> IMPORT={args.export}")
     if args.export or args.import_csv:
         return
@@ -259,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", type=Path, default=None, metavar="CSV", help="write the sample to label in a "
                    "spreadsheet instead")
     p.add_argument("--import", dest="import_csv", type=Path, default=None, metavar="CSV",
-                   help="read labels from a CSV (question_id, candidate, label [, gold_wrong, unclear])")
+                   help="read labels from a CSV (row or question_id and candidate, label [, gold_wrong, unclear])")
+    p.add_argument("--skip-refused", action="store_true",
+                   help="with --import: write the rows that are fine when others are refused (else nothing is)")
     for name in STAGES:
         p = sub.add_parser(name)
         p.add_argument("--run-dir", required=True, type=Path)

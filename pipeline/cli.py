@@ -40,6 +40,7 @@ def command(argv: list[str] | None = None) -> list[str]:
     p.add_argument("--n", default=None, help="answers in the sample (default 40)")
     p.add_argument("--export", default=None, metavar="CSV", help="write the sample to label in a spreadsheet")
     p.add_argument("--import", dest="import_csv", default=None, metavar="CSV", help="read labels from a CSV")
+    p.add_argument("--skip-refused", action="store_true", help="import the CSV's other rows when some are refused")
     p = sub.add_parser("where", help="the run folder and report folder of a document")
     p.add_argument("doc")
     p.add_argument("--profile", default=None)
@@ -64,7 +65,8 @@ def command(argv: list[str] | None = None) -> list[str]:
     return _make(args.command, DOC=doc, PROFILE=getattr(args, "profile", None), N=getattr(args, "n", None), **csv,
                  CANDIDATES=getattr(args, "candidates", None), REPO=getattr(args, "repo", None),
                  PRIVATE="1" if getattr(args, "private", False) else None,
-                 YES="1" if getattr(args, "yes", False) else None)
+                 YES="1" if getattr(args, "yes", False) else None,
+                 SKIP_REFUSED="1" if getattr(args, "skip_refused", False) else None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,9 +101,11 @@ def more_questions_command(document: str, profile: str):
     return lambda n: f"make report DOC={shlex.quote(document)}{shown_profile} QUESTIONS={n}"
 
 
-def document_name(run: Path, fallback: str) -> str:
-    """The name the user gave the document of ``run`` (the latest one recorded in ``sources.json``)."""
-    return next(reversed(_sources(run)), fallback)
+def document_given(run: Path, fallback: str) -> str:
+    """The document of ``run`` as ``make report DOC=...`` takes it: its path relative to the checkout (the latest
+    one recorded in ``sources.json``; ``fallback`` when none is)."""
+    latest = next(reversed(_sources(run).values()), None)
+    return shown(Path(latest["path"])) if latest else fallback
 
 
 def sources(run: Path) -> dict:

@@ -70,8 +70,38 @@ def test_rates_by_kind():
                            "correct": [True, True, False, False], "verdict": [1, 0, 0, 1]})
     found = controls.rates(graded)
     assert found["sensitivity"] == 0.5 and found["specificity"] == 0.5
-    assert found["by_kind"]["refusal"] == {"right": 1, "graded": 1, "correct": False}
+    assert found["by_kind"]["refusal"] == {"right": 1, "graded": 1, "correct": False, "rule_settled": 0,
+                                           "rule_right": 0}
     assert list(found["by_kind"]) == ["gold reworded", "changed fact", "refusal"]
+
+
+def test_the_gate_counts_the_controls_the_judge_graded_and_shows_the_rules_apart():
+    """Issue 33, 9: controls a rule settled were pooled into the gate's rates. On the sample 29 of 48 were settled by
+    rule and the judge saw 11 of the 24 wrong ones: a judge accepting 4 of those 11 (36%) passed the 20% gate at 4 of
+    24. It fails now, the rule-settled ones are shown apart, and a judge too few controls reached is not passed."""
+    from pipeline.config import Controls
+    from pipeline.report import trust
+
+    wrong = [False] * 24
+    verdicts = [1] * 4 + [0] * 7 + [0] * 13  # 11 wrong ones reached the judge, which accepted 4; 13 settled by rule
+    by = ["judge"] * 11 + ["rule"] * 13
+    right = [True] * 24
+    graded = pd.DataFrame({"control": ["changed fact"] * 24 + ["gold reworded"] * 24, "correct": wrong + right,
+                           "verdict": verdicts + [1] * 24, "graded_by": by + ["judge"] * 8 + ["figure rule"] * 16})
+    found = controls.rates(graded)
+    assert (found["negatives"], found["fp"], found["positives"], found["rule_settled"]) == (11, 4, 8, 29)
+    assert found["by_kind"]["changed fact"] == {"right": 7, "graded": 11, "correct": False, "rule_settled": 13,
+                                                "rule_right": 13}
+    why = trust.cannot_pick(found, Controls())
+    assert why is not None and "accepted 4 of 11 known-wrong ones" in why
+    assert "29 more were settled by rule" in trust.controls_line(found, 2)
+    # a judge that only 3 wrong controls reached is not passed, however it graded them
+    few = controls.rates(graded.assign(graded_by=["judge"] * 3 + ["rule"] * 21 + ["judge"] * 24,
+                                       verdict=[0] * 24 + [1] * 24))
+    assert few["negatives"] == 3 and few["fp"] == 0
+    why = trust.cannot_pick(few, Controls())
+    assert why is not None and why.startswith("only 3 wrong control answers reached the judge")
+    assert trust.cannot_pick(few, Controls(min_judged=3)) is None
 
 
 @pytest.mark.parametrize("text, code", [

@@ -31,7 +31,8 @@ from pipeline.config import Candidate, Energy
 from pipeline.io import append_jsonl
 from pipeline.measure import energy, stats
 from pipeline.measure.energy import EnergyMeter
-from pipeline.report import aggregation, formatting, report
+from pipeline.report import aggregation, decision, formatting, report
+from pipeline.report.costs import evaluation_cost
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -253,12 +254,12 @@ def test_generation_energy_has_its_own_line(tmp_path):
     generation = {"session": "G1", "started": "2026-01-01T00:00:00+00:00", "outcome": "finished",
                   "idle": window(0.002, 2.0), "load": window(0.01, 3.0), "generate": window(0.5, 100.0)}
     run = _run_dir(tmp_path, cfg, 2, 2, {"local-model": [answer]}, generation_sessions=[generation])
-    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
+    costs = evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     # idle 3.6 W: load 0.01 - 0.003 = 0.007, generate 0.5 - 0.1 = 0.4; 103 s
     assert costs.loc["Question generation", "Net energy (Wh)"] == formatting.num(0.407)
     assert costs.loc["Question generation", "Duration (s)"] == "103.0"
     (run / "generation.sessions.jsonl").unlink()
-    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
+    costs = evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     assert costs.loc["Question generation", "Net energy (Wh)"] == "not measured"
 
 
@@ -282,7 +283,7 @@ def test_replayed_generation_calls_carry_the_energy_they_cost_when_made(tmp_path
                                       "response": "{}"})
     stats = json.loads((run / "generation.json").read_text())
     (run / "generation.json").write_text(json.dumps({**stats, "calls_used": ["c1", "c2", "c4", "c5"]}))
-    costs = report.evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
+    costs = evaluation_cost(run, cfg, aggregation.build_details(run, cfg)).set_index("Stage")
     row = costs.loc["Question generation"]
     # idle 3.6 W. G1 (this configuration): 0.2 - 3.6 W x 50 s (0.05) = 0.15 Wh, 50 s.
     # G0 (an earlier one): 0.5 - 0.1 = 0.4 Wh over its calls c1:c2:c3 = 30:10:60 s; c3 is not used now:
@@ -363,7 +364,7 @@ def test_a_killed_candidate_is_ranked_by_energy_per_query_not_by_its_smaller_tot
     assert results.loc["other-model", "energy_ranked_answers"] == 1
     assert results["on_frontier"].tolist() == [True, False]
     pairs = stats.pairwise_significance(aggregation.build_details(run, cfg))
-    assert report.decision(results.reset_index(), report.judged(pairs), 0.05)[0].startswith("Pick **local-model**")
+    assert decision.decision(results.reset_index(), decision.judged(pairs), 0.05)[0].startswith("Pick **local-model**")
     cell = formatting.table_markdown(results.reset_index())
     assert "0.015 (⚠ 3 from a partial window)" in cell
     assert "0.012 (1 answers)" in report.efficiency_table(results.reset_index()).set_index("Model").loc[
@@ -464,7 +465,7 @@ def test_judge_energy_counts_only_the_judgements_in_use(tmp_path):
     details = aggregation.build_details(run, cfg).set_index("question_id")
     # J1: idle 3.6 W x 4 s = 0.004 Wh; net 0.04 - 0.004 = 0.036 Wh, shared 1:3
     assert details["judge_energy_wh"].tolist() == pytest.approx([0.009, 0.027])
-    costs = report.evaluation_cost(run, cfg, details.reset_index()).set_index("Stage")
+    costs = evaluation_cost(run, cfg, details.reset_index()).set_index("Stage")
     assert costs.loc["Judging", "Net energy (Wh)"] == formatting.num(0.036)
     # loading: 0.01 Wh - 3.6 W x 2 s (0.002 Wh) = 0.008 Wh, J1's only (with OLD's it would be 0.016)
     assert costs.loc["Loading the judge(s)", "Net energy (Wh)"] == formatting.num(0.008)

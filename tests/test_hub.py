@@ -116,7 +116,9 @@ def test_every_config_loads(built, tmp_path):
     assert built.name == "hub"
     assert sorted(_snapshot(built)) == ["README.md", "data/details.parquet", "data/labels.parquet",
                                         "data/questions.parquet", "data/results.parquet", "data/run.parquet"]
-    expected = {"questions": 3, "details": 6, "results": 2, "run": 1}
+    # every config loads, labels included before anyone labelled anything (issue 33, 13: the empty labels table
+    # failed with "BatchSize must be greater than 0"): one row per answer, no label yet
+    expected = {"questions": 3, "details": 6, "results": 2, "run": 1, "labels": 6}
     for name, count in expected.items():
         ds = datasets.load_dataset(str(built), name, cache_dir=str(tmp_path / "ds_cache"))
         assert list(ds) == ["train"]
@@ -124,6 +126,8 @@ def test_every_config_loads(built, tmp_path):
     run = datasets.load_dataset(str(built), "run", cache_dir=str(tmp_path / "ds_cache"))["train"][0]
     assert json.loads(run["candidates"])[0]["params_b"] == pytest.approx(0.135)
     assert run["profile"] == "default"
+    labels = datasets.load_dataset(str(built), "labels", cache_dir=str(tmp_path / "ds_cache"))["train"]
+    assert labels.to_pandas()["label"].isna().all()
     # no temp folder left beside it
     assert sorted(p.name for p in built.parent.iterdir()) == ["details.parquet", "hub", "results.csv"]
 

@@ -76,7 +76,7 @@ def test_control_answers_are_graded_with_the_answers_and_give_the_documents_rate
     assert first_q == list(range(first_q[0], first_q[0] + len(first_q)))
     # the judge failed its controls: the card cannot name a pick, and says why
     why = trust.cannot_pick(rates, cfg.controls)
-    assert why.startswith(f"on this document's {len(built)} control answers the judge accepted")
+    assert why.startswith(f"on this document's {len(built)} control answers the judge graded, it accepted")
     card = trust.card(["Pick **x**: ...", "It is the most accurate model ...", "x cannot be told apart ..."], why,
                       ["Gate, not accuracy evidence: ..."])
     assert card == [f"**No pick**: {why}", "For reference only: Pick **x**: ...",
@@ -138,8 +138,9 @@ def test_a_recorded_run_with_empty_and_reference_answers_marks_none_correct_and_
     wrong = graded[~graded["correct"]]
     assert (wrong.loc[wrong["graded_by"] == "judge", "verdict"] == 1).all()
     assert (wrong.loc[wrong["graded_by"] != "judge", "verdict"] == 0).all()
-    assert results["controls_specificity"].eq((wrong["verdict"] == 0).mean()).all()
-    assert results["controls_specificity"].lt(0.8).all()
+    # the gate's rates are the judge's own: the rules' rejections are shown apart (issue 33)
+    assert results["controls_specificity"].eq(0.0).all()
+    assert results["controls_rule_settled"].eq((graded["graded_by"] != "judge").sum()).all()
     card = (tmp_path / "report" / "results.md").read_text().split("\n\n")[1]
     assert card.startswith("> **No pick**") and "Pick **gemma-3-270m**" not in card
 

@@ -6,7 +6,8 @@ import pytest
 from pipeline.report.aggregation import HELD_OUT_COLUMNS, aggregate
 from pipeline.report.figures import bubble_plot
 from pipeline.report.formatting import format_params, table_markdown
-from pipeline.report.report import breakdown_table, efficiency_table, projection_table, significance_summary
+from pipeline.report.decision import significance_summary
+from pipeline.report.report import breakdown_table, efficiency_table, projection_table
 
 
 def tiny_details() -> pd.DataFrame:
@@ -106,7 +107,7 @@ def test_judge_corrected_accuracy_comes_from_the_details_and_is_in_the_table():
 
 
 def test_the_report_says_when_the_correction_changes_a_conclusion():
-    from pipeline.report.report import scale_effects
+    from pipeline.report.decision import scale_effects
 
     # Each model is corrected with its own judge error rates: the judge was lenient on A's answers, so A
     # drops below the cheaper B, which becomes the most accurate and dominates A on the corrected frontier.
@@ -146,7 +147,7 @@ def test_questions_a_human_should_look_at_are_listed():
 
 
 def test_the_decision_card_picks_the_most_efficient_model_close_enough_to_the_best():
-    from pipeline.report.report import decision, judged
+    from pipeline.report.decision import decision, judged
 
     results = aggregate(tiny_details())  # small: 2/3 correct, 0.04 Wh; big: 3/4 correct, 0.8 Wh
     pairs = _pair("small", "big", paired=3, a_only=1, b_only=1, p_value=1.0)  # q3 and q1; q2 unparsed
@@ -168,7 +169,7 @@ def _pair(a: str, b: str, paired: int, a_only: int, b_only: int, p_value: float,
 
 
 def test_the_card_says_how_many_questions_would_tell_the_pick_from_the_best():
-    from pipeline.report.report import decision, judged
+    from pipeline.report.decision import decision, judged
 
     results = aggregate(tiny_details())  # small: 66.7%, big: 75.0%: small is picked with a 10-point tolerance
     # Hand-made pair: of 10 questions, big alone right on 5, small alone on none: p = 2 / 2^5 = 0.0625.
@@ -192,7 +193,7 @@ def test_the_card_says_how_many_questions_would_tell_the_pick_from_the_best():
 
 
 def test_the_card_says_when_no_question_count_would_settle_it():
-    from pipeline.report.report import decision, judged
+    from pipeline.report.decision import decision, judged
 
     results = aggregate(tiny_details())
     each_way = decision(results, judged(_pair("small", "big", 3, 1, 1, 1.0)), tolerance=0.10, more_questions=str)
@@ -201,14 +202,14 @@ def test_the_card_says_when_no_question_count_would_settle_it():
     never = decision(results, judged(_pair("small", "big", 3, 0, 0, 1.0)), tolerance=0.10)
     assert never[2].endswith("they were right and wrong on the same questions.")
     # 1 and 2 of 60 discordant: 1,493 questions at 80% power; over a limit of 1,000, the card says so
-    from pipeline.report.report import cannot_tell_apart
+    from pipeline.report.decision import cannot_tell_apart
 
     far = cannot_tell_apart("big", "small", _pair("small", "big", 60, 1, 2, 1.0), 0.05, limit=1000)
     assert far[0].endswith("At these rates, more than 1,000 questions would be needed to settle it.")
 
 
 def test_the_card_is_silent_when_the_difference_is_significant():
-    from pipeline.report.report import decision, judged
+    from pipeline.report.decision import decision, judged
 
     results = aggregate(tiny_details())
     # big is picked (the best) and is significantly better than the next model: nothing to add

@@ -184,3 +184,20 @@ def test_a_killed_review_keeps_every_label_sent_and_a_rerun_resumes(tmp_path):
             proc.kill()
         os.close(master)
     assert len(label_lines(run_dir)) == 2
+
+
+def test_the_masks_are_drawn_again_for_each_question(tmp_path):
+    """Issue 33, 4: "model A/B/C" followed the profile's order, so "model A is now told apart from model B" told a
+    reader of the profile which named model was ahead. The letters are a seeded shuffle drawn again per question."""
+    from test_review_labels import QUESTIONS
+
+    run_dir, cfg, _ = make_run(tmp_path)
+    review = Review(run_dir, cfg, 9)
+    drawn = {q: review.masks(q) for q in QUESTIONS}
+    assert all(sorted(m) == sorted(CANDIDATES) for m in drawn.values())
+    assert review.masks("q-one") == drawn["q-one"]  # seeded: the same question, the same letters
+    more = [review.masks(f"q-{i}") for i in range(12)]
+    assert len({tuple(m) for m in more}) > 1 and any(m != CANDIDATES for m in more)
+    line = "alpha-model is now told apart from beta-model (better by 40 points, 10 to 70)."
+    masked = {mask_names(line, m) for m in more}
+    assert len(masked) > 1 and not any(name in text for text in masked for name in CANDIDATES)

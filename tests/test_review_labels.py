@@ -224,15 +224,19 @@ def test_csv_round_trip(run, tmp_path):
     assert labels.export_csv(run_dir, cfg, 9, path) == 8
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # a spreadsheet reads it as UTF-8
     sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    assert list(sheet.columns) == ["question_id", "candidate", "question", "gold", "excerpt", "answer", "label",
-                                   "gold_wrong", "unclear"]
+    assert list(sheet.columns) == ["row", "question", "gold", "excerpt", "answer", "label", "gold_wrong", "unclear"]
+    # issue 33, 4: blind means blind — no model name, no question id in the sheet; the rows' order is the sample's
+    text = path.read_text(encoding="utf-8-sig")
+    assert not any(name in text for name in CANDIDATES) and "q-one" not in text
     assert (sheet[["label", "gold_wrong", "unclear"]] == "").all().all()
+    rows = labels.row_ids(run_dir)  # kept in the run folder, not in the sheet
+    sheet["question_id"], sheet["candidate"] = zip(*(rows[r] for r in sheet["row"]))
     filled = ["1", "0", "correct", "no", "TRUE", "", "1", "0"]
     sheet["label"] = filled
     sheet.loc[6, "gold_wrong"] = "x"  # wins over its label
     sheet.loc[7, "unclear"] = "1"
     sheet.loc[3, "answer"] = "  " + sheet.loc[3, "answer"].replace(" ", "\n") + " "  # re-wrapped: the same
-    sheet.to_csv(path, index=False)
+    sheet.drop(columns=["question_id", "candidate"]).to_csv(path, index=False)
     summary = labels.import_csv(run_dir, cfg, path)
     assert (summary.imported, summary.empty, summary.refused) == (7, 1, [])
     expected = dict(zip(keys(sheet), ["correct", "wrong", "correct", "wrong", "correct", None, "gold_wrong",
@@ -242,31 +246,82 @@ def test_csv_round_trip(run, tmp_path):
     assert set(current["source"]) == {"import"}
     assert dict(zip(keys(current), current["label_value"].fillna(-1))) == {
         k: {"correct": 1.0, "wrong": 0.0}.get(v, -1) for k, v in expected.items() if v}
+    assert labels.export_csv(run_dir, cfg, 9, tmp_path / "again.csv") == 8  # the same rows keep their ids
+    assert pd.read_csv(tmp_path / "again.csv", dtype=str, encoding="utf-8-sig")["row"].tolist() == sheet["row"].tolist()
     again = labels.import_csv(run_dir, cfg, path)  # nothing new: nothing written
     assert (again.imported, again.unchanged) == (0, 7)
     assert len(labels.labels_path(run_dir).read_text().splitlines()) == 7
 
 
+def _exported(run_dir, cfg, path) -> pd.DataFrame:
+    """The blind export of the sample of 9, with each row's question and candidate looked up (for the test)."""
+    labels.export_csv(run_dir, cfg, 9, path)
+    sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    rows = labels.row_ids(run_dir)
+    return sheet.assign(question_id=[rows[r][0] for r in sheet["row"]], candidate=[rows[r][1] for r in sheet["row"]])
+
+
 def test_rows_that_no_longer_match_the_run_are_refused_and_named(run, tmp_path):
     run_dir, cfg, _ = run
     path = tmp_path / "review.csv"
-    labels.export_csv(run_dir, cfg, 9, path)
-    sheet = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    sheet = _exported(run_dir, cfg, path)
     sheet["label"] = "1"
     changed = sheet.iloc[2]
     sheet.loc[2, "answer"] = "Something else entirely"
-    sheet.loc[len(sheet)] = {**sheet.iloc[0].to_dict(), "question_id": "q-gone", "candidate": "alpha-model"}
-    sheet.loc[len(sheet)] = {**sheet.iloc[0].to_dict(), "candidate": "delta-model"}
+    sheet.loc[len(sheet)] = {**sheet.iloc[0].to_dict(), "row": "r-00000000"}
     sheet.loc[len(sheet)] = {**sheet.iloc[1].to_dict(), "label": "maybe"}
-    sheet.to_csv(path, index=False, sep=";")  # a spreadsheet in a locale that writes ";"
-    summary = labels.import_csv(run_dir, cfg, path)
-    assert summary.imported == 7 and len(summary.refused) == 4
-    text = summary.text()
-    assert f"question_id {changed['question_id']}, candidate {changed['candidate']}: its answer differs" in text
-    assert "question_id q-gone, candidate alpha-model: the run has no such graded answer" in text
-    assert f"question_id {sheet.iloc[0]['question_id']}, candidate delta-model" in text
+    sheet.drop(columns=["question_id", "candidate"]).to_csv(path, index=False, sep=";")  # a ";" locale
+    with pytest.raises(UserError, match="nothing imported: refused 3 rows") as refused:
+        labels.import_csv(run_dir, cfg, path)  # issue 33, 5: no silent partial import
+    assert not labels.labels_path(run_dir).exists()
+    text = str(refused.value)
+    assert f"row {changed['row']}: its answer differs" in text and "row r-00000000: no export of this run" in text
     assert "label 'maybe' is not" in text
+    assert not any(name in text for name in CANDIDATES)  # a blind export's rows are named by their ids
+    summary = labels.import_csv(run_dir, cfg, path, go_on=True)
+    assert summary.imported == 7 and len(summary.refused) == 3
     assert (changed["question_id"], changed["candidate"]) not in keys(labels.current_labels(run_dir))
+    # a person's own file (question_id, candidate) is named by those
+    (tmp_path / "own.csv").write_text("question_id,candidate,label\nq-gone,alpha-model,1\n")
+    with pytest.raises(UserError, match="question_id q-gone, candidate alpha-model: the run has no such graded"):
+        labels.import_csv(run_dir, cfg, tmp_path / "own.csv")
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("x", "gold_wrong"), ("X", "gold_wrong"), ("1", "gold_wrong"), ("oui", "gold_wrong"), ("vrai", "gold_wrong"),
+    ("yes", "gold_wrong"), ("", "correct"), ("0", "correct"), ("non", "correct"), ("faux", "correct"),
+    ("no", "correct"), ("false", "correct"), ("non?", None), ("x?", None), ("maybe", None), ("2", None)])
+def test_flags_are_read_strictly(run, tmp_path, cell, expected):
+    """Issue 33, 5: gold_wrong / unclear counted any value not in a list of false ones as true ("non" was "gold is
+    wrong"). Now 1/0, yes/no, true/false, x/empty and their French forms are read, and anything else refuses the
+    row (and the import, unless told to go on)."""
+    run_dir, cfg, _ = run
+    path = tmp_path / "flags.csv"
+    path.write_text(f"question_id,candidate,label,gold_wrong\nq-one,alpha-model,1,{cell}\n")
+    if expected is None:
+        with pytest.raises(UserError, match=re.escape(f"gold_wrong '{cell}' is not 1/0, yes/no, true/false, x or")):
+            labels.import_csv(run_dir, cfg, path)
+        assert labels.label_count(run_dir) == 0
+    else:
+        assert labels.import_csv(run_dir, cfg, path).imported == 1
+        assert labels.current_labels(run_dir)["label"].tolist() == [expected]
+
+
+def test_a_refused_import_stops_make_review_before_the_report(run, tmp_path, monkeypatch, capsys):
+    """The command exits non-zero (make then stops: the report is not rebuilt) unless told to go on."""
+    run_dir, _, profile = run
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    (tmp_path / "bad.csv").write_text("question_id,candidate,label,unclear\nq-one,alpha-model,1,peut-être\n"
+                                      "q-three,alpha-model,0,\n")
+    argv = ["review", "--run-dir", str(run_dir), "--profile", str(profile), "--import", str(tmp_path / "bad.csv")]
+    assert main(argv) == 2 and "nothing imported" in capsys.readouterr().err
+    assert labels.label_count(run_dir) == 0
+    assert main([*argv, "--skip-refused"]) == 0 and labels.label_count(run_dir) == 1
+    from pipeline import cli
+
+    assert cli.command(["review", "doc.pdf", "--import", "in.csv", "--skip-refused"])[-1] == "SKIP_REFUSED=1"
+    make = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "$(QSKIP)" in make and "QSKIP = $(if $(SKIP_REFUSED),--skip-refused)" in make
 
 
 def test_a_persons_own_labels_of_the_whole_run_import(run, tmp_path):
@@ -286,7 +341,7 @@ def test_a_persons_own_labels_of_the_whole_run_import(run, tmp_path):
         ("q-one", "alpha-model"): "correct", ("q-two", "beta-model"): "wrong", ("q-three", "gamma-model"): "correct",
         ("q-three", "beta-model"): "wrong", ("q-two", "alpha-model"): "gold_wrong"}
     (tmp_path / "bad.csv").write_text("id,verdict\nq-one,1\n")
-    with pytest.raises(UserError, match="needs the columns question_id, candidate and label"):
+    with pytest.raises(UserError, match="needs the columns row .an export.s. or question_id and candidate, and label"):
         labels.import_csv(run_dir, cfg, tmp_path / "bad.csv")
 
 
@@ -397,3 +452,62 @@ def test_the_disagreements_filter_in_a_browser(tmp_path):
     found = json.loads(html.unescape(re.search(r'<pre id="probe-result">(.*?)</pre>', dom, re.DOTALL).group(1)))
     assert len(found["before"]) == 5
     assert found["after"] == ["Q1?a", "Q2?a"] and found["count"] == "2 questions shown"
+
+
+# --- the random sample the estimate uses (issue 33, 3) --------------------------------------------------------------
+
+def _shown(run_dir, cfg, q):
+    """The judge-graded answers of question ``q`` in the order the review shows them."""
+    found = labels.sample(run_dir, cfg, 9)
+    return found[found["question_id"] == q].to_dict("records")
+
+
+def test_only_the_seeded_samples_labels_are_used(run, tmp_path):
+    """Hand-picked rows (a CSV may label any graded answer), skipped answers and a question added later broke the
+    random sample silently; the estimate now uses the done beginning of the seeded order, the rest is counted
+    apart."""
+    run_dir, cfg, _ = run
+    first, second, third = labels.question_order(run_dir, cfg, QUESTIONS)
+    assert labels.sampled_questions(run_dir, cfg) == []
+    for item in _shown(run_dir, cfg, first):
+        labels.append_label(run_dir, item, "correct")
+    assert labels.sampled_questions(run_dir, cfg) == [first]
+    # a row labelled by hand on the third question: kept, counted apart, not in the sample
+    hand = _shown(run_dir, cfg, third)[-1]
+    (tmp_path / "hand.csv").write_text(f"question_id,candidate,label\n{third},{hand['candidate']},0\n")
+    summary = labels.import_csv(run_dir, cfg, tmp_path / "hand.csv")
+    assert summary.imported == 1 and summary.outside == 1 and "outside the seeded random sample" in summary.text()
+    assert labels.sampled_questions(run_dir, cfg) == [first]
+    # the review goes on: the second question's first shown answer labelled, the next skipped
+    shown = _shown(run_dir, cfg, second)
+    labels.append_label(run_dir, shown[0], "wrong")
+    assert labels.sampled_questions(run_dir, cfg) == [first, second]
+    for item in shown[1:]:
+        labels.append_label(run_dir, item, "skip")
+    # the third question: only the hand-picked answer is labelled, not the first one the review shows there
+    assert labels.sampled_questions(run_dir, cfg) == [first, second]
+    answers = labels.labelled_answers(run_dir, cfg)
+    assert set(answers.loc[answers["sampled"], "question_id"]) == {first, second}
+
+
+def test_a_question_added_before_labelled_ones_takes_them_out_of_the_sample(run):
+    """QUESTIONS=n: a new question takes its own place in the seeded order; labels after it are outside the sample
+    until it is labelled (make review shows it first)."""
+    run_dir, cfg, _ = run
+    order = labels.question_order(run_dir, cfg, QUESTIONS)
+    for q in order:
+        for item in _shown(run_dir, cfg, q):
+            labels.append_label(run_dir, item, "correct")
+    assert labels.sampled_questions(run_dir, cfg) == order
+    added = next(f"q-new-{i}" for i in range(1000)
+                 if labels.question_order(run_dir, cfg, [*QUESTIONS, f"q-new-{i}"]).index(f"q-new-{i}") == 1)
+    write_questions(run_dir, {**QUESTIONS, added: ("What is new?", "New", "New text.")})
+    for i, candidate in enumerate(CANDIDATES):
+        path = run_dir / "answers" / f"{candidate}.parquet"
+        pd.concat([pd.read_parquet(path), pd.DataFrame({"question_id": [added], "candidate": [candidate],
+                                                        "prediction": [f"New reply {i}"]})]).to_parquet(path)
+    judgements = pd.read_parquet(run_dir / "judgements.parquet")
+    new = judgements[judgements["question_id"] == "q-one"].assign(question_id=added, graded_by="judge", rule="")
+    pd.concat([judgements, new]).to_parquet(run_dir / "judgements.parquet", index=False)
+    assert labels.sampled_questions(run_dir, cfg) == [order[0]]
+    assert labels.next_items(run_dir, cfg, 9)["question_id"].iloc[0] == added

@@ -108,3 +108,18 @@ def test_energy_eval_calls_the_makefile_with_the_same_arguments(tmp_path):
     assert found[:5] == ["make", "--no-print-directory", "-C", str(ROOT), "report"]
     assert found[5:] == [f"DOC={doc}", "PROFILE=paper", "CANDIDATES=phi-4,Qwen3-32B"]
     assert command(["clean", str(doc), "--yes"])[-1] == "YES=1"
+
+
+def test_the_commands_a_run_prints_take_the_document_where_the_user_gave_it(tmp_path, monkeypatch):
+    """Issue 33, point 14: `DOC=/path/to/x.pdf` was printed back as `DOC=x.pdf`, which make cannot find."""
+    monkeypatch.setattr(runs, "ROOT", tmp_path / "checkout")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert runs.document_given(run, "x.pdf") == "x.pdf"  # nothing recorded: the name
+    doc = tmp_path / "reports in" / "x.pdf"
+    doc.parent.mkdir()
+    doc.write_bytes(b"%PDF-")
+    runs.record_source(run, doc, tmp_path / "checkout" / "reports" / "x")
+    given = runs.document_given(run, "x.pdf")
+    assert given == "../reports in/x.pdf"
+    assert runs.more_questions_command(given, "default")(30) == "make report DOC='../reports in/x.pdf' QUESTIONS=30"

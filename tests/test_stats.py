@@ -412,7 +412,7 @@ def test_judge_error_rates_by_hand():
 
 
 def test_rogan_gladen_point_estimate_and_adjusted_wald_interval_by_hand():
-    from pipeline.measure.stats import corrected_accuracy
+    from pipeline.measure.correction import corrected_accuracy
 
     rates = {"sensitivity": 0.9, "specificity": 0.8, "positives": 50, "negatives": 50}  # tp 45, tn 40
     found = corrected_accuracy(60, 100, rates)
@@ -435,7 +435,7 @@ README_JUDGE = {"sensitivity": 31 / 33, "specificity": 23 / 33, "positives": 33,
 
 
 def test_corrected_interval_for_8_of_8_is_wider_than_the_verdicts_interval():
-    from pipeline.measure.stats import corrected_accuracy
+    from pipeline.measure.correction import corrected_accuracy
 
     found = corrected_accuracy(8, 8, README_JUDGE)
     # theta = (1 + 23/33 - 1) / (31/33 + 23/33 - 1) = 23 / 21 -> clipped to 1.
@@ -452,7 +452,7 @@ def test_corrected_interval_for_8_of_8_is_wider_than_the_verdicts_interval():
 
 
 def test_corrected_interval_for_0_of_8():
-    from pipeline.measure.stats import corrected_accuracy
+    from pipeline.measure.correction import corrected_accuracy
 
     found = corrected_accuracy(0, 8, README_JUDGE)
     # theta = (0 + 23/33 - 1) / (21/33) -> -0.476 -> clipped to 0.
@@ -465,7 +465,7 @@ def test_corrected_interval_for_0_of_8():
 
 
 def test_counts_in_rates_take_precedence_and_agree_with_the_rates():
-    from pipeline.measure.stats import corrected_accuracy
+    from pipeline.measure.correction import corrected_accuracy
 
     counts = {"tp": 31, "fn": 2, "tn": 23, "fp": 10}
     assert corrected_accuracy(6, 8, counts) == corrected_accuracy(6, 8, README_JUDGE)
@@ -474,7 +474,7 @@ def test_counts_in_rates_take_precedence_and_agree_with_the_rates():
 
 
 def test_judge_youden_newcombe_interval_by_hand():
-    from pipeline.measure.stats import judge_youden
+    from pipeline.measure.correction import judge_youden
 
     found = judge_youden(README_JUDGE)
     # J = 31/33 - 10/33 = 0.636364. Wilson: 31/33 -> [0.803938, 0.983219], 10/33 -> [0.173755, 0.473381].
@@ -487,7 +487,7 @@ def test_judge_youden_newcombe_interval_by_hand():
 
 
 def test_a_judge_whose_youden_index_is_not_clearly_above_zero_cannot_support_a_correction():
-    from pipeline.measure.stats import corrected_accuracy, judge_youden
+    from pipeline.measure.correction import corrected_accuracy, judge_youden
 
     # Better than chance on 5 + 5 items (J = 0.8 + 0.6 - 1 = 0.4), but not clearly: Wilson 4/5 -> [0.3755, 0.9638],
     # 2/5 -> [0.1176, 0.7693]; low = 0.4 - sqrt(0.4245^2 + 0.3693^2) = -0.1626.
@@ -516,7 +516,7 @@ def test_corrected_interval_covers_the_true_accuracy_at_small_question_counts(po
     at every point of the grid. (The Wald interval it replaced covered 81% at 8 questions and 0.85.)"""
     import numpy as np
 
-    from pipeline.measure.stats import corrected_accuracy
+    from pipeline.measure.correction import corrected_accuracy
 
     rng = np.random.default_rng(2024)
     draws = 10_000
@@ -542,7 +542,8 @@ def test_corrected_accuracy_recovers_the_truth_that_a_biased_judge_hides(sensiti
     """Fake judges of known error rates grade a synthetic answer set whose true accuracy is 0.5."""
     import random
 
-    from pipeline.measure.stats import corrected_accuracy, judge_error_rates, wilson_interval
+    from pipeline.measure.correction import corrected_accuracy
+    from pipeline.measure.stats import judge_error_rates, wilson_interval
 
     rng = random.Random(7)
 
@@ -557,3 +558,33 @@ def test_corrected_accuracy_recovers_the_truth_that_a_biased_judge_hides(sensiti
     low, high = wilson_interval(called_correct, len(answers))
     assert found["ci_low"] <= 0.5 <= found["ci_high"]
     assert not low <= 0.5 <= high  # the judged accuracy alone is biased away from the truth
+
+
+def test_two_corrected_accuracies_are_compared_on_their_own_standard_errors_at_the_given_alpha():
+    """Issue 33, 12: interval_difference took a clipped interval's half-width for the standard error (an interval
+    clipped at 100% understates it) and ignored its alpha (z was always 1.96)."""
+    from scipy.stats import norm
+
+    from pipeline.measure.correction import interval_difference
+    from pipeline.report.decision import corrected_pairs
+
+    found = interval_difference((0.97, 0.06), (0.80, 0.05), alpha=0.05)
+    se = math.hypot(0.06, 0.05)
+    assert found["se"] == pytest.approx(se) and found["difference"] == pytest.approx(0.17)
+    assert found["p_value"] == pytest.approx(2 * norm.sf(0.17 / se))  # 0.029
+    assert found["significant"] and not interval_difference((0.97, 0.06), (0.80, 0.05), alpha=0.01)["significant"]
+    # the report's pairs: A's interval 88-100% is clipped at 100% (its own se 0.06); read as a half-width it said
+    # p = 0.004, significant at alpha 0.01
+    results = pd.DataFrame({"model": ["A", "B"], "corrected_accuracy": [0.97, 0.80], "corrected_se": [0.06, 0.05],
+                            "corrected_ci_low": [0.88, 0.70], "corrected_ci_high": [1.0, 0.90]})
+    pair = corrected_pairs(results, alpha=0.01).iloc[0]
+    assert pair["p_value"] == pytest.approx(found["p_value"]) and not pair["significant"]
+    assert corrected_pairs(results, alpha=0.05).iloc[0]["significant"]
+
+
+def test_corrected_accuracy_gives_its_standard_error():
+    from pipeline.measure.correction import corrected_accuracy
+
+    found = corrected_accuracy(18, 24, {"tp": 40, "fn": 4, "tn": 30, "fp": 8})
+    # its interval is the centre -/+ z se unless clipped
+    assert found["se"] > 0 and found["ci_high"] - found["ci_low"] == pytest.approx(2 * 1.959964 * found["se"], rel=0.05)

@@ -15,13 +15,32 @@
    one is fixed by pinning ``xxhash<4`` in pyproject.toml.
 4. Its sample cache writes a parquet file at the end of the model's request
    loop, which is the energy window: :func:`no_sample_cache` turns it off.
+5. Two warnings that do not apply print once per candidate: "Careful, the task
+   document_qa is using evaluation data to build the few shot examples" (the
+   task has no few-shot examples: ``few_shots_split`` only names a split to
+   draw them from) and "You cannot select the number of dataset splits for a
+   generative evaluation" (its LiteLLM backend passes a number itself). A
+   logging filter drops these two messages and nothing else (:data:`QUIET`).
 """
 
 from __future__ import annotations
 
+import logging
 from types import ModuleType
 
 _installed = False
+# logger -> the start of the one message of it that is dropped (point 5 above)
+QUIET = {"lighteval.tasks.lighteval_task": "Careful, the task document_qa is using evaluation data",
+         "lighteval.data": "You cannot select the number of dataset splits"}
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
 
 
 def install() -> None:
@@ -40,6 +59,8 @@ def install() -> None:
 
     Registry.load_all_task_configs = staticmethod(only_custom_tasks)
     litellm.cache = None
+    for name, start in QUIET.items():
+        logging.getLogger(name).addFilter(_DropMessage(start))
     _installed = True
 
 

@@ -17,6 +17,7 @@ own lines, not mixed in.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.io import read_jsonl
-from pipeline.measure import energy, labelled, stats
+from pipeline.measure import correction, energy, labelled, stats
 from pipeline.verdicts import calibration, controls, real_answers
 from pipeline.verdicts.judge import CHECKS, latest_records, passes
 
@@ -103,20 +104,34 @@ def build_details(run_dir: Path, cfg: Config) -> pd.DataFrame:
     control_rates = controls.rates(graded_controls) if len(graded_controls) else None
     details = details.assign(**{f"controls_{column}": NAN if not control_rates else control_rates[key]
                                 for column, key in RATE_COLUMNS.items()})
-    held_out = {c.name: real_answers.model_counts(calibration.runs_root(run_dir), cfg.judge, c.model)
+    held_out = {c.name: real_answers.model_counts(calibration.runs_root(run_dir), cfg.judge, c, cfg)
                 for c in cfg.candidates}
     details = details.assign(**{column: details["candidate"].map(
         lambda name, key=key: NAN if held_out.get(name) is None else held_out[name][key])
         for column, key in HELD_OUT_COLUMNS.items()})
-    return with_labels(details, run_dir)
+    details = details.assign(**{column: details["candidate"].map(
+        lambda name, key=key: NAN if held_out.get(name) is None else held_out[name]["effective"][key])
+        for column, key in EFFECTIVE_COLUMNS.items()})
+    details["heldout_by_document"] = details["candidate"].map(
+        lambda name: "" if held_out.get(name) is None else json.dumps(held_out[name]["by_document"], sort_keys=True))
+    return with_labels(details, run_dir, cfg)
 
 
-def with_labels(details: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
+def with_labels(details: pd.DataFrame, run_dir: Path, cfg: Config) -> pd.DataFrame:
     """A person's current labels (``make review``) on each row: ``label`` (correct, wrong, gold_wrong, unclear;
-    empty when not labelled) and ``label_value`` (1, 0 or NaN)."""
-    from pipeline.review.labels import current_labels
+    empty when not labelled), ``label_value`` (1, 0 or NaN), ``sampled`` (the question is in the seeded random
+    sample the estimate uses: :func:`pipeline.review.labels.sampled_questions`) and ``skipped`` (the answer was
+    passed over in the review)."""
+    from pipeline.review.labels import current_labels, sampled_questions
 
-    labels = current_labels(run_dir)
+    labels = current_labels(run_dir, include_skips=True)
+    skipped = set(zip(*labels.loc[labels["label"] == "skip", ["question_id", "candidate"]].to_numpy().T)) \
+        if (labels["label"] == "skip").any() else set()
+    labels = labels[labels["label"] != "skip"]
+    sampled = set(sampled_questions(run_dir, cfg)) if len(labels) or skipped else set()
+    details = details.assign(sampled=details["question_id"].astype(str).isin(sampled),
+                             skipped=[(str(q), c) in skipped for q, c in zip(details["question_id"],
+                                                                            details["candidate"])])
     if labels.empty:
         return details.assign(label=None, label_value=NAN)
     return details.merge(labels[["question_id", "candidate", "label", "label_value"]],
@@ -126,35 +141,43 @@ def with_labels(details: pd.DataFrame, run_dir: Path) -> pd.DataFrame:
 # This document's control answers (a gate: built from the run, far easier than real answers; never used to
 # correct accuracy), copied onto every row for the record.
 RATE_COLUMNS = {"sensitivity": "sensitivity", "specificity": "specificity", "correct_items": "positives",
-                "wrong_items": "negatives"}
+                "wrong_items": "negatives", "rule_settled": "rule_settled"}  # the judge's; rule-settled ones apart
 # The judge on this candidate's held-out real answers a person labelled (labelled/answers/; key fact): the counts
 # the candidate's judge-corrected accuracy uses, so that it is recomputable from details.parquet alone.
 HELD_OUT_COLUMNS = {"heldout_tp": "tp", "heldout_fn": "fn", "heldout_tn": "tn", "heldout_fp": "fp"}
+# The same as effective counts over the documents they come from (real_answers.effective_counts: a beta-binomial over
+# the held-out documents): what the correction uses; ``heldout_by_document`` holds the counts per document (JSON).
+EFFECTIVE_COLUMNS = {"heldout_eff_tp": "tp", "heldout_eff_fn": "fn", "heldout_eff_tn": "tn", "heldout_eff_fp": "fp"}
 
 
 def corrected(correct: int, judged: int, group: pd.DataFrame, certain_wrong: int = 0) -> dict:
-    """:func:`stats.corrected_accuracy` with this candidate's held-out counts (NaN without them).
+    """:func:`correction.corrected_accuracy` with this candidate's held-out counts (NaN without them).
 
     The judge errs differently per answering model (on the held-out documents it accepted a quarter of one
     small model's wrong answers and over half of another's), so each candidate is corrected with the judge's
-    error rates on *its own* labelled real answers; a candidate with none gets no corrected accuracy.
+    error rates on *its own* labelled real answers; a candidate with none gets no corrected accuracy. The counts
+    are the effective ones over the documents they come from (``heldout_eff_*``: the judge's error rates vary
+    from document to document, and this document is one more), else the raw counts.
     ``correct`` of ``judged`` answers graded by the judge; ``certain_wrong`` more answers are wrong by rule
-    (no judge error to correct): the corrected share and its bounds are scaled to all the answers.
+    (no judge error to correct): the corrected share, its bounds and its standard error are scaled to all the
+    answers.
     """
     if any(column not in group or group[column].isna().all() for column in HELD_OUT_COLUMNS):
-        return {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN,
+        return {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN, "se": NAN,
                 "reason": "no held-out real answers of this model labelled by a person (labelled/answers/)"}
-    counts = {key: int(group[column].iloc[0]) for column, key in HELD_OUT_COLUMNS.items()}
+    columns = EFFECTIVE_COLUMNS if all(c in group and group[c].notna().all() for c in EFFECTIVE_COLUMNS) \
+        else HELD_OUT_COLUMNS
+    counts = {key: float(group[column].iloc[0]) for column, key in columns.items()}
     positives, negatives = counts["tp"] + counts["fn"], counts["tn"] + counts["fp"]
     rates = {**counts, "positives": positives, "negatives": negatives,
              "sensitivity": counts["tp"] / positives if positives else NAN,
              "specificity": counts["tn"] / negatives if negatives else NAN}
-    found = stats.corrected_accuracy(correct, judged, rates) if judged else \
-        {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN, "reason": ""}
+    found = correction.corrected_accuracy(correct, judged, rates) if judged else \
+        {"accuracy": NAN, "ci_low": NAN, "ci_high": NAN, "se": NAN, "reason": ""}
     if not judged and certain_wrong:  # every answer wrong by rule: nothing for the judge to have erred on
-        return {"accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.0, "reason": ""}
+        return {"accuracy": 0.0, "ci_low": 0.0, "ci_high": 0.0, "se": 0.0, "reason": ""}
     share = judged / (judged + certain_wrong) if judged + certain_wrong else NAN
-    return {**found, **{k: found[k] * share for k in ("accuracy", "ci_low", "ci_high")}}
+    return {**found, **{k: found[k] * share for k in ("accuracy", "ci_low", "ci_high", "se")}}
 
 
 def aggregate(details: pd.DataFrame) -> pd.DataFrame:
@@ -181,6 +204,7 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
             "corrected_accuracy": fixed["accuracy"],
             "corrected_ci_low": fixed["ci_low"],
             "corrected_ci_high": fixed["ci_high"],
+            "corrected_se": fixed["se"],
             "corrected_note": fixed.get("reason", ""),
             "non_answers": len(by_rule),  # wrong by rule (pipeline/verdicts/non_answers.py), never sent to the judge
             "energy_wh": group["energy_wh"].sum(min_count=1),
@@ -233,10 +257,17 @@ def aggregate(details: pd.DataFrame) -> pd.DataFrame:
 def _with_labelled(results: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     """Each model's accuracy anchored on a person's labels (:mod:`pipeline.measure.labelled`), where there are
     labels: ``labelled_accuracy`` and its interval, how many labels, and how often the judge agreed."""
-    columns = ["labelled_accuracy", "labelled_ci_low", "labelled_ci_high", "labels", "judge_agreed", "judge_kappa",
-               "judge_accepted_wrong", "labelled_wrong", "judge_rejected_right", "labelled_right"]
+    columns = ["labelled_accuracy", "labelled_ci_low", "labelled_ci_high", "labels", "sampled_questions",
+               "judge_agreed", "judge_kappa", "judge_accepted_wrong", "labelled_wrong", "judge_rejected_right",
+               "labelled_right"]
+    # labels the estimate does not use (outside the seeded sample, or of an answer wrong by rule), and skips
+    given = _column(details, "label", None).notna()
+    unused = given & (~_column(details, "sampled", False).astype(bool) | (_column(details, "graded_by", "") == "rule"))
+    apart = pd.DataFrame({"model": details["candidate"], "labels_outside": unused.astype(int),
+                          "skipped": _column(details, "skipped", False).astype(bool).astype(int)})
+    results = results.merge(apart.groupby("model", sort=False, as_index=False).sum(), on="model", how="left")
     if "label_value" not in details or details["label_value"].isna().all():
-        return results.assign(**{c: NAN for c in columns}).assign(labels=0)
+        return results.assign(**{c: NAN for c in columns}).assign(labels=0, sampled_questions=0)
     found = labelled.estimates(details).rename(columns={"candidate": "model"})
     return results.merge(found[["model", *columns]], on="model", how="left")
 

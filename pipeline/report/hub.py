@@ -191,8 +191,8 @@ def _card(cfg, document: str, run_info: dict, frames: dict[str, pd.DataFrame]) -
         f"| `results` | {rows['results']} | one row per candidate: accuracy (judged and judge-corrected, with "
         "95% intervals), duration, energy, CO2 |",
         f"| `run` | {rows['run']} | the run's identity: profile, models, library versions, times |",
-        (f"| `labels` | {rows['labels']} | a person's labels of answers (`make review`): correct, wrong, gold is "
-         "wrong or question unclear, keyed by the question's and the answer's hashes |"),
+        (f"| `labels` | {rows['labels']} | one row per answer, with a person's label where given (`make review`): "
+         "correct, wrong, gold is wrong or question unclear, keyed by the question's and the answer's hashes |"),
         "",
         "## How to load it",
         "",
@@ -223,11 +223,26 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _labels(run_dir: Path) -> pd.DataFrame:
-    """The person's current labels of this run (``make review``), one row per labelled answer."""
-    from pipeline.review.labels import current_labels
+def _labels(run_dir: Path, details: pd.DataFrame) -> pd.DataFrame:
+    """The person's current labels of this run (``make review``): one row per answer of the run, with its label
+    where there is one (``label``, ``label_value``, ``source``, ``labelled_at``; empty where not labelled). One row
+    per answer rather than per label, so that the config is never empty: ``datasets.load_dataset`` refuses a split
+    with no rows ("Instruction 'train' corresponds to no data", and "BatchSize must be greater than 0" on an empty
+    Parquet file), and a report before any label must load too."""
+    from pipeline.review.labels import KEY, LABEL_COLUMNS, current_labels
+    from pipeline.verdicts.judge import answer_hash, question_hash
 
-    return current_labels(run_dir).reset_index(drop=True)
+    unique = details.drop_duplicates(KEY)
+    answers = pd.DataFrame({
+        "question_id": unique["question_id"].astype(str).to_numpy(), "candidate": unique["candidate"].to_numpy(),
+        "question_hash": [question_hash(q, g, c) for q, g, c in zip(unique["question"], unique["gold"],
+                                                                    unique["chunk_text"])],
+        "answer_hash": [answer_hash(p) for p in unique["prediction"]]})
+    found = answers.merge(current_labels(run_dir), on=KEY, how="left").reset_index(drop=True)
+    for column in LABEL_COLUMNS:
+        if column not in KEY:
+            found[column] = found[column].astype("float64" if column == "label_value" else "string")
+    return found
 
 
 def build_dataset(run_dir: Path, report_dir: Path, cfg, document: str, run_info: dict) -> Path:
@@ -246,7 +261,7 @@ def build_dataset(run_dir: Path, report_dir: Path, cfg, document: str, run_info:
         "details": pd.read_parquet(sources["details"]),
         "results": pd.read_csv(sources["results"]),
         "run": _run_row(run_info),
-        "labels": _labels(run_dir),
+        "labels": _labels(run_dir, pd.read_parquet(sources["details"])),
     }
     frames = {name: _scrub_frame(df) for name, df in frames.items()}
 

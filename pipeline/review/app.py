@@ -8,7 +8,8 @@ Keys: c correct, w wrong, g the gold answer is wrong, u the question is unclear,
 Each label is written to ``labels.jsonl`` (flushed to disk) before the next answer shows, so quitting or a
 kill loses nothing, and the next review continues at the first answer neither labelled nor skipped. After
 each label one line says what the labels so far have bought (``pipeline.measure.labelled.bought``, when
-it exists), the models' names masked.
+it exists), the models' names masked by letters drawn again for each question (a seeded shuffle): which model is
+"model A" changes from one question to the next, so the line never tells which named model is ahead.
 """
 
 from __future__ import annotations
@@ -89,14 +90,18 @@ class Review:
     """The review's state, without a screen: the sample in order, where it stands, what to show."""
 
     def __init__(self, run_dir: Path, cfg: Config, n: int = labels.DEFAULT_N):
-        self.run_dir = Path(run_dir)
+        self.run_dir, self.cfg = Path(run_dir), cfg
         self.items = labels.sample(self.run_dir, cfg, n).to_dict("records")
         self.position = self._next(0)
-        self.answers = labels.labelled_answers(self.run_dir)[
-            ["question_id", "candidate", "verdict", "graded_by", "label_value"]]
+        self.answers = self._answers()
         judged = set(self.answers["candidate"])
         self.names = [c.name for c in cfg.candidates if c.name in judged] + sorted(
             judged - {c.name for c in cfg.candidates})
+        self.question = self.item["question_id"] if self.item else ""  # the masks' shuffle follows the question
+
+    def _answers(self) -> pd.DataFrame:
+        return labels.labelled_answers(self.run_dir, self.cfg)[
+            ["question_id", "candidate", "verdict", "graded_by", "label", "label_value", "sampled"]]
 
     def _next(self, start: int) -> int:
         return next((i for i in range(start, len(self.items)) if not self.items[i]["done"]), len(self.items))
@@ -125,17 +130,23 @@ class Review:
             return None
         written = labels.append_label(self.run_dir, item, label, source="review")
         item.update(label=label, done=True, labelled=label != "skip")
-        at = (self.answers["question_id"] == item["question_id"]) & (self.answers["candidate"] == item["candidate"])
-        self.answers.loc[at, "label_value"] = labels.LABEL_VALUES.get(label, float("nan"))
+        self.answers = self._answers()  # the label, and the random sample it extends
+        self.question = item["question_id"]
         self.position = self._next(self.position + 1)
         return written
 
-    def bought(self, answers: pd.DataFrame | None = None) -> str:
+    def masks(self, question: str | None = None) -> list[str]:
+        """The models in the order their masks follow ("model A" first) for ``question`` (the latest labelled
+        one): a seeded shuffle drawn again for each question."""
+        seed = labels._seed(self.run_dir, self.cfg)
+        return sorted(self.names, key=lambda name: labels._draw(seed, "mask", question or self.question, name))
+
+    def bought(self, answers: pd.DataFrame | None = None, question: str | None = None) -> str:
         """One line of what the labels so far (or those of ``answers``, a copy of :attr:`answers`) have
-        bought ("" when there is nothing to say), with the models' names masked ("model A", "model B", in
-        the profile's order): the review stays blind to the model."""
+        bought ("" when there is nothing to say), with the models' names masked ("model A", "model B", shuffled
+        for each question, :meth:`masks`): the review stays blind to the model."""
         found = _bought(self.answers.copy() if answers is None else answers)
-        return mask_names(found[0], self.names) if found else ""
+        return mask_names(found[0], self.masks(question)) if found else ""
 
 
 def mask_names(line: str, names: list[str]) -> str:
@@ -221,10 +232,10 @@ class ReviewApp(App):
         """Work out the "bought" line in a thread (it can take seconds on a large run; the label is on disk
         already, and quitting does not wait for it); only the latest one asked for is shown."""
         self.bought_asked += 1
-        asked, answers = self.bought_asked, self.review.answers.copy()
+        asked, answers, question = self.bought_asked, self.review.answers.copy(), self.review.question
 
         def work() -> None:
-            line = self.review.bought(answers)
+            line = self.review.bought(answers, question)
             try:
                 self.call_from_thread(self._show_bought, asked, line)
             except RuntimeError:  # the app has quit meanwhile

@@ -41,16 +41,31 @@ for an answer made again with other words, is left out, and counted (:func:`stal
 :func:`next_items` is the rest of the sample not yet labelled or skipped, in order: a review that stopped
 continues where it stopped.
 
-**CSV.** :func:`export_csv` writes the sample for a colleague to label in a spreadsheet;
-:func:`import_csv` reads it back, or any ``question_id,candidate,label[,gold_wrong][,unclear]`` file of
-labels for the run's answers, and refuses (naming them) the rows that no longer match the run.
+**What the estimate uses** (:func:`sampled_questions`): the longest beginning of the seeded order whose
+questions are done (each judge-graded answer labelled or skipped, or the question marked gold-wrong or
+unclear), and the question after it when the first answers of its seeded shuffle are done (the review shows them
+in that order, so that part is a random one). That is a random sample of the run's questions, as
+prediction-powered inference assumes. Labels elsewhere — a row of a CSV labelled by hand outside the sample, the questions of an earlier
+sample that questions added since (``QUESTIONS=n``) have moved past unlabelled ones — are kept and counted apart,
+not used; ``make review`` shows the new questions of the sample first.
+
+**CSV.** :func:`export_csv` writes the sample for a colleague to label in a spreadsheet, blind: each row has an
+opaque ``row`` id instead of the question id and the model's name (the mapping stays in the run folder,
+``review-rows.json``), in the sample's order (the candidates shuffled within a question). :func:`import_csv`
+reads it back, or any ``question_id,candidate,label[,gold_wrong][,unclear]`` file of labels for the run's
+answers. It is strict: ``label`` is 1/0, correct/wrong, yes/no, true/false (or their French forms), and
+``gold_wrong`` / ``unclear`` are 1/0, yes/no, true/false, x or empty (or their French forms); any other value, a
+row that no longer matches the run or an unknown row id refuses the row, named, and then nothing is imported
+unless the caller says to go on with the others (``go_on``; ``make review ... SKIP_REFUSED=1``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -72,8 +87,8 @@ KEY = ["question_id", "candidate"]
 LABEL_COLUMNS = ["question_id", "candidate", "label", "label_value", "source", "labelled_at"]
 SAMPLE_COLUMNS = ["question_id", "candidate", "question", "gold", "chunk_text", "prediction", "question_hash",
                   "answer_hash", "label", "labelled", "done"]
-EXPORT_COLUMNS = ["question_id", "candidate", "question", "gold", "excerpt", "answer", "label", "gold_wrong",
-                  "unclear"]
+EXPORT_COLUMNS = ["row", "question", "gold", "excerpt", "answer", "label", "gold_wrong", "unclear"]
+ROWS = "review-rows.json"  # the export's opaque row ids -> (question_id, candidate), in the run folder
 
 
 def labels_path(run_dir: Path) -> Path:
@@ -187,11 +202,15 @@ def _judgements(run_dir: Path) -> pd.DataFrame:
     return found
 
 
-def labelled_answers(run_dir: Path) -> pd.DataFrame:
+def labelled_answers(run_dir: Path, cfg: Config | None = None) -> pd.DataFrame:
     """One row per graded answer (``judgements.parquet``) with the person's label where there is a current
-    one: question_id, candidate, verdict, graded_by, label, label_value (NaN where unlabelled)."""
+    one: question_id, candidate, verdict, graded_by, label, label_value (NaN where unlabelled), and, with the
+    profile ``cfg``, ``sampled`` (the question is in the random sample the estimate uses: :func:`sampled_questions`)."""
     labels = current_labels(run_dir)[[*KEY, "label", "label_value"]]
-    return _judgements(run_dir).merge(labels, on=KEY, how="left")
+    found = _judgements(run_dir).merge(labels, on=KEY, how="left")
+    if cfg is not None:
+        found["sampled"] = found["question_id"].isin(set(sampled_questions(run_dir, cfg)))
+    return found
 
 
 # --- the sample -----------------------------------------------------------------------------------------
@@ -254,26 +273,93 @@ def next_items(run_dir: Path, cfg: Config, n: int = DEFAULT_N) -> pd.DataFrame:
     return found[~found["done"]].reset_index(drop=True)
 
 
+def sampled_questions(run_dir: Path, cfg: Config) -> list[str]:
+    """The questions whose labels the estimate uses, in the seeded order (module docstring, "What the estimate
+    uses"): the done beginning of the order, and the next question when the first answers of its seeded shuffle are
+    done. Empty when nothing is labelled."""
+    run_dir = Path(run_dir)
+    judgements = _judgements(run_dir)
+    names = {c.name for c in cfg.candidates}
+    judgements = judgements[judgements["candidate"].isin(names)]
+    records = current_labels(run_dir, include_skips=True)
+    if records.empty:
+        return []
+    done: dict[str, set] = {}
+    leaves = set(records.loc[records["label"].isin(["gold_wrong", "unclear"]), "question_id"])
+    for q, c in zip(records["question_id"], records["candidate"]):
+        done.setdefault(q, set()).add(c)
+    graded = judgements[judgements["graded_by"] != "rule"]
+    needed = {q: set(group["candidate"]) for q, group in graded.groupby("question_id")}
+    seed = _seed(run_dir, cfg)
+    found = []
+    for q in question_order(run_dir, cfg, judgements["question_id"]):
+        if q in leaves or needed.get(q, set()) <= done.get(q, set()):
+            found.append(q)
+            continue
+        # the question the review stopped in counts when its done answers are the first ones of its seeded shuffle
+        # (what the review shows first): a random part of it, not a hand-picked one
+        shown = sorted(needed.get(q, set()), key=lambda c: _draw(seed, q, c))
+        if done.get(q) and set(shown[:len(done[q])]) == done[q]:
+            found.append(q)
+        break
+    return found if any(q in done for q in found) else []
+
+
 # --- CSV ------------------------------------------------------------------------------------------------
 
+def rows_path(run_dir: Path) -> Path:
+    return Path(run_dir) / ROWS
+
+
+def row_ids(run_dir: Path) -> dict[str, tuple[str, str]]:
+    """Every opaque row id an export of this run gave -> (question_id, candidate)."""
+    path = rows_path(run_dir)
+    if not path.is_file():
+        return {}
+    return {row: (str(q), str(c)) for row, (q, c) in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+def _assign_rows(run_dir: Path, keys: list[tuple[str, str]]) -> list[str]:
+    """An opaque row id per (question_id, candidate): random, kept in the run folder, the same in a later export
+    (so that two exports tell nothing more than one)."""
+    known = row_ids(run_dir)
+    by_key = {key: row for row, key in known.items()}
+    for key in keys:
+        if key not in by_key:
+            row = f"r-{secrets.token_hex(4)}"
+            while row in known:
+                row = f"r-{secrets.token_hex(4)}"
+            known[row], by_key[key] = key, row
+    atomic_write_text(rows_path(run_dir), json.dumps({row: list(key) for row, key in known.items()}, indent=1) + "\n")
+    return [by_key[key] for key in keys]
+
+
 def export_csv(run_dir: Path, cfg: Config, n: int, path: Path) -> int:
-    """Write the sample to ``path`` for labelling in a spreadsheet (UTF-8 with a byte-order mark, which
-    spreadsheets read as UTF-8): question_id, candidate, question, gold, excerpt, answer, and the empty
-    columns to fill: label (1 correct, 0 wrong), gold_wrong, unclear (1 where they apply). Returns the rows
-    written."""
+    """Write the sample to ``path`` for labelling in a spreadsheet, blind (UTF-8 with a byte-order mark, which
+    spreadsheets read as UTF-8): an opaque row id (the question and the model stay in the run folder,
+    ``review-rows.json``), question, gold, excerpt, answer, and the empty columns to fill: label (1 correct,
+    0 wrong), gold_wrong, unclear (1 where they apply). Returns the rows written."""
     found = sample(run_dir, cfg, n)
-    out = pd.DataFrame({"question_id": found["question_id"], "candidate": found["candidate"],
-                        "question": found["question"], "gold": found["gold"], "excerpt": found["chunk_text"],
-                        "answer": found["prediction"], "label": "", "gold_wrong": "", "unclear": ""},
-                       columns=EXPORT_COLUMNS)
+    rows = _assign_rows(run_dir, list(zip(found["question_id"].astype(str), found["candidate"].astype(str))))
+    out = pd.DataFrame({"row": rows, "question": found["question"], "gold": found["gold"],
+                        "excerpt": found["chunk_text"], "answer": found["prediction"], "label": "", "gold_wrong": "",
+                        "unclear": ""}, columns=EXPORT_COLUMNS)
     atomic_write_text(Path(path), "\ufeff" + out.to_csv(index=False))
     return len(out)
 
 
-_CORRECT = {"1", "1.0", "correct", "yes", "y", "true", "t", "right"}
-_WRONG = {"0", "0.0", "wrong", "no", "n", "false", "f", "incorrect"}
-_FALSE = {"", "0", "0.0", "no", "n", "false", "f", "nan"}
+_CORRECT = {"1", "1.0", "correct", "yes", "y", "true", "t", "right", "oui", "o", "vrai", "v", "juste", "correcte"}
+_WRONG = {"0", "0.0", "wrong", "no", "n", "false", "f", "incorrect", "non", "faux", "fausse", "incorrecte"}
 _OTHER = {"gold_wrong": "gold_wrong", "gold wrong": "gold_wrong", "unclear": "unclear", "skip": "skip"}
+# gold_wrong / unclear: what says yes, and what says no (an empty cell included); anything else is refused
+_FLAG_TRUE = {"1", "1.0", "yes", "y", "true", "t", "x", "oui", "o", "vrai", "v"}
+_FLAG_FALSE = {"", "0", "0.0", "no", "n", "false", "f", "non", "faux"}
+
+
+def _flag_of(value) -> bool | None:
+    """Whether a gold_wrong / unclear cell says yes (None: it says neither)."""
+    text = str(value if value is not None else "").strip().lower()
+    return True if text in _FLAG_TRUE else False if text in _FLAG_FALSE else None
 
 
 def _label_of(value: str) -> str | None:
@@ -298,7 +384,13 @@ class ImportSummary:
     imported: int = 0  # labels written
     unchanged: int = 0  # rows whose label was already the answer's current one
     empty: int = 0  # rows without a label: ignored
-    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (question_id, candidate, why)
+    # (the row as the file names it: "row r-…" for an export's, else "question_id …, candidate …"; why)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    outside: int = 0  # labels written outside the seeded sample (or of a non-answer): kept, not in the estimate
+
+    def refused_text(self) -> str:
+        named = "; ".join(f"{where}: {why}" for where, why in self.refused)
+        return f"refused {len(self.refused)} row{'s' * (len(self.refused) != 1)}: {named}"
 
     def text(self) -> str:
         line = f"imported {self.imported} label{'s' * (self.imported != 1)}"
@@ -306,10 +398,11 @@ class ImportSummary:
                 f"{self.empty} rows without a label ignored" if self.empty else ""]
         if any(more):
             line += f" ({', '.join(filter(None, more))})"
+        if self.outside:
+            line += (f"; {self.outside} of them outside the seeded random sample (or of an answer wrong by rule): "
+                     "kept and counted apart in the report, not in its estimate")
         if self.refused:
-            named = "; ".join(f"question_id {q}, candidate {c}: {why}" for q, c, why in self.refused)
-            line += (f"; refused {len(self.refused)} row{'s' * (len(self.refused) != 1)} that do not match "
-                     f"the run: {named}")
+            line += f"; {self.refused_text()}"
         return line
 
 
@@ -329,41 +422,57 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UserError(f"{path} is not a CSV file ({exc})") from None
     found.columns = [str(c).strip().lower() for c in found.columns]
-    missing = [c for c in KEY if c not in found]
+    missing = [c for c in KEY if c not in found] if "row" not in found else []
     if missing or not {"label", "gold_wrong", "unclear"} & set(found.columns):
-        raise UserError(f"{path}: needs the columns question_id, candidate and label (and optionally gold_wrong, "
-                        f"unclear); it has {', '.join(found.columns) or 'none'}")
+        raise UserError(f"{path}: needs the columns row (an export's) or question_id and candidate, and label (and "
+                        f"optionally gold_wrong, unclear); it has {', '.join(found.columns) or 'none'}")
     return found
 
 
-def import_csv(run_dir: Path, cfg: Config, path: Path) -> ImportSummary:
-    """Read labels from a CSV (:func:`export_csv`'s, filled in, or just ``question_id,candidate,label``
-    with optional ``gold_wrong`` / ``unclear`` columns) and write them with source "import".
+def import_csv(run_dir: Path, cfg: Config, path: Path, go_on: bool = False) -> ImportSummary:
+    """Read labels from a CSV (:func:`export_csv`'s, filled in, or just ``question_id,candidate,label`` with
+    optional ``gold_wrong`` / ``unclear`` columns) and write them with source "import".
 
-    ``label``: 1 / correct / yes / true is correct, 0 / wrong / no / false is wrong (case aside); a truthy
-    ``gold_wrong`` or ``unclear`` wins over it. Any current graded answer of the run may be labelled, not
-    only the sample's (``cfg`` is the profile, kept for the call's symmetry with :func:`export_csv`). A row
-    for an answer the run does not have, or whose question, gold answer or answer text (where the CSV has
-    them) differs from the run's, is refused and named; rows without a label are ignored; a row whose label
-    is the answer's current one is not written again. The last row for an answer wins.
+    ``label``: 1 / correct / yes / true is correct, 0 / wrong / no / false is wrong (case aside; French forms
+    too); ``gold_wrong`` and ``unclear``: 1 / yes / true / x says yes, 0 / no / false / empty says no, and a yes
+    wins over the label. Any other value refuses its row, as does a row for an answer the run does not have, an
+    unknown row id, or a row whose question, gold answer or answer text (where the CSV has them) differs from the
+    run's. With a refused row nothing is written and :class:`UserError` names every one, unless ``go_on``: then
+    the other rows are written and the summary names the refused. Rows without a label are ignored; a row whose
+    label is the answer's current one is not written again; the last row for an answer wins. Any current graded
+    answer of the run may be labelled, but only the seeded sample's labels enter the estimate
+    (:func:`sampled_questions`): the summary counts the others (``outside``).
     """
     run_dir = Path(run_dir)
     rows = _read_csv(path)
     answers = current_answers(run_dir)
     graded = _judgements(run_dir)[KEY].merge(answers, on=KEY)
     by_key = {(r["question_id"], r["candidate"]): r for r in graded.to_dict("records")}
+    by_row = row_ids(run_dir)
     current = {(r["question_id"], r["candidate"]): r["label"]
                for r in current_labels(run_dir, include_skips=True, answers=answers).to_dict("records")}
     summary = ImportSummary()
     wanted: dict[tuple, tuple[dict, str]] = {}
     for row in rows.to_dict("records"):
-        qid, candidate = str(row["question_id"]).strip(), str(row["candidate"]).strip()
-        flags = [f for f in ("gold_wrong", "unclear") if str(row.get(f, "")).strip().lower() not in _FALSE]
-        label = flags[0] if flags else _label_of(str(row.get("label", "")))  # gold_wrong, unclear, then label
+        if "row" in row and str(row.get("row", "")).strip():
+            where = f"row {str(row['row']).strip()}"  # a blind export's: the model is not named, even here
+            qid, candidate = by_row.get(str(row["row"]).strip(), ("", ""))
+            if not qid:
+                summary.refused.append((where, "no export of this run gave that row id"))
+                continue
+        else:
+            qid, candidate = str(row.get("question_id", "")).strip(), str(row.get("candidate", "")).strip()
+            where = f"question_id {qid}, candidate {candidate}"
+        flags = {f: _flag_of(row.get(f, "")) for f in ("gold_wrong", "unclear")}
+        bad = [f"{f} {str(row.get(f, '')).strip()!r} is not 1/0, yes/no, true/false, x or empty"
+               for f, value in flags.items() if value is None]
+        label = _label_of(str(row.get("label", "")))
         if label is None:
-            why = f"label {str(row['label']).strip()!r} is not 1/0, correct/wrong, yes/no or true/false"
-            summary.refused.append((qid, candidate, why))
+            bad.append(f"label {str(row['label']).strip()!r} is not 1/0, correct/wrong, yes/no or true/false")
+        if bad:
+            summary.refused.append((where, "; ".join(bad)))
             continue
+        label = next((f for f, value in flags.items() if value), label)  # gold_wrong, unclear, then label
         if label in ("", "skip"):
             summary.empty += 1
             continue
@@ -371,20 +480,27 @@ def import_csv(run_dir: Path, cfg: Config, path: Path) -> ImportSummary:
             qid = next((q for q, c in by_key if c == candidate and q.isdigit() and int(q) == int(qid)), qid)
         answer = by_key.get((qid, candidate))
         if answer is None:
-            summary.refused.append((qid, candidate, "the run has no such graded answer"))
+            summary.refused.append((where, "the run has no such graded answer"))
             continue
         changed = [name for name, ours in (("question", "question"), ("gold", "gold"), ("answer", "prediction"))
                    if name in row and not _same_text(row[name], answer[ours])]
         if changed:
             why = (f"its {' and '.join(changed)} differ{'s' * (len(changed) == 1)} from the run's (the run changed "
                    "since the export)")
-            summary.refused.append((qid, candidate, why))
+            summary.refused.append((where, why))
             continue
         wanted[(qid, candidate)] = (answer, label)
+    if summary.refused and not go_on:
+        raise UserError(f"{path}: nothing imported: {summary.refused_text()}; correct these rows, or import the "
+                        "others anyway (SKIP_REFUSED=1, or --skip-refused)")
     for key, (answer, label) in wanted.items():
         if current.get(key) == label:
             summary.unchanged += 1
         else:
             append_label(run_dir, answer, label, source="import")
             summary.imported += 1
+    sampled = set(sampled_questions(run_dir, cfg))
+    rule = set(zip(*_judgements(run_dir).query("graded_by == 'rule'")[KEY].to_numpy().T)) \
+        if (_judgements(run_dir)["graded_by"] == "rule").any() else set()
+    summary.outside = sum(key[0] not in sampled or key in rule for key in wanted)
     return summary

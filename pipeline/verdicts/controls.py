@@ -280,17 +280,29 @@ def _different(row, pool: pd.DataFrame, offset: int, language: str = "en") -> st
 
 
 def rates(graded: pd.DataFrame) -> dict:
-    """Sensitivity and specificity of the judge on graded controls (``correct``, ``verdict``), overall and by kind.
+    """Sensitivity and specificity of the *judge* on the graded controls (``correct``, ``verdict``, ``graded_by``):
+    the controls the judge graded, overall and by kind; those a rule settled (a non-answer, an echo, a figure rule)
+    are counted apart (``rule_settled``, ``rule_agreed``, and per kind): they test the rules, not the judge, and
+    pooled into the gate's rates they let a lenient judge through (on the sample the rules settled 29 of 48
+    controls and the judge saw 11 of the 24 wrong ones).
 
     Uses :func:`pipeline.measure.stats.judge_error_rates` (unparsed verdicts are counted apart, not as errors).
     """
     from pipeline.measure.stats import judge_error_rates
 
-    found = judge_error_rates(graded["correct"].astype(bool).tolist(),
-                              [None if pd.isna(v) else bool(v) for v in graded["verdict"]])
+    by = graded["graded_by"].fillna("judge") if "graded_by" in graded else pd.Series("judge", index=graded.index)
+    judged, settled = graded[by == "judge"], graded[by != "judge"]
+    found = judge_error_rates(judged["correct"].astype(bool).tolist(),
+                              [None if pd.isna(v) else bool(v) for v in judged["verdict"]])
     by_kind = {}
     for kind, group in graded.groupby("control", sort=False):
-        verdicts = group["verdict"].dropna().astype(bool)
-        right = int((verdicts == bool(group["correct"].iloc[0])).sum())
-        by_kind[kind] = {"right": right, "graded": len(verdicts), "correct": bool(group["correct"].iloc[0])}
-    return {**found, "by_kind": {k: by_kind[k] for k in KINDS if k in by_kind}}
+        truth = bool(group["correct"].iloc[0])
+        mine = by.loc[group.index] == "judge"
+        verdicts = group.loc[mine, "verdict"].dropna().astype(bool)
+        ruled = group.loc[~mine, "verdict"].dropna().astype(bool)
+        by_kind[kind] = {"right": int((verdicts == truth).sum()), "graded": len(verdicts), "correct": truth,
+                         "rule_settled": len(ruled), "rule_right": int((ruled == truth).sum())}
+    rule_agreed = int((settled["verdict"].dropna().astype(bool) == settled.loc[settled["verdict"].notna(),
+                                                                               "correct"].astype(bool)).sum())
+    return {**found, "rule_settled": len(settled), "rule_agreed": rule_agreed,
+            "by_kind": {k: by_kind[k] for k in KINDS if k in by_kind}}

@@ -60,8 +60,10 @@ def render_prompt(template: str, question: str, gold: str, chunk: str, answer: s
 
 def judge_fingerprint(judge: Judge) -> str:
     """What a judge's verdicts depend on (:mod:`pipeline.keys`, the same for the judge and a second judge):
-    its model, how it is served and asked, and its prompt's text."""
-    return fingerprint(keys.settings(judge, keys.VERDICTS, "judge"), judge.prompt_text())
+    its model, how it is served and asked, its prompt's text, and the code that asks and reads a verdict (this
+    module: :data:`pipeline.keys.TEXT_FILES`). The pipeline's verdicts, ``make calibrate``'s and the benches' all
+    come from :func:`grade` here, so a verdict and its key always describe the same grading."""
+    return fingerprint(keys.settings(judge, keys.VERDICTS, "judge"), judge.prompt_text(), *keys.texts(keys.VERDICTS))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ What gets a verdict, and from whom:
   verdicts as this document gets them;
 * the **held-out real answers** a person labelled (:mod:`pipeline.verdicts.real_answers`), once per judge
   configuration and only when no measurement of it exists (one ships with the repository for the default
-  judge): the error rates each candidate's accuracy is corrected with.
+  judge), and only those made as one of the profile's candidates makes its answers (the same model and
+  answering settings): the error rates each candidate's accuracy is corrected with.
 
 Records are appended as they complete, to ``judgements/<candidate>.jsonl`` (and
 ``judgements/_controls.jsonl``), keyed by (question, gold answer and excerpt,
@@ -168,7 +169,9 @@ def _grade_pending(judge: Judge, its_passes: list[Pass], questions: pd.DataFrame
         todo[p.label] = sorted(_pending(items, out_dir, p.key), key=grading_order)
     judge_key = judge_fingerprint(judge)
     runs_dir = calibration.runs_root(run_dir)
-    heldout_todo = real_answers.todo(runs_dir, judge, ("heldout",)) if judge.calibrate else []
+    # only the held-out answers made as this profile's candidates make theirs: the rates a correction will use
+    producers = [real_answers.candidate_producer(c, cfg) for c in cfg.candidates]
+    heldout_todo = real_answers.todo(runs_dir, judge, ("heldout",), producers=producers) if judge.calibrate else []
     for p in its_passes:
         pending = todo[p.label]
         shown = sum(item["candidate"] != CONTROLS for item in pending)

@@ -6,8 +6,9 @@ several kinds and languages, each labelled by a person reading the excerpt (and 
 contradicts it) and *faithful* (key fact, and no false statement about the question's subject), plus
 whether the question and its gold answer are sound (policy and provenance: ``labelled/answers/README.md``).
 The set is split **by document**: ``dev`` documents are the ones prompts, thresholds and rules may be
-chosen on; ``heldout`` documents are never used to choose anything — only their rates are reported, and
-only they feed the report's correction.
+chosen on; ``heldout`` documents are meant to choose nothing — only their rates are reported, and only they
+feed the report's correction — and what some were used for all the same is listed in ``heldout_use.json``
+(the card quotes it).
 
 A judge's verdicts on the items are a measurement of that judge configuration (its fingerprint): made
 locally by ``make calibrate`` (or by the judge stage, when no measurement exists) into
@@ -15,6 +16,20 @@ locally by ``make calibrate`` (or by the judge stage, when no measurement exists
 ``labelled/answers/verdicts/<fingerprint>.jsonl`` with its provenance (machine, date, versions) in the
 ``.json`` beside it, so that a fresh machine need not grade hundreds of answers before its first report.
 A local measurement wins over the shipped one; the report says which it used.
+
+**Whose answers.** The judge errs differently on different models' answers, and on answers made differently (with
+or without the excerpt, cut at another length), so the rates a candidate's accuracy is corrected with are the
+judge's on answers *made as that candidate makes them*: the same model (``model``), engine, ``candidate_context``
+and ``max_new_tokens`` (:func:`producer`; an item records them in ``answered_with``, and items without it were made
+by the default profile of 2026-12-01: :data:`LEGACY_ANSWERED_WITH`). A candidate with no such held-out answers has
+no correction; the judge stage grades only the held-out items some candidate of the profile will use.
+
+**Which documents, and what they were used for.** ``heldout_use.json`` (beside ``items.jsonl``) names, per held-out
+document, anything that was chosen with it; the card says so rather than calling them untouched.
+
+**Documents differ.** The judge's error rates vary from one document to another; :func:`rates` keeps the counts per
+document, and the report's intervals and corrections use their effective counts
+(:func:`pipeline.measure.correction.document_rate`: a beta-binomial over the documents).
 
 Each item is graded as the pipeline grades an answer: a non-answer is wrong by rule
 (:mod:`pipeline.verdicts.non_answers`), everything else goes to the judge. The judge's error rates are
@@ -34,6 +49,10 @@ from pipeline.verdicts.grading import Pass, grade_all, judge_fingerprint
 FOLDER = ROOT / "labelled" / "answers"
 ITEMS = FOLDER / "items.jsonl"
 SHIPPED = FOLDER / "verdicts"
+USES = FOLDER / "heldout_use.json"  # per held-out document: what was chosen with it (none: untouched)
+# How the items without ``answered_with`` were made: the default profile of 2026-12-01 (configs/default.yaml then).
+LEGACY_ANSWERED_WITH = {"engine": "llama-cpp", "candidate_context": "chunk", "max_new_tokens": 64}
+ANSWERING_SETTINGS = tuple(LEGACY_ANSWERED_WITH)
 LABELS = ("key_fact", "faithful")
 LABEL_NAMES = {"key_fact": "key fact", "faithful": "faithful"}
 SPLITS = ("dev", "heldout")
@@ -53,6 +72,27 @@ def items(split: str | None = None) -> list[dict]:
     return found
 
 
+def producer(item: dict) -> dict:
+    """What produced a labelled answer: its model and answering settings (``answered_with``, else the legacy
+    ones)."""
+    settings = {**LEGACY_ANSWERED_WITH, **(item.get("answered_with") or {})}
+    return {"model": item["model"], **{key: settings[key] for key in ANSWERING_SETTINGS}}
+
+
+def candidate_producer(candidate, cfg: Config) -> dict:
+    """What produces a candidate's answers in this profile, in :func:`producer`'s terms."""
+    return {"model": candidate.model, "engine": candidate.engine,
+            "candidate_context": cfg.questions.candidate_context, "max_new_tokens": candidate.max_new_tokens}
+
+
+def uses() -> dict[str, list[str]]:
+    """Per held-out document, what was chosen with it (``heldout_use.json``; absent: nothing)."""
+    if not USES.exists():
+        return {}
+    return {doc: list(found) for doc, found in json.loads(USES.read_text(encoding="utf-8")).items()
+            if not doc.startswith("_")}
+
+
 def local_path(runs_dir: Path, key: str) -> Path:
     return runs_dir / "_calibration" / f"real-answers-{key}.jsonl"
 
@@ -69,12 +109,15 @@ def _latest(path: Path, current: dict) -> dict[str, dict]:
     return latest
 
 
-def measurement(runs_dir: Path, judge: Judge) -> tuple[dict[str, dict], dict | None]:
+def measurement(runs_dir: Path, judge: Judge,
+                producers: list[dict] | None = None) -> tuple[dict[str, dict], dict | None]:
     """The judge's verdicts on the items (id -> record) and where they come from: the local measurement
-    when it covers every judge-graded item, else the shipped one (with its provenance), else what the local
-    one has. Provenance is None when nothing was measured for this judge."""
+    when it covers every judge-graded item (with ``producers``, every held-out one made as one of them makes its
+    answers: what a report uses), else the shipped one (with its provenance), else what the local one has.
+    Provenance is None when nothing was measured for this judge."""
     key, current = judge_fingerprint(judge), {item["id"]: item for item in items()}
-    wanted = {i for i, item in current.items() if item["rule"] is None}
+    wanted = {i for i, item in current.items() if item["rule"] is None
+              and (producers is None or (item["split"] == "heldout" and producer(item) in producers))}
     local = _latest(local_path(runs_dir, key), current)
     if local and wanted <= set(local):
         return local, {"source": "measured on this machine", "path": str(local_path(runs_dir, key))}
@@ -86,15 +129,18 @@ def measurement(runs_dir: Path, judge: Judge) -> tuple[dict[str, dict], dict | N
                    if local else None)
 
 
-def todo(runs_dir: Path, judge: Judge, splits: tuple[str, ...] = SPLITS, local: bool = False) -> list[dict]:
+def todo(runs_dir: Path, judge: Judge, splits: tuple[str, ...] = SPLITS, local: bool = False,
+         producers: list[dict] | None = None) -> list[dict]:
     """The judge-graded items of ``splits`` with no verdict of this judge yet (none in the measurement in use, or,
-    with ``local``, none measured on this machine), grouped by excerpt."""
+    with ``local``, none measured on this machine), grouped by excerpt; with ``producers``, only answers made as
+    one of them makes its answers (:func:`producer`): what a report of those candidates will use."""
     if local:
         have = _latest(local_path(runs_dir, judge_fingerprint(judge)), {item["id"]: item for item in items()})
     else:
-        have, _ = measurement(runs_dir, judge)
+        have, _ = measurement(runs_dir, judge, producers)
     return sorted((item for item in items() if item["split"] in splits and item["rule"] is None
-                   and item["id"] not in have), key=lambda item: (item["chunk_text"], item["question"]))
+                   and item["id"] not in have and (producers is None or producer(item) in producers)),
+                  key=lambda item: (item["chunk_text"], item["question"]))
 
 
 def record(item: dict, key: str, result: dict, **more) -> dict:
@@ -121,39 +167,77 @@ def verdict_of(item: dict, records: dict[str, dict], figure_rules: bool = False)
 
 
 def rates(records: dict[str, dict], label: str = "key_fact", split: str = "heldout", model: str | None = None,
-          sound_only: bool = False, figure_rules: bool = False) -> dict:
-    """The judge's error rates on the judge-graded items of ``split`` (of one candidate ``model`` when given),
-    against the person's ``label``: :func:`stats.judge_error_rates` plus Wilson intervals of sensitivity and
-    specificity, the documents and the rule's own counts. Every item counts by default, those whose question or
-    gold answer the person found unsound too: the judge compares an answer with the gold answer as written, and
-    *key fact* is labelled against the gold as written, so the judge errs or not whatever the gold's worth
-    (``sound_only`` leaves them out)."""
-    from pipeline.measure.stats import judge_error_rates, wilson_interval
+          sound_only: bool = False, figure_rules: bool = False, producers: list[dict] | None = None,
+          rho: float | None = None) -> dict:
+    """The judge's error rates on the judge-graded items of ``split`` (of one candidate ``model`` when given; of the
+    answers made as one of ``producers`` makes them, :func:`producer`, when given), against the person's ``label``:
+    :func:`stats.judge_error_rates`, the counts per document (``by_document``), whose answers they are
+    (``answered_by``), the intervals of sensitivity and specificity over documents that differ
+    (:func:`pipeline.measure.correction.document_rate`: ``sensitivity_ci``, ``specificity_ci``, and
+    ``documents_right`` / ``documents_wrong`` with each class's effective count) with the intra-document correlation
+    ``rho`` (given, or fitted on the chosen items' models and classes together:
+    :func:`pipeline.measure.correction.document_correlation`), and the rule's own counts. Every item counts by
+    default, those whose question or gold answer the person found unsound too: the judge compares an answer with the
+    gold answer as written, and *key fact* is labelled against the gold as written, so the judge errs or not
+    whatever the gold's worth (``sound_only`` leaves them out)."""
+    from pipeline.measure.correction import document_correlation, document_rate
+    from pipeline.measure.stats import judge_error_rates
 
     chosen = [item for item in items(split) if (model is None or item["model"] == model)
+              and (producers is None or producer(item) in producers)
               and (not sound_only or (item.get("question_sound", True) and item.get("gold_sound", True)))]
     judged = [item for item in chosen if item["rule"] is None]
     labels = [bool(item[label]) for item in judged]
     verdicts = [verdict_of(item, records, figure_rules) for item in judged]
     found = judge_error_rates(labels, [None if v is None else bool(v) for v in verdicts])
-    found["sensitivity_ci"] = wilson_interval(found["tp"], found["positives"])
-    found["specificity_ci"] = wilson_interval(found["tn"], found["negatives"])
+    by_document: dict[str, dict] = {}
+    by_model: dict[str, dict[str, dict]] = {}  # the same per model: the groups rho is fitted on
+    for item, truth, verdict in zip(judged, labels, verdicts):
+        if verdict is None:
+            continue
+        cell = ("tp" if verdict else "fn") if truth else ("fp" if verdict else "tn")
+        for counts in (by_document.setdefault(item["document"], {"tp": 0, "fn": 0, "tn": 0, "fp": 0}),
+                       by_model.setdefault(item["model"], {}).setdefault(item["document"],
+                                                                         {"tp": 0, "fn": 0, "tn": 0, "fp": 0})):
+            counts[cell] += 1
+    if rho is None:
+        rho = document_correlation([([c[hit] for c in docs.values()], [c[hit] + c[miss] for c in docs.values()])
+                                    for docs in by_model.values() for hit, miss in (("tp", "fn"), ("tn", "fp"))])
+    right = document_rate([c["tp"] for c in by_document.values()], [c["tp"] + c["fn"] for c in by_document.values()],
+                          rho)
+    wrong = document_rate([c["tn"] for c in by_document.values()], [c["tn"] + c["fp"] for c in by_document.values()],
+                          rho)
+    found["sensitivity_ci"], found["specificity_ci"] = right["interval"], wrong["interval"]
     by_rule = [item for item in chosen if item["rule"] is not None]
-    return {**found, "label": label, "split": split, "model": model,
+    return {**found, "label": label, "split": split, "model": model, "by_document": by_document, "rho": rho,
+            "documents_right": right, "documents_wrong": wrong,
             "documents": sorted({item["document"] for item in chosen}),
+            "answered_by": sorted({item.get("candidate") or item["model"] for item in chosen}),
             "rule_graded": len(by_rule), "rule_rejected_right": sum(bool(item[label]) for item in by_rule)}
 
 
-def model_counts(runs_dir: Path, judge: Judge, model: str, label: str = "key_fact") -> dict | None:
-    """The held-out counts (tp, fn, tn, fp) of ``judge`` on ``model``'s real answers, for the report's
-    per-model correction; None when the judge was not measured or the model has no labelled answers."""
-    records, about = measurement(runs_dir, judge)
-    if about is None or not any(item["model"] == model for item in items("heldout")):
+def effective_counts(found: dict) -> dict:
+    """(tp, fn, tn, fp) as many independent answers as the documents' variation leaves
+    (:func:`pipeline.measure.correction.document_rate`): what a correction for a new document uses."""
+    right, wrong = found["documents_right"], found["documents_wrong"]
+    return {"tp": right["effective_successes"], "fn": right["effective_trials"] - right["effective_successes"],
+            "tn": wrong["effective_successes"], "fp": wrong["effective_trials"] - wrong["effective_successes"]}
+
+
+def model_counts(runs_dir: Path, judge: Judge, candidate, cfg: Config, label: str = "key_fact") -> dict | None:
+    """The held-out counts (tp, fn, tn, fp, and their effective counts over documents, ``effective``) of ``judge``
+    on real answers made as ``candidate`` makes them in ``cfg`` (:func:`candidate_producer`), for the report's
+    per-model correction; None when the judge was not measured or no such answers are labelled."""
+    wanted, everyone = [candidate_producer(candidate, cfg)], [candidate_producer(c, cfg) for c in cfg.candidates]
+    records, about = measurement(runs_dir, judge, everyone)
+    if about is None or not any(producer(item) in wanted for item in items("heldout")):
         return None
-    found = rates(records, label, "heldout", model, figure_rules=judge.figure_rules)
+    # rho from every candidate's held-out answers together (a model alone has two groups of a few documents)
+    rho = rates(records, label, "heldout", figure_rules=judge.figure_rules, producers=everyone)["rho"]
+    found = rates(records, label, "heldout", figure_rules=judge.figure_rules, producers=wanted, rho=rho)
     if not found["parsed"]:
         return None
-    return {**found, "provenance": about}
+    return {**found, "effective": effective_counts(found), "provenance": about}
 
 
 def measure(cfg: Config, runs_dir: Path) -> dict:
