@@ -103,3 +103,35 @@ def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_pi
 
     assert decode(patched=False) == decode(patched=True)
     assert used == ["GrammarFirstCheck", "GrammarFirstCheck"]  # the fast path was the one taken
+
+
+def test_last_token_logits_gives_the_log_probabilities_every_token_logits_give(monkeypatch):
+    """pipeline/serving/llama_server.py's second workaround: with ``logits_all`` (log-probabilities), llama.cpp
+    computes only each batch's last-token logits, and a verdict's top log-probabilities are the same, for a fresh
+    prompt and for one that hits the prefix cache."""
+    from llama_cpp import Llama
+
+    from pipeline.serving import llama_server
+    from pipeline.serving.models import gguf_path
+
+    item = read_jsonl(CALIBRATION_SET)[0]
+    judge = config.load("default").judge
+    prompts = [render_prompt(judge.prompt_text(), item["question"], item["gold"], item["chunk"], answer)
+               for answer in (item["answer"], item["gold"])]  # the second shares the first's prefix
+
+    def top_logprobs(patched: bool) -> list[list[tuple[str, float]]]:
+        if patched:
+            monkeypatch.setattr(Llama, "eval", llama_server.last_token_logits)
+        llm = Llama(model_path=str(gguf_path("qwen2.5-coder-0.5b-instruct")), n_ctx=2048, n_threads=2,
+                    logits_all=True, verbose=False)
+        found = []
+        for prompt in prompts:
+            reply = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=2, temperature=0.0,
+                                               logprobs=True, top_logprobs=5)
+            found += [[(t["token"], float(t["logprob"])) for t in token["top_logprobs"]]
+                      for token in reply["choices"][0]["logprobs"]["content"]]
+        return found
+
+    before, after = top_logprobs(patched=False), top_logprobs(patched=True)
+    assert [[t for t, _ in row] for row in after] == [[t for t, _ in row] for row in before]
+    assert [lp for row in after for _, lp in row] == pytest.approx([lp for row in before for _, lp in row], abs=1e-3)
