@@ -1,10 +1,12 @@
 """Build the labelled set of real answers (labelled/answers/) from finished runs, blind.
 
     .venv/bin/python bench/labelled_answers.py collect RUN_DIR DOCUMENT SPLIT [GENERATION]  # one run -> staging
-    .venv/bin/python bench/labelled_answers.py blind DOCUMENT OUT.jsonl          # what a labeller sees (no verdict)
+    .venv/bin/python bench/labelled_answers.py blind DOCUMENT OUT.jsonl [GENERATION] # what a labeller sees (no verdict)
     .venv/bin/python bench/labelled_answers.py merge LABELS.jsonl                # labels -> labelled/answers/items.jsonl
     .venv/bin/python bench/labelled_answers.py ship RUN_DIR [RUN_DIR ...]        # the runs' verdicts, as a measurement
     .venv/bin/python bench/labelled_answers.py ship-bench VARIANT                # bench/judge_real_answers.py's verdicts
+    .venv/bin/python bench/labelled_answers.py ship-local                        # make calibrate's verdicts
+    .venv/bin/python bench/labelled_answers.py agreement RUN_DIR DOCUMENT [GENERATION]  # the run's verdicts vs labels
 
 ``collect`` takes every candidate's answer of a finished run (questions.parquet, answers/*.parquet) with the
 question, its gold answer and its excerpt; the staging file (``labelled/answers/staging.jsonl``, not committed)
@@ -108,6 +110,27 @@ def merge(labels_path: Path) -> int:
     return count
 
 
+def agreement(run_dir: Path, document: str, generation: str = "before") -> dict:
+    """How often the run's own verdicts (``judgements.parquet``: the judge's, the figure rules' and the non-answer
+    rule's) agree with the labels
+    (``key_fact``) of its answers, on every question and on the sound ones only (both labels true)."""
+    from pipeline.measure.stats import cohen_kappa
+
+    verdicts = pd.read_parquet(run_dir / "judgements.parquet")
+    by_answer = {(r["candidate"], r["question_id"]): r["verdict"] for r in verdicts.to_dict("records")}
+    rows = [r for r in read_jsonl(FOLDER / "items.jsonl")
+            if r["document"] == document and r.get("generation", "before") == generation]
+    found = {}
+    for part, keep in (("all", lambda r: True), ("sound", lambda r: r["question_sound"] and r["gold_sound"])):
+        pairs = [(int(by_answer[(r["candidate"], r["question_id"])]), int(r["key_fact"])) for r in rows
+                 if keep(r) and (r["candidate"], r["question_id"]) in by_answer
+                 and by_answer[(r["candidate"], r["question_id"])] is not None]
+        agree = sum(v == k for v, k in pairs)
+        found[part] = {"answers": len(pairs), "agree": agree,
+                       "kappa": round(cohen_kappa([v for v, _ in pairs], [k for _, k in pairs]), 2) if pairs else None}
+    return found
+
+
 def ship(run_dirs: list[Path]) -> Path:
     """The default judge's verdicts on the labelled items, taken from the runs that produced the answers."""
     from pipeline import config
@@ -150,17 +173,41 @@ def ship_bench(variant: str) -> Path:
 
     judge = config.load("default").judge
     assert VARIANTS[variant].read_text() == judge.prompt_text(), "the variant's prompt is not the profile's"
-    key, graded = judge_fingerprint(judge), {r["id"]: r for r in read_jsonl(graded_path(variant))}
+    key = judge_fingerprint(judge)
+    # only verdicts graded by this grading code (their key): a bench file from other code is not this judge's
+    graded = {r["id"]: r for r in read_jsonl(graded_path(variant)) if r.get("judge_fingerprint") == key}
+    if not graded:
+        raise SystemExit(f"no verdict of {graded_path(variant)} was graded under the judge's key {key}: grade again")
     rows = []
     for item in real_answers.items():
         found = graded.get(item["id"])
         if item["rule"] is not None or found is None:
             continue
-        verdict = read_at_threshold(found["verdict"], found.get("p_yes"), judge.yes_threshold)
+        verdict = read_at_threshold(found["token"], found.get("p_yes"), judge.yes_threshold)
         rows.append(real_answers.record(item, key, {"verdict": verdict, "status": "judged",
                                                     "raw_judge_output": found["raw"], "p_yes": found.get("p_yes")}))
     return _write_shipped(judge, key, rows, f"bench/judge_real_answers.py grade {variant} (the judge stage's "
                                             "model, prompt, grammar and log-probabilities), read at yes_threshold")
+
+
+def ship_local() -> Path:
+    """The default judge's verdicts measured on this machine (``make calibrate``: the pipeline's own grading, in
+    ``runs/_calibration/real-answers-<judge key>.jsonl``), shipped as they are: the usual way to ship a measurement
+    after the labelled items or the judge changed."""
+    from pipeline import config, runs
+    from pipeline.verdicts import real_answers
+    from pipeline.verdicts.grading import judge_fingerprint
+
+    judge = config.load("default").judge
+    key = judge_fingerprint(judge)
+    current = {item["id"]: item for item in real_answers.items()}
+    latest = real_answers._latest(real_answers.local_path(runs.RUNS, key), current)
+    missing = [i for i, item in current.items() if item["rule"] is None and i not in latest]
+    if missing:
+        raise SystemExit(f"{len(missing)} judge-graded items have no local verdict under key {key}: "
+                         "make calibrate first")
+    return _write_shipped(judge, key, list(latest.values()), "make calibrate on this machine (the judge stage's "
+                                                             "grading: pipeline/verdicts/grading.py)")
 
 
 def _write_shipped(judge, key: str, rows: list[dict], how: str) -> Path:
@@ -192,5 +239,9 @@ if __name__ == "__main__":
         print(ship([Path(a) for a in args]))
     elif command == "ship-bench":
         print(ship_bench(args[0]))
+    elif command == "ship-local":
+        print(ship_local())
+    elif command == "agreement":
+        print(json.dumps(agreement(Path(args[0]), args[1], *args[2:3])))
     else:
         sys.exit(__doc__)

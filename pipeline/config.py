@@ -175,6 +175,13 @@ class Questions(Strict):
     duplicate_similarity: float = Field(default=0.7, gt=0, le=1)
     min_citation_score: float | None = Field(default=60.0, ge=0, le=100)
     check_gold: bool = True
+    # Answer-first generation (pipeline/questions/answer_first.py): answers are spans of the excerpt chosen by rules,
+    # the generator writes the question for each (single-hop calls; multi-hop calls keep the question-first prompt).
+    answer_first: bool = False
+    # The round-trip check (pipeline/questions/round_trip.py): the generator model answers each question from the
+    # excerpt, without the gold; the question is kept when that answer states the gold (after the gold check, when
+    # both are on).
+    round_trip: bool = False
     seed: int = 42
     candidate_context: Literal["chunk", "none"] = "chunk"  # what candidates see besides the question
     # The language of questions, answers and prompts: "auto" (detected from the document's text) or an
@@ -193,8 +200,9 @@ class Controls(Strict):
 
     A gate, not evidence of accuracy: a judge that accepts more than ``max_false_acceptance`` of the
     known-wrong ones, or rejects more than ``max_false_rejection`` of the known-right ones, cannot support a
-    pick, and the card says so. One control per question would be the reworded gold alone, with nothing
-    wrong to accept: refused (0 switches the controls off, which the card says).
+    pick, and the card says so. Only the controls the judge graded count (those a rule settled test the rule),
+    and at least ``min_judged`` of each truth must reach it. One control per question would be the reworded gold
+    alone, with nothing wrong to accept: refused (0 switches the controls off, which the card says).
     """
 
     # one reworded gold answer, the rest wrong ones; 0: none. Two a question: 24 wrong ones on a 24-question run gate
@@ -202,6 +210,9 @@ class Controls(Strict):
     per_question: int = Field(default=2, ge=0, le=7)
     max_false_acceptance: float = Field(default=0.2, ge=0, le=1)
     max_false_rejection: float = Field(default=0.2, ge=0, le=1)
+    # The gate counts the controls the judge graded (a rule settles some): at least this many right ones and this
+    # many wrong ones must reach the judge for it to pass the gate (issue 33).
+    min_judged: int = Field(default=5, ge=1)
 
     @field_validator("per_question")
     @classmethod

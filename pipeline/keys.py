@@ -93,6 +93,8 @@ TABLE: dict[str, frozenset[str]] = {
     "questions.duplicate_similarity": _stages(GENERATE),
     "questions.min_citation_score": _stages(GENERATE),
     "questions.check_gold": _stages(GENERATE),
+    "questions.answer_first": _stages(GENERATE),
+    "questions.round_trip": _stages(GENERATE),
     "questions.seed": _stages(GENERATE, ANSWER),  # the generator's and the candidates' sampling seed
     "questions.candidate_context": _stages(ANSWER),
     # the prompts' language: the questions are written in it (the answers follow questions.parquet)
@@ -135,6 +137,7 @@ TABLE: dict[str, frozenset[str]] = {
     "controls.per_question": _stages(JUDGE),
     "controls.max_false_acceptance": _stages(REPORT),
     "controls.max_false_rejection": _stages(REPORT),
+    "controls.min_judged": _stages(REPORT),
     # --- energy: how the answers' energy is measured (answer), and the estimates beside it (report)
     # CO2 = the measured energy x the country's carbon intensity, worked out in the report (and EcoLogits' mix):
     # another country re-measures nothing
@@ -159,9 +162,19 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     # so is one a figure settles (judge.figure_rules); the held-out rates the report uses count them too
     "pipeline/verdicts/figure_rules.py": _stages(JUDGE, REPORT),
     "pipeline/verdicts/controls.py": _stages(JUDGE),  # how the control answers are built
+    # how a verdict is asked for and read (prompt filling, constraint, P(yes) and its threshold, parsing): in every
+    # verdict's key, the shipped real-answer measurements' included, so that no verdict outlives the code it came from
+    "pipeline/verdicts/grading.py": _GRADED,
+    # what each held-out document was also used to choose: the card says it
+    "labelled/answers/heldout_use.json": _stages(REPORT),
     # held-out real answers: graded in the judge stage when unmeasured; their rates correct the report
     "labelled/answers/items.jsonl": _stages(JUDGE, REPORT),
     "labelled/non_answers.jsonl": _stages(REPORT),  # the non-answer rule's rates
+    # the kept questions labelled blind: the report says how many of this generation's were unsound
+    "labelled/kept_questions.jsonl": _stages(REPORT),
+    # answer-first generation: the rules that choose the answers, and the round trip's agreement rules
+    "pipeline/questions/answer_spans.py": _stages(GENERATE),
+    "pipeline/questions/round_trip.py": _stages(GENERATE),
 }
 
 # Files the keys read (``<a.b>``: the file the profile field names). The document itself is in no key:
@@ -174,6 +187,13 @@ INPUT_FILES: dict[str, frozenset[str]] = {
     "generator_prompts/question_rules.fr.md": _stages(GENERATE),
     "generator_prompts/question_system.md": _stages(GENERATE),
     "generator_prompts/question_system.fr.md": _stages(GENERATE),
+    "generator_prompts/answer_first_rules.md": _stages(GENERATE),  # when questions.answer_first
+    "generator_prompts/answer_first_rules.fr.md": _stages(GENERATE),
+    "generator_prompts/answer_first_system.md": _stages(GENERATE),
+    "generator_prompts/answer_first_system.fr.md": _stages(GENERATE),
+    "generator_prompts/answer_first_user.md": _stages(GENERATE),
+    "generator_prompts/round_trip.md": _stages(GENERATE),  # when questions.round_trip
+    "generator_prompts/round_trip.fr.md": _stages(GENERATE),
     "judge_prompts/gold_check.txt": _stages(GENERATE),  # when questions.check_gold
     "judge_prompts/gold_check.fr.txt": _stages(GENERATE),
     "judge_prompts/gold_check_yes_no.txt": _stages(GENERATE),

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import recordings
 
-from pipeline import runs
+from pipeline import config, runs
 from pipeline.questions.document import content_hash
 from pipeline.report.aggregation import aggregate
 
@@ -34,6 +34,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 DOC = FIXTURES / "tiny-report.md"
 REPORT = runs.REPORTS / "tiny-report-e2e-test"
 RUN_DIR = runs.RUNS / "e2e-test" / content_hash(DOC)
+MIN_JUDGED = config.load(Path(__file__).parent / "fixtures" / "configs" / "e2e-test.yaml").controls.min_judged
 DOC_B = FIXTURES / "petit-rapport-fr.md"  # a non-English document
 REPORT_B = runs.REPORTS / "petit-rapport-fr-e2e-fr"
 RUN_DIR_B = runs.RUNS / "e2e-fr" / content_hash(DOC_B)
@@ -115,10 +116,11 @@ def test_a_french_document_gets_french_questions_and_goes_through_every_stage(bo
     assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
     assert json.loads((RUN_DIR_B / "generation.json").read_text())["language"] == "fr"
     assert (questions["language"] == "fr").all()
-    # the questions and gold answers themselves are French (the generator's recorded replies; tests/test_e2e_long.py
-    # checks fresh generator replies)
+    # the questions themselves are French (the generator's recorded replies; tests/test_e2e_long.py checks fresh
+    # generator replies), and each gold answer is the French excerpt's own words (answer-first generation)
     assert language.detect(" ".join(questions["question"])) == "fr"
-    assert language.detect(" ".join(questions["gold"])) == "fr"
+    assert all(" ".join(gold.split()).casefold() in " ".join(excerpt.split()).casefold()
+               for gold, excerpt in zip(questions["gold"], questions["chunk_text"]))
     results = pd.read_csv(REPORT_B / "results.csv")
     assert (results["questions"] == len(questions)).all() and results["accuracy"].between(0, 1).all()
     assert "petit-rapport-fr.md" in (REPORT_B / "report.html").read_text(encoding="utf-8")
@@ -199,7 +201,9 @@ def test_every_answer_gets_a_verdict_that_can_be_trusted_or_says_why_not(snapsho
     assert "## How far the verdicts can be trusted" in markdown and "control answers" in markdown
     card = markdown.split("\n\n")[1]  # the decision card, first thing under the title
     # which one follows from the controls: more than 20% of the wrong ones accepted (or of the right ones rejected)
-    failed = (1 - results["controls_specificity"].iloc[0] > 0.2) or (1 - results["controls_sensitivity"].iloc[0] > 0.2)
+    # (on the controls the judge graded; and too few of them reaching it is a failure too: issue 33)
+    failed = (1 - results["controls_specificity"].iloc[0] > 0.2) or (1 - results["controls_sensitivity"].iloc[0] > 0.2) \
+        or results["controls_wrong_items"].iloc[0] < MIN_JUDGED or results["controls_correct_items"].iloc[0] < MIN_JUDGED
     assert card.startswith("> **No pick**" if failed else "> Pick **"), card[:200]
     assert "Not checked by a person on this document" in card and "Payback:" in card
 
@@ -247,7 +251,9 @@ def test_judge_reliability_checks_are_reported_from_the_details(snapshot):
     # the synthetic calibration set is graded by `make calibrate` only; the real-answer measurement ships
     assert "The judge: not checked against the calibration set" in markdown
     assert "The second judge: not checked against the calibration set" in markdown  # calibrate: false
-    assert "held-out real answers a person labelled (3 documents" in markdown and "(shipped)" in markdown
+    # whose answers and which documents the held-out rates come from (issue 33); the measurement is the shipped one
+    assert re.search(r"held-out real answers of .+ a person labelled \(\d+ documents?: ", markdown)
+    assert "(shipped)" in markdown
     for a, b in (("verdict", "second_judge_verdict"), ("self_consistency_1_verdict", "self_consistency_2_verdict")):
         assert details[b].notna().any()
         found = judge_agreement(details[a].tolist(), details[b].tolist())

@@ -24,23 +24,36 @@ def test_yourbench_accepts_the_config_we_write(tmp_path, monkeypatch):
     assert loaded.hf_configuration.push_to_hub is False and loaded.hf_configuration.upload_card is False
     assert loaded.hf_configuration.local_dataset_dir == str(tmp_path / "dataset")
     assert loaded.model_roles["summarization"] == [name]
-    assert loaded.model_roles["single_hop_question_generation"] == [f"{name}-json"]
+    # answer-first single-hop calls: a reply of {answer, question} objects, up to one per answer offered
+    assert cfg.questions.answer_first
+    assert loaded.model_roles["single_hop_question_generation"] == [f"{name}-answers"]
+    assert loaded.model_roles["multi_hop_question_generation"] == [f"{name}-json"]
+    answers_model = next(m for m in loaded.model_list if m.model_name == f"{name}-answers")
+    schema = answers_model.extra_parameters["response_format"]["schema"]
+    assert schema["minItems"] == schema["maxItems"] == cfg.questions.questions_per_chunk and list(schema["items"]["properties"]) == [
+        "answer", "question"]  # the answer first
+    assert "{text_chunk}" in loaded.pipeline.single_hop_question_generation.single_hop_user_prompt
     json_model = next(m for m in loaded.model_list if m.model_name == f"{name}-json")
     assert json_model.api_key == "sk-proxy-local" and json_model.base_url == "http://127.0.0.1:9/v1"
     assert json_model.extra_parameters["response_format"]["schema"]["minItems"] == cfg.questions.questions_per_chunk
+    question_first = cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"answer_first": False})})
+    path.write_text(yaml.safe_dump(yourbench_config(question_first, "http://127.0.0.1:9/v1", tmp_path / "dataset",
+                                                    tmp_path)))
+    assert load_config(path).model_roles["single_hop_question_generation"] == [f"{name}-json"]
     assert loaded.pipeline.chunking.l_max_tokens == cfg.questions.chunk_tokens
     assert loaded.pipeline.multi_hop_question_generation.run
     assert "<final_summary>" in loaded.pipeline.summarization.summarization_user_prompt
 
 
-@pytest.mark.parametrize("language, expected", [("en", "all in English"), ("fr", "toutes en français"),
-                                                ("de", "all in German")])
-def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch, language, expected):
+@pytest.mark.parametrize("answer_first", [True, False])
+@pytest.mark.parametrize("language, expected", [("en", "in English"), ("fr", "en français"), ("de", "in German")])
+def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch, language, expected, answer_first):
     """Our prompts reach YourBench as text (not as file names), in the document's language where a translation
     exists, else in English naming the language; YourBench's own long prompt is not used."""
     from yourbench.conf.loader import load_config
 
     cfg = config.load("default")
+    cfg = cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"answer_first": answer_first})})
     path = tmp_path / "yourbench.yaml"
     path.write_text(yaml.safe_dump(yourbench_config(cfg, "http://127.0.0.1:9/v1", tmp_path / "d", tmp_path, language)))
     monkeypatch.setenv("EVAL_GENERATOR_API_KEY", "sk-proxy-local")
@@ -48,7 +61,9 @@ def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch,
     single = loaded.pipeline.single_hop_question_generation
     assert expected in single.additional_instructions and "{" not in single.additional_instructions
     assert single.single_hop_system_prompt.startswith(("You write", "Tu écris"))
-    assert loaded.pipeline.multi_hop_question_generation.multi_hop_system_prompt == single.single_hop_system_prompt
+    assert expected in single.single_hop_system_prompt
+    assert (loaded.pipeline.multi_hop_question_generation.multi_hop_system_prompt == single.single_hop_system_prompt) \
+        is not answer_first  # multi-hop calls keep the question-first prompt
     summary = loaded.pipeline.summarization.summarization_user_prompt
     assert "{document}" in summary and "{language}" not in summary
 
@@ -158,7 +173,8 @@ def test_generation_is_planned_by_questions_wanted_not_by_pages(tmp_path):
     for pages, plan in plans.items():
         assert plan.pages == pages and plan.chunks >= 9
         wanted = -(-cfg.questions.target * cfg.questions.overdraw // cfg.questions.questions_per_chunk)
-        assert plan.question_calls == wanted, (pages, plan)
+        readable = plan.chunks - len(plan.skipped)  # single-hop calls read one chunk each
+        assert plan.question_calls == (wanted if cfg.questions.multi_hop else min(wanted, readable)), (pages, plan)
         assert min(plan.thirds()) >= 2, (pages, plan.thirds())  # first, middle and last third all read
         assert plan.summary_calls == 1
     assert plans[300].chunks > 60 * plans[3].chunks
@@ -172,8 +188,12 @@ def test_generation_is_planned_by_questions_wanted_not_by_pages(tmp_path):
 
 
 def test_questions_depend_on_the_judge_model_but_not_on_its_grading_prompt():
-    """The gold-answer check uses the judge model: a new model regenerates, a new grading prompt does not."""
-    cfg = config.load("default")
+    """The gold-answer check uses the judge model: a new model regenerates, a new grading prompt does not; the
+    default profile's round trip asks the generator, so there the judge changes no question."""
+    default = config.load("default")
+    assert generate.generate_key(default.model_copy(update={"judge": default.judge.model_copy(
+        update={"model": "gemma-3-270m"})})) == generate.generate_key(default)
+    cfg = default.model_copy(update={"questions": default.questions.model_copy(update={"check_gold": True})})
     stricter = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"prompt": "qwq32b_binary.txt"})})
     other_model = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={"model": "gemma-3-270m"})})
     assert generate.generate_key(stricter) == generate.generate_key(cfg)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from pipeline import config, keys
 from pipeline.answers.answer import answers_fingerprint
-from pipeline.questions import generate, validate
+from pipeline.questions import generate, round_trip, validate
 from pipeline.questions.generate import _served_fingerprint, generate_key
 from pipeline.report.report import report_key
 from pipeline.verdicts.grading import judge_fingerprint
@@ -114,8 +114,11 @@ def _remote(section: dict, **more) -> None:
 
 
 def _base(path: str) -> dict:
-    """The default profile, with what ``path`` needs to be changeable (a second judge, a remote endpoint)."""
+    """The default profile, with what ``path`` needs to be changeable (a second judge, a remote endpoint), and the
+    judge checking gold answers too (``questions.check_gold``, as the paper profile does): :data:`keys.TABLE` lists
+    what a judge field can change when it does (the default profile's round trip asks the generator instead)."""
     data = _default()
+    data["questions"]["check_gold"] = True
     if path.startswith("second_judge."):
         second = {k: v for k, v in data["judge"].items() if k != "yes_threshold"}  # a tag verdict has no P(yes)
         data["second_judge"] = {**second, "name": "second-judge", "prompt": "qwq32b_binary.txt",
@@ -225,8 +228,9 @@ def prompt_copies(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "ROOT", tmp_path)
     monkeypatch.setattr(generate, "PROMPTS", tmp_path / "generator_prompts")
-    for name in ("QUESTION_RULES", "QUESTION_SYSTEM"):
+    for name in ("QUESTION_RULES", "QUESTION_SYSTEM", "ANSWER_FIRST_RULES", "ANSWER_FIRST_SYSTEM", "ANSWER_FIRST_USER"):
         monkeypatch.setattr(generate, name, tmp_path / "generator_prompts" / getattr(generate, name).name)
+    monkeypatch.setattr(round_trip, "PROMPT", tmp_path / "generator_prompts" / round_trip.PROMPT.name)
     monkeypatch.setattr(validate, "GOLD_CHECK_PROMPT", tmp_path / "judge_prompts" / "gold_check.txt")
     return tmp_path
 

@@ -105,3 +105,21 @@ def test_figure_debris_is_taken_out_and_a_chunk_of_debris_is_not_read():
     single, _ = selection.choose(8, 8, 0.0, seed=1, skip=[2, 5])
     assert set(single) == {0, 1, 3, 4, 6, 7}
     assert set(selection.first_read(8, 8, 0.0, seed=1, skip=[2, 5])) == {0, 1, 3, 4, 6, 7}
+
+
+def test_a_chunk_with_nothing_to_ask_about_is_never_read(monkeypatch):
+    """Answer-first generation: a chunk whose excerpt offers no answer (a reference list, links) is skipped."""
+    chunks = ["In 2025 the basin received 812 millimetres of rainfall, 14 percent below the long-term average.",
+              "Smith, J. et al. (2019). Rainfall trends. Journal of Hydrology 12, pp. 4-9.",
+              "The new pumping station at Bexley cut the electricity bill of the Authority by 22 percent."]
+    monkeypatch.setattr(selection, "chunk_texts", lambda text, size: chunks)
+    monkeypatch.setattr(selection, "summary_excerpt", lambda text, budget: (text, 1.0))
+    monkeypatch.setattr(selection, "summary_calls", lambda excerpt, window, overlap: 1)
+    from pipeline.questions.answer_spans import choose
+
+    settings = dict(target=6, questions_per_chunk=3, overdraw=1.5, chunk_tokens=256, multi_hop=False,
+                    multi_hop_share=0.0, seed=1, summary_budget=1000, summary_window=1000, summary_overlap=0)
+    text = "\n\n".join(chunks)
+    plan = selection.plan(text, None, askable=lambda excerpt: bool(choose(excerpt, 1)), **settings)
+    assert plan.skipped == [1] and sorted(plan.single_hop) == [0, 2]
+    assert selection.plan(text, None, **settings).skipped == []  # question-first generation reads it

@@ -48,6 +48,8 @@ def test_the_report_sentence_gives_each_rate_with_its_counts():
     assert "duplicate by meaning wrongly rejects 0/8 (0%)" in sentence
     assert "gold-answer check is not measured yet" in sentence
     assert validation_rates.rates_sentence({}) == ""
+    off = validation_rates.rates_sentence(RATES, check_gold=False)  # answer-first: the round trip checks the golds
+    assert "gold-answer check is off" in off and "not measured yet" not in off
 
 
 def test_the_console_table_flags_a_rate_above_ten_percent():
@@ -108,15 +110,20 @@ def test_the_gold_check_set_is_graded_as_generation_checks_and_reused(tmp_path):
 
 def test_a_fresh_machine_uses_the_shipped_gold_check_measurement():
     """Issue 28: the gold check's labelled set was graded on every fresh machine (two minutes of its first report);
-    the default judge's measurement ships with the repository and says so."""
-    cfg = config.load("default")
+    the default judge's measurement ships with the repository and says so (for a profile that checks gold answers
+    with the judge: the default profile's round trip replaced it)."""
+    cfg = _checking_gold(config.load("default"))
     embed = lambda texts: np.eye(len(texts))  # noqa: E731
     rates = validation_rates.all_rates(cfg, Path("/nonexistent"), embed)[validation_rates.GOLD_CHECK_REASON]
     assert rates["graded"] == rates["items"] and rates["source"].startswith("shipped measurement")
 
 
+def _checking_gold(cfg):
+    return cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"check_gold": True})})
+
+
 def test_generation_json_gets_the_gold_check_rates_once_its_verdicts_exist(tmp_path, monkeypatch):
-    cfg = config.load("default")
+    cfg = _checking_gold(config.load("default"))
     profile_dir = tmp_path / cfg.profile
     embed = lambda texts: np.eye(len(texts))  # noqa: E731 - no two texts alike: no duplicate found
     monkeypatch.setattr(validation_rates, "shipped_gold_check_path", lambda key: tmp_path / "none.jsonl")
@@ -144,3 +151,25 @@ def test_the_report_gets_the_rule_checks_rates_on_their_held_out_items_only():
     assert 0 < len(held_out) < len(about)
     assert rates["about the text"]["good"] + rates["about the text"]["bad"] == len(held_out)
     assert "held-out items" in validation_rates.rates_sentence(rates)
+
+
+def test_the_kept_questions_unsound_share_is_counted_on_held_out_labels_of_the_runs_generation(tmp_path, monkeypatch):
+    """Issue 32: the report gives the measured share of unsound kept questions for its own generation code, from
+    blind labels on held-out documents only."""
+    rows = [{"document": "a", "split": "heldout", "generation": "g1", "question_sound": True, "gold_sound": True},
+            {"document": "a", "split": "heldout", "generation": "g1", "question_sound": False, "gold_sound": True},
+            {"document": "b", "split": "heldout", "generation": "g1", "question_sound": True, "gold_sound": False},
+            {"document": "b", "split": "heldout", "generation": "g1", "question_sound": True, "gold_sound": True},
+            {"document": "b", "split": "heldout", "generation": "g1", "question_sound": True, "gold_sound": True},
+            {"document": "c", "split": "dev", "generation": "g1", "question_sound": False, "gold_sound": False},
+            {"document": "a", "split": "heldout", "generation": "g0", "question_sound": False, "gold_sound": False}]
+    path = tmp_path / "kept.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(validation_rates, "KEPT_QUESTIONS", path)
+    rates = validation_rates.kept_question_rates("g1")
+    assert (rates["unsound"], rates["labelled"], rates["documents"]) == (2, 5, {"a": [1, 2], "b": [1, 3]})
+    assert rates["interval"][0] < 0.4 < rates["interval"][1]
+    sentence = validation_rates.kept_questions_sentence(rates, "g1")
+    assert "2 of 5 (40%" in sentence and "2 held-out real documents" in sentence and "1 of 2 on one document, a" in sentence
+    assert validation_rates.kept_question_rates("g2") is None
+    assert "not measured" in validation_rates.kept_questions_sentence(None, "g2")

@@ -53,9 +53,12 @@ from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
 from pipeline.progress import SpeedLog, duration
-from pipeline.questions import selection, validate, validation_rates
+from pipeline.questions import answer_first, round_trip, selection, validate, validation_rates
+from pipeline.questions.answer_spans import choose as choose_answers
+from pipeline.questions.answer_spans import common_names
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.questions.document import SUPPORTED_SUFFIXES, content_hash, page_count
+from pipeline.questions.model_checks import Checks, GoldCheck, RoundTrip
 from pipeline.serving.servers import machine_lock, pinned_gpus, serve, served_name
 from pipeline.verdicts import calibration
 
@@ -68,9 +71,22 @@ PROMPTS = ROOT / "generator_prompts"
 # says nothing of the language): the rules go in YourBench's additional instructions (the user message), a
 # short role in its system prompt; each in the document's language where a translation exists.
 QUESTION_RULES, QUESTION_SYSTEM = PROMPTS / "question_rules.md", PROMPTS / "question_system.md"
+# Answer-first generation (questions.answer_first, pipeline/questions/answer_first.py): its rules, role and user prompt.
+ANSWER_FIRST_RULES, ANSWER_FIRST_SYSTEM = PROMPTS / "answer_first_rules.md", PROMPTS / "answer_first_system.md"
+ANSWER_FIRST_USER = PROMPTS / "answer_first_user.md"
 KEY_ENV = "EVAL_GENERATOR_API_KEY"  # YourBench expands $VARS: nothing secret lands in its yaml
 # The records of finished model calls in a run folder: the generator's, and the judge model's gold-answer checks.
 GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validation/calls.jsonl")
+
+
+# Which generation code made a run's questions: the labels of kept questions (labelled/kept_questions.jsonl) carry it,
+# and a run reports the unsound share measured for its own generation. A change to how questions are made or kept
+# is a new generation: its share is unmeasured until its held-out questions are labelled.
+GENERATIONS = {True: "answer-first-1", False: "question-first-2"}  # questions.answer_first -> generation
+
+
+def generation_id(cfg: Config) -> str:
+    return GENERATIONS[cfg.questions.answer_first]
 
 
 def question_schema(count: int) -> dict:
@@ -89,8 +105,8 @@ def question_schema(count: int) -> dict:
     return {"type": "array", "items": item, "minItems": count, "maxItems": count}
 
 
-def _response_format(gen: Generator, count: int) -> dict:
-    schema = question_schema(count)
+def _response_format(gen: Generator, count: int, answer_first_reply: bool = False) -> dict:
+    schema = answer_first.schema(count) if answer_first_reply else question_schema(count)
     if gen.engine == "llama-cpp":
         return {"type": "json_object", "schema": schema}
     return {"type": "json_schema", "json_schema": {"name": "questions", "schema": schema}}
@@ -100,6 +116,10 @@ def prompt_files(cfg: Config) -> list[Path]:
     """The generator's prompt files, every translation included (the document's language is known only
     once its text is extracted)."""
     named = [QUESTION_RULES, QUESTION_SYSTEM]
+    if cfg.questions.answer_first:
+        named += [ANSWER_FIRST_RULES, ANSWER_FIRST_SYSTEM, ANSWER_FIRST_USER]
+    if cfg.questions.round_trip:
+        named.append(round_trip.PROMPT)
     if cfg.generator.summarization_prompt:
         named.append(PROMPTS / cfg.generator.summarization_prompt)
     return [path for name in named for path in languages.translations(name)]
@@ -119,7 +139,9 @@ def generate_key(cfg: Config) -> str:
     in ``generate``, the generator's prompt files, the question types, and the gold-answer check (when on)."""
     q = cfg.questions
     prompts = [path.read_text(encoding="utf-8") for path in prompt_files(cfg)]
-    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompts,
+    # the rules that choose the answers and judge a round trip (keys.TEXT_FILES) are part of what the questions are
+    rules = keys.texts(keys.GENERATE) if q.answer_first or q.round_trip else []
+    return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompts, *rules,
                        QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
 
 
@@ -140,12 +162,22 @@ def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path, 
     decoding = {"max_tokens": gen.max_new_tokens, "temperature": 0.0, "seed": q.seed}  # reproducible questions
     models = [{**model, "model_name": name, "extra_parameters": {**decoding, "max_tokens": gen.summary_max_tokens}}]
     question_model = name
+    single_model = question_model
     if gen.json_schema_decoding:
-        question_model = f"{name}-json"
+        question_model = single_model = f"{name}-json"
         models.append({**model, "model_name": question_model, "extra_parameters": {
             **decoding, "response_format": _response_format(gen, q.questions_per_chunk)}})
+        if q.answer_first:
+            single_model = f"{name}-answers"
+            models.append({**model, "model_name": single_model, "extra_parameters": {
+                **decoding, "response_format": _response_format(gen, q.questions_per_chunk, answer_first_reply=True)}})
     instructions = generator_prompt(QUESTION_RULES, language, count=q.questions_per_chunk)
     system = generator_prompt(QUESTION_SYSTEM, language)
+    single_hop = {"additional_instructions": instructions, "single_hop_system_prompt": system}
+    if q.answer_first:  # the answers are in the chunk text (answer_first.generator_input)
+        single_hop = {"additional_instructions": generator_prompt(ANSWER_FIRST_RULES, language),
+                      "single_hop_system_prompt": generator_prompt(ANSWER_FIRST_SYSTEM, language),
+                      "single_hop_user_prompt": generator_prompt(ANSWER_FIRST_USER, language)}
     stages = {
         "ingestion": {"source_documents_dir": str(work / "raw"), "output_dir": str(work / "processed"),
                       "supported_file_extensions": list(SUPPORTED_SUFFIXES)},
@@ -154,14 +186,13 @@ def yourbench_config(cfg: Config, base_url: str, dataset_dir: Path, work: Path, 
                                                                             language)}
                              if gen.summarization_prompt else {})},
         "chunking": {"l_max_tokens": q.chunk_tokens, "token_overlap": 0, "h_min": 2, "h_max": 2},
-        "single_hop_question_generation": {"additional_instructions": instructions,
-                                           "single_hop_system_prompt": system},
+        "single_hop_question_generation": single_hop,
         "multi_hop_question_generation": {"additional_instructions": instructions,
                                           "multi_hop_system_prompt": system},
         "prepare_lighteval": {},
         "citation_score_filtering": {},  # scores only; the threshold is ours (pipeline/questions/validate.py)
     }
-    roles = {"summarization": [name], "single_hop_question_generation": [question_model],
+    roles = {"summarization": [name], "single_hop_question_generation": [single_model],
              "multi_hop_question_generation": [question_model], "ingestion": [name]}
     return {
         "hf_configuration": {"hf_dataset_name": "questions", "local_dataset_dir": str(dataset_dir),
@@ -290,7 +321,13 @@ def make_plan(document: dict, pages: int | None, cfg: Config, calls: int | None 
                           questions_per_chunk=q.questions_per_chunk, overdraw=q.overdraw,
                           chunk_tokens=q.chunk_tokens, multi_hop=q.multi_hop, multi_hop_share=q.multi_hop_share,
                           seed=q.seed, summary_budget=q.summary_excerpt_tokens,
-                          summary_window=summary_window(cfg.generator), summary_overlap=SUMMARY_OVERLAP)
+                          summary_window=summary_window(cfg.generator), summary_overlap=SUMMARY_OVERLAP,
+                          askable=_askable(document["document_text"]) if q.answer_first else None)
+
+
+def _askable(text: str):
+    common = common_names(text)
+    return lambda excerpt: bool(choose_answers(excerpt, 1, common))
 
 
 def plan_document(doc: Path, run_dir: Path, cfg: Config) -> selection.Plan:
@@ -315,7 +352,9 @@ def plan_line(plan: selection.Plan, cfg: Config, speed: SpeedLog) -> str:
         estimate = "no time estimate yet (no generator call measured on this machine)"
     pages = f"{plan.pages} pages, " if plan.pages is not None else ""
     coverage = "" if plan.summary_coverage >= 1 else f" over {plan.summary_coverage:.0%} of the text"
-    skipped = f" ({len(plan.skipped)} mostly figure or table debris: not read)" if plan.skipped else ""
+    why = "figure or table debris, or no sentence to ask about" if cfg.questions.answer_first else \
+        "mostly figure or table debris"
+    skipped = f" ({len(plan.skipped)} {why}: not read)" if plan.skipped else ""
     return (f"generate: {pages}{plan.tokens:,} tokens, {plan.chunks} chunks of {cfg.questions.chunk_tokens} tokens"
             f"{skipped}; "
             f"{plan.calls} generator calls planned ({plan.summary_calls} summary{coverage}, "
@@ -349,7 +388,17 @@ def _generate_questions(document: dict, summary: dict, plan: selection.Plan, yb:
         raise RuntimeError(f"YourBench made {len(chunks)} chunks, the plan expected {plan.chunks}")
     # What is read of each chunk: whole sentences and list items, no runs of figure debris (selection.excerpt).
     texts = [chunk["chunk_text"] for chunk in chunks]
-    row["chunks"] = [{**chunks[i], "chunk_text": selection.excerpt(texts, i)} for i in sorted(plan.single_hop)]
+    q = yb.cfg.questions
+
+    common = common_names(document["document_text"]) if q.answer_first else frozenset()
+
+    def single_hop_text(i: int) -> str:  # answer-first: the excerpt and the answers to ask about
+        text = selection.excerpt(texts, i)
+        if not q.answer_first:
+            return text
+        return answer_first.generator_input(text, choose_answers(text, q.questions_per_chunk, common), yb.language)
+
+    row["chunks"] = [{**chunks[i], "chunk_text": single_hop_text(i)} for i in sorted(plan.single_hop)]
     row["multihop_chunks"] = [{"chunk_ids": [chunks[i]["chunk_id"] for i in pair],
                                "chunks_text": [selection.excerpt(texts, i) for i in pair]} for pair in plan.multi_hop]
     config = yb.config(dataset_dir)
@@ -378,48 +427,6 @@ def run(doc: Path, run_dir: Path, cfg: Config) -> Path:
 def _served_fingerprint(model, at: str) -> str:
     """The call record's key for ``model`` (at ``at`` in the profile): what changes a reply beyond the request."""
     return fingerprint(keys.settings(model, keys.CALLS, at))
-
-
-class _GoldCheck:
-    """Asks the judge model, through its recording proxy, whether a gold answer is supported."""
-
-    def __init__(self, cfg: Config, proxy: CallProxy, language: str):
-        from openai import OpenAI
-
-        from pipeline.verdicts.grading import Pass
-
-        self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
-        self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
-        self.judge_pass = Pass("gold_check", cfg.judge)
-        self.template = validate.gold_check_prompt(language, cfg.judge.verdict)
-        self.progress = None
-
-    def measure(self, runs_dir: Path) -> None:
-        """Grade the labelled gold-check set (``labelled/gold_check.jsonl``) where this judge configuration has
-        no verdict on record yet: once per machine and configuration, so that every report gives the check's
-        measured error rates."""
-        path = validation_rates.gold_check_path(runs_dir, validate.gold_check_key(self.cfg))
-        items = validation_rates.gold_check_items()
-        measured = validation_rates.gold_check_measured(runs_dir, self.cfg, items)
-        todo = [] if measured and measured[0] != path else validation_rates.gold_check_todo(path, items)
-        if todo:  # no shipped measurement of this judge configuration: measure it here, once per machine
-            self.proxy.step("gold_check_set", "gold-answer check on its labelled set (once per judge)", len(todo))
-            validation_rates.grade_gold_check_set(self.client, self.model, self.cfg, path, items)
-
-    def expect(self, checks: int) -> None:
-        """How many checks this validation makes in all: a new progress line, then an updated total."""
-        if self.progress is None:
-            self.progress = self.proxy.step("gold_check", "gold-answer checks", checks)
-        else:
-            self.progress.total = checks
-
-    def __call__(self, row) -> tuple[bool | None, str]:
-        from pipeline.verdicts.grading import grade
-
-        found = grade(self.client, self.model, self.judge_pass, self.template,
-                      {"question": row["question"], "gold": row["gold"], "chunk_text": row["chunk_text"],
-                       "prediction": ""})
-        return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
 
 
 class _Embedder:
@@ -475,17 +482,24 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                     summary = _summarize(document, plan, cfg, yb, proxy)
                     for _round in range(q.top_up_rounds + 1):
                         dataset_dir = _generate_questions(document, summary, plan, yb, proxy)
-                        proxy.release()  # one model loaded at a time: the judge checks the gold answers next
-                        gold_check = _GoldCheck(cfg, judge_proxy, yb.language)
+                        if q.check_gold:
+                            proxy.release()  # one model loaded at a time: the judge checks the gold answers next
+                        gold_check = Checks([check(cfg, served, yb.language) for check, served, on in
+                                             ((GoldCheck, judge_proxy, q.check_gold),
+                                              (RoundTrip, proxy, q.round_trip)) if on])
                         first_read = selection.first_read(plan.chunks, plan.question_calls,
                                                           q.multi_hop_share if q.multi_hop else 0.0, q.seed,
                                                           plan.skipped)
-                        kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir), first_read), cfg,
+                        answers = q.questions_per_chunk if q.answer_first else 0
+                        kept, rejected = validate.validate(candidates(_load_prepared(dataset_dir), first_read, answers,
+                                                                      common_names(document["document_text"])),
+                                                           cfg,
                                                            embed=embed, ask_support=gold_check,
                                                            expect=gold_check.expect)
                         if q.check_gold:
-                            gold_check.measure(calibration.runs_root(run_dir))
+                            gold_check.checks[0].measure(calibration.runs_root(run_dir))
                         judge_proxy.release()
+                        proxy.release()
                         rounds.append({"question_calls": plan.question_calls, "kept": len(kept),
                                        "rejected": len(rejected)})
                         more = _top_up(plan, len(kept), document, cfg) if _round < q.top_up_rounds else None
@@ -494,7 +508,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                         print(f"generate: {len(kept)} questions passed validation of {q.target} wanted; "
                               f"reading {more.question_calls - plan.question_calls} more chunks", flush=True)
                         if (warning := longer_than_planned(first_plan, more, len(kept), speed, cfg,
-                                                              runs.document_name(run_dir, doc.name))):
+                                                              runs.document_given(run_dir, doc.name))):
                             print(warning, flush=True)
                         plan = more
             finally:
@@ -510,6 +524,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
              # every call these questions rest on, made now or replayed: the report charges each its energy
              "calls_used": [*generator_calls.used, *judge_calls.used],
              "validation_error_rates": validation_rates.all_rates(cfg, calibration.runs_root(run_dir), embed),
+             "generation": generation_id(cfg),
+             "kept_questions_unsound": validation_rates.kept_question_rates(generation_id(cfg)),
              "language": yb.language,
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)
@@ -524,20 +540,46 @@ def _load_prepared(dataset_dir: Path) -> pd.DataFrame:
     return subsets["prepared_lighteval"].to_pandas()
 
 
-def candidates(prepared: pd.DataFrame, first_read: dict | None = None) -> pd.DataFrame:
+def candidates(prepared: pd.DataFrame, first_read: dict | None = None, answers_per_chunk: int = 0,
+               common: frozenset[str] = frozenset()) -> pd.DataFrame:
     """YourBench's prepared questions, one row each, in our column names (before validation).
 
     ``first_read`` (:func:`pipeline.questions.selection.first_read` of the plan) gives each row ``plan_step``: the number
     of generator calls at which the plan first reads the chunk, or multi-hop pair, that the question came
     from (NaN when not known). Validation considers questions in that order (:func:`validate.validation_order`).
+
+    Answer-first generation (``answers_per_chunk``: the answers offered a call): a single-hop question's gold
+    answer becomes the offered answer its generated one copies — the span as the excerpt writes it, its kind as
+    the question's category, its sentence as the citation — and ``offered_answer`` says whether it copied one
+    (False: an answer of the generator's own, which validation rejects).
     """
     df = prepared.copy()
-    df["question"] = df["question"].astype(str).str.strip()
+    # "...in 2025??" and "... mentioned in the text?" (validate.strip_scaffolding): the question the generator meant
+    df["question"] = df["question"].astype(str).str.strip().str.replace(r"\?{2,}$", "?", regex=True).map(
+        validate.strip_scaffolding)
     df["gold"] = df["ground_truth_answer"].astype(str).str.strip()
     df["question_id"] = df["question"].map(question_id)
-    df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(chunks))
+    df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(answer_first.excerpt_of(c) for c in chunks))
     if "citation_score" not in df:
         df["citation_score"] = float("nan")
+    offered, golds, kinds, citations, scores = [], [], [], [], []
+    for row in df.to_dict("records"):
+        chunks = list(row["chunks"])
+        found = None
+        answer_first_call = (answers_per_chunk and row.get("kind") == "single_hop" and len(chunks) == 1
+                             and chunks[0] != row["chunk_text"])
+        if answer_first_call:
+            found = answer_first.match(row["gold"], answer_first.offered(chunks[0], answers_per_chunk, common),
+                                       row["chunk_text"])
+        offered.append(None if not answer_first_call else found is not None)
+        gold, kind, citation = found or (row["gold"], row.get("question_category"), None)
+        golds.append(gold)
+        kinds.append(kind)
+        citations.append(([citation] if citation else []) if found else row.get("citations"))
+        scores.append(100.0 if found else row["citation_score"])  # an offered answer is the excerpt's own words
+    df["offered_answer"] = pd.Series(offered, index=df.index, dtype=object)
+    df["gold"], df["question_category"], df["citation_score"] = golds, kinds, scores
+    df["citations"] = pd.Series(citations, index=df.index, dtype=object)
     ids = df["chunk_ids"] if "chunk_ids" in df else pd.Series([[]] * len(df), index=df.index, dtype=object)
     df["plan_step"] = [_plan_step(list(chunk_ids), first_read or {}) for chunk_ids in ids]
     return df

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ENCODING = "cl100k_base"  # YourBench's default token encoding for chunking and summarization
@@ -194,7 +195,8 @@ class Plan:
     summary_coverage: float  # share of the document the summary reads
     single_hop: list[int] = field(default_factory=list)  # chunk indices, in selection order
     multi_hop: list[tuple[int, int]] = field(default_factory=list)  # chunk index pairs, each in document order
-    skipped: list[int] = field(default_factory=list)  # chunks never read: mostly figure or table debris
+    # chunks never read: mostly figure or table debris, or (answer-first) nothing to ask about
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def question_calls(self) -> int:
@@ -261,13 +263,20 @@ def first_read(n_chunks: int, calls: int, multi_hop_share: float, seed: int,
 
 def plan(text: str, pages: int | None, *, target: int, questions_per_chunk: int, overdraw: float,
          chunk_tokens: int, multi_hop: bool, multi_hop_share: float, seed: int,
-         summary_budget: int, summary_window: int, summary_overlap: int, calls: int | None = None) -> Plan:
-    """The plan for ``target`` questions (or for ``calls`` question-generation calls, when given)."""
+         summary_budget: int, summary_window: int, summary_overlap: int, calls: int | None = None,
+         askable: Callable[[str], bool] | None = None) -> Plan:
+    """The plan for ``target`` questions (or for ``calls`` question-generation calls, when given).
+
+    ``askable(excerpt)``: whether a chunk's excerpt (:func:`excerpt`) can yield a question at all; a chunk that
+    cannot (answer-first generation: no sentence of prose with an answer in it — a cover page, a reference
+    list, a list of links) is skipped like one of figure debris, and never sent to the generator.
+    """
     chunks = chunk_texts(text, chunk_tokens)
-    skipped = [i for i, chunk in enumerate(chunks) if mostly_debris(chunk)]
+    skipped = [i for i, chunk in enumerate(chunks)
+               if mostly_debris(chunk) or (askable is not None and not askable(excerpt(chunks, i)))]
     calls = calls or question_calls_wanted(target, questions_per_chunk, overdraw)
     single, pairs = choose(len(chunks), calls, multi_hop_share if multi_hop else 0.0, seed, skipped)
-    excerpt, coverage = summary_excerpt(text, summary_budget)
+    summarized, coverage = summary_excerpt(text, summary_budget)
     return Plan(pages=pages, tokens=len(_encoder().encode(text, disallowed_special=())), chunks=len(chunks),
-                summary_calls=summary_calls(excerpt, summary_window, summary_overlap), summary_coverage=coverage,
+                summary_calls=summary_calls(summarized, summary_window, summary_overlap), summary_coverage=coverage,
                 single_hop=single, multi_hop=pairs, skipped=skipped)

@@ -45,6 +45,7 @@ ABOUT_THE_TEXT = LABELLED / "about_the_text.jsonl"
 QUESTION_FORM = LABELLED / "question_form.jsonl"
 DUPLICATES = LABELLED / "duplicates.jsonl"
 GOLD_CHECK = LABELLED / "gold_check.jsonl"
+KEPT_QUESTIONS = LABELLED / "kept_questions.jsonl"
 GOLD_CHECK_REASON = "gold answer not supported"
 TARGET = 0.10  # the most each rate should be (issue 20)
 
@@ -236,6 +237,42 @@ def all_rates(cfg: Config, runs_dir: Path, embed) -> dict[str, dict]:
     return rates
 
 
+# ----------------------------------------------------------------------------- what validation let through
+def kept_question_rates(generation: str) -> dict | None:
+    """How many kept questions of ``generation`` (the generation code: :func:`pipeline.questions.generate.
+    generation_id`) were unsound — unclear, or with a wrong gold answer — by blind labels on the held-out
+    documents of ``labelled/kept_questions.jsonl`` (real public documents, never used to choose anything); None
+    when none of them is labelled."""
+    from pipeline.measure.stats import wilson_interval
+
+    rows = [r for r in read_jsonl(KEPT_QUESTIONS) if r.get("generation") == generation and r.get("split") == "heldout"]
+    if not rows:
+        return None
+    documents: dict[str, list[int]] = {}
+    for row in rows:
+        counts = documents.setdefault(row["document"], [0, 0])
+        counts[0] += not (row["question_sound"] and row["gold_sound"])
+        counts[1] += 1
+    unsound = sum(bad for bad, _ in documents.values())
+    low, high = wilson_interval(unsound, len(rows))
+    return {"generation": generation, "labelled": len(rows), "unsound": unsound, "interval": [low, high],
+            "documents": documents}
+
+
+def kept_questions_sentence(rates: dict | None, generation: str) -> str:
+    """The report's sentence on what validation let through, measured (or that it is not)."""
+    if not rates:
+        return (f"How many kept questions of this generation ({generation}) are unclear or have a wrong gold answer "
+                "is not measured: no held-out document's questions of it are labelled.")
+    worst = max(rates["documents"].items(), key=lambda kv: kv[1][0] / kv[1][1])
+    count = len(rates["documents"])
+    return (f"Kept questions of this generation ({generation}), labelled blind on {count} held-out "
+            f"real document{'' if count == 1 else 's'}: {rates['unsound']} of {rates['labelled']} "
+            f"({rates['unsound'] / rates['labelled']:.0%}, 95% interval {rates['interval'][0]:.0%}–"
+            f"{rates['interval'][1]:.0%}) were unclear or had a wrong gold answer (at most {worst[1][0]} of "
+            f"{worst[1][1]} on one document, {worst[0]}); `labelled/kept_questions.jsonl`.")
+
+
 def _share(count: int, total: int) -> str:
     return f"{count}/{total} ({count / total:.0%})" if total else "n/a"
 
@@ -261,14 +298,19 @@ def rates_table(rates: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def rates_sentence(rates: dict[str, dict]) -> str:
-    """One sentence for the report: each check's rates on the labelled sets, with their counts."""
+def rates_sentence(rates: dict[str, dict], check_gold: bool = True) -> str:
+    """One sentence for the report: each check's rates on the labelled sets, with their counts (``check_gold``:
+    whether the run checked its gold answers with the judge model)."""
     if not rates:
         return ""
     parts = [f"{reason} wrongly rejects {_share(r['rejected_good'], r['good'])} good items and lets through "
              f"{_share(r['accepted_bad'], r['bad'])} bad ones" for reason, r in rates.items()]
-    missing = " The gold-answer check's set has no held-out part (its prompt was chosen on it): its rates flatter it." \
-        if GOLD_CHECK_REASON in rates else \
-        " The gold-answer check is not measured yet (`make calibrate` grades its labelled set with the judge)."
+    if not check_gold:
+        missing = (" The gold-answer check is off (`questions.check_gold`); the round trip, where it is on, has no "
+                   "labelled set of its own: what it let through is in the kept questions' labels.")
+    elif GOLD_CHECK_REASON in rates:
+        missing = " The gold-answer check's set has no held-out part (its prompt was chosen on it): its rates flatter it."
+    else:
+        missing = " The gold-answer check is not measured yet (`make calibrate` grades its labelled set with the judge)."
     return ("Measured on the held-out items of the hand-labelled sets in `labelled/` (written after the rules, never "
             f"used to change them): {'; '.join(parts)}.{missing}")

@@ -1,0 +1,365 @@
+"""Answer-first generation: the answers are chosen in code, verbatim from the excerpt; the generator writes
+the question for each.
+
+A 1.5B generator asked for "questions and their answers" picks its own answers, and they are where the
+unsound questions came from (issue 32): a section heading, a web address cut after its host name, a run of
+figure labels, an answer the document does not give, "the name of the organization". Here the answers are
+spans of the excerpt's own sentences, proposed by rules before any model call:
+
+* ``figure``: a number with what it counts or measures ("944 millimetres", "3.1 million euros", "22 %",
+  "2 400 m²", "USD 4.2 billion"), or a range ("1.5–2 °C");
+* ``date``: a day, a month and year, or a year after a preposition ("12 March 2024", "avril 2025",
+  "in 2019" -> "2019");
+* ``name``: a proper name of two or more capitalised words inside a sentence ("World Health Organization",
+  "Val d'Orbe");
+* ``reason``: what follows "because", "due to", "en raison de", ... up to the clause's end (2 to 14 words).
+
+Only sentences of prose are read: a heading, a caption, a table row, a reference, a line of a table of
+contents, a sentence with a web address or an e-mail address gives no answer. A chunk whose excerpt gives none
+is never sent to the generator (:func:`pipeline.questions.selection.plan`).
+
+Each span keeps the sentence it comes from: the generator sees it beside the answer, and it is the question's
+citation. Everything here is pure (text in, spans out) and deterministic, so the spans a call was given can be
+recomputed from its excerpt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.questions.selection import SENTENCE_END
+
+KINDS = ("figure", "date", "name", "reason", "obligation")
+MIN_WORDS, MAX_WORDS = 6, 60  # a sentence of prose: shorter is a heading or a label, longer is a run-on extraction
+
+_MONTHS_EN = ("January|February|March|April|May|June|July|August|September|October|November|December|"
+              "Jan\\.|Feb\\.|Aug\\.|Sept?\\.|Oct\\.|Nov\\.|Dec\\.")
+_MONTHS_FR = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
+_MONTHS = f"(?:{_MONTHS_EN}|{_MONTHS_FR})"
+_DAYS = ("Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|lundi|mardi|mercredi|jeudi|vendredi|samedi|"
+         "dimanche")
+_NUM = r"\d{1,3}(?:(?:[,\u00a0\u202f ]|\.(?=\d{3}\b))\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+_SCALE = r"(?:million|billion|trillion|thousand|millions|billions|milliards?|mille|bn|m)\b"
+_CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP|US\$|CHF)"
+# What a figure counts or measures: a unit symbol, or one word that is not a function word ("households",
+# "millimetres", "personnes"), possibly "per"/"par"/"a" and a second one ("litres per day", "km/h").
+_SYMBOL = r"(?:%|‰|°C|°F|°|m²|m³|km²|km|cm|mm|kg|mg|µg|g|t|ha|l|L|ml|mL|kW|MW|GW|TW|kWh|MWh|GWh|TWh|Wh|W|V|Hz|dB)"
+_FIGURE = re.compile(
+    rf"(?<![\w.,/-])(?:{_CURRENCY}\s?)?(?P<number>{_NUM})(?:\s?[–-]\s?(?:{_NUM}))?(?:\s{_SCALE})?"
+    rf"(?:\s?{_CURRENCY}(?![\w]))?(?:\s?{_SYMBOL}(?:/[\w²³]+)?(?![\w])|\s(?:per\s?cent|percent|pour\s?cent)\b|"
+    rf"-[a-zà-ÿ]+(?:-[a-zà-ÿ]+)*)?"
+    rf"(?![\w/]|[.,]\d)")
+# Words that say what a figure counts or measures when they follow it ("812 millimetres", "96 planning
+# applications", "4,200 square kilometres", "312 personnes"): a known unit, or a plural noun; a modifier first.
+_UNIT_WORDS = frozenset((
+    "metres meters metre meter kilometres kilometers kilometre kilometer millimetres millimeters centimetres "
+    "litres liters litre liter hectares hectare tonnes tons tonne ton grams kilograms euros euro dollars dollar "
+    "pounds francs people persons person households homes jobs employees staff workers patients children adults "
+    "students cases deaths beds sites days day weeks week months month years year hours hour minutes minute "
+    "seconds times fois mètres kilomètres millimètres litres tonnes personnes habitants ménages logements emplois "
+    "salariés patients élèves jours semaines mois ans années heures minutes lits communes degrees degrés").split())
+_MODIFIERS = frozenset("square cubic metric full-time part-time additional new more carrés cubes nouveaux".split())
+_VERBS_S = frozenset("is was has does goes remains seems means makes takes gives shows covers represents includes "
+                     "contains exceeds reaches falls rises grows plus".split())
+_DATE = re.compile(
+    rf"\b(?:(?:from|between|du|entre)\s+(?:\d{{1,2}}(?:st|nd|rd|th|er)?|{_MONTHS})\s+(?:to|and|au|et)\s+)?"
+    rf"(?:(?:{_DAYS})\s+)?(?:\d{{1,2}}(?:st|nd|rd|th|er)?\s+{_MONTHS}(?:\s+\d{{4}})?|{_MONTHS}\s+\d{{1,2}},\s+\d{{4}}|"
+    rf"{_MONTHS}\s+\d{{4}})\b")
+# A year alone is a date after a preposition ("in 2019", "depuis 2015"); the span is the year.
+_YEAR = re.compile(r"\b(?:in|since|by|until|from|before|after|during|en|depuis|dès|avant|après|jusqu['’]en)\s+"
+                   r"((?:19|20)\d{2})\b(?![–-]\d)", re.IGNORECASE)
+# Words that end a unit: a figure's next word is its unit only if it is not one of these.
+_NOT_UNIT = frozenset((
+    "a an the of in on at to for by with from and or but is are was were be been has have had will would shall "
+    "should can could may might must not no than that which who this these those it its as so if per also only "
+    "more less over under about around between up down out into onto within without during after before since "
+    "until while when where each every all any some such other both either neither le la les de du des et ou "
+    "un une en dans sur pour par avec sans sous entre est sont été était ont a au aux ce ces cette se sa son ses "
+    "leur leurs qui que dont où plus moins contre vers chez").split())
+_SKIP_BEFORE = re.compile(r"(?:figure|fig\.|table|tableau|section|article|art\.|chapter|chapitre|annex|annexe|"
+                          r"appendix|page|p\.|pp\.|no\.|n°|§|box|encadré|graphique|step|étape|part|partie|"
+                          r"paragraph|paragraphe|line|ligne|version|v\.|ISBN|ISSN|doi)\s*$", re.IGNORECASE)
+_NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ][\w'’-]*"
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s(?:(?:of|for|the|de|du|des|la|le|d['’]|l['’])\s?)*{_NAME_WORD})+"
+                   rf"|{_NAME_WORD}(?:-{_NAME_WORD})+")
+_COMMON_CAPITALISED = frozenset((
+    "The A An In On At For By With From And Or But This That These Those It Its Our We They He She I "
+    "Le La Les Un Une Des Du De En Dans Sur Pour Par Avec Ce Cette Ces Il Elle Ils Elles Nous On Au Aux "
+    "January February March April May June July August September October November December Monday Tuesday "
+    "Wednesday Thursday Friday Saturday Sunday Janvier Février Mars Avril Mai Juin Juillet Août Septembre "
+    "Octobre Novembre Décembre Figure Table Section Article Chapter Annex Appendix Box Note Source Tableau "
+    "Graphique Encadré Chapitre Annexe However Therefore Also Cependant Ainsi").split())
+_REASON = re.compile(r"\b(?:because(?:\s+of)?|due\s+to|owing\s+to|as\s+a\s+result\s+of|in\s+order\s+to|"
+                     r"so\s+as\s+to|en\s+raison\s+d['’]|en\s+raison\s+de|à\s+cause\s+d['’]|à\s+cause\s+de|"
+                     r"grâce\s+à|afin\s+d['’]|afin\s+de|parce\s+qu['’]|parce\s+que|car)\s+", re.IGNORECASE)
+# What a rule requires: the clause after "must", "shall", "is required to", "doit" ("MUST sign and return the
+# Memorandum of Agreement" -> "sign and return the Memorandum of Agreement"). Procedural documents state their facts
+# this way, with few figures or dates.
+_OBLIGATION = re.compile(r"\b(?:must|shall|should|(?:is|are)\s+required\s+to|(?:has|have|need|needs)\s+to|"
+                         r"doit|doivent|devra|devront|est\s+tenue?\s+de|sont\s+tenue?s\s+de)\s+(?:not\s+|pas\s+)?",
+                         re.IGNORECASE)
+_OBLIGATION_END = re.compile(r"[,;:.!?()]|\s(?:if|unless|when|where|which|who|while|so\s+that|si|lorsque|quand|qui|dont|"
+                             r"afin)\s", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;:.!?()]|\s(?:and|but|while|whereas|which|et|mais|alors|tandis)\s")
+# Sentences that are not prose to ask about.
+_URL = re.compile(r"https?://|www\.|\b[\w.-]+\.(?:com|org|gov|int|net|edu|fr|eu|uk)\b(?:/\S*)?|\S+@\S+\.\w+",
+                  re.IGNORECASE)
+_CAPTION = re.compile(r"^\s*(?:figure|fig\.|table|tableau|graphique|chart|box|encadré|source|sources|note|notes|"
+                      r"map|carte|photo|image)\s*[A-Z]{0,4}[.\d]*\s*[:.–—-]", re.IGNORECASE)
+_REFERENCE = re.compile(r"\bet\s+al\.|\bdoi\b|\bISBN\b|\bISSN\b|\bpp\.\s*\d|\bVol\.\s*\d|\(\d{4}[a-z]?\)[.,]|"
+                        r"\bRetrieved\b|\bAccessed\b|\bconsulté le\b", re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"\b(?:published|publication|copyright|all\s+rights\s+reserved|suggested\s+citation|"
+                           r"cite\s+as|prepared\s+by|edited\s+by|printed|ISBN|licen[cs]e|publié|édité|imprimé|"
+                           r"droits\s+réservés|citation\s+suggérée)\b|©", re.IGNORECASE)
+_LEADERS = re.compile(r"\.{4,}|…{2,}|(?:\s\.){3,}|\s\d{1,3}\s*$")  # a table of contents line
+
+
+# A heading on a line of its own ("2 Cadre réglementaire", "Key findings", "3.1 Water use"): a few words, no
+# punctuation at the end. Joined to the next line it would open a sentence ("2 Cadre réglementaire Loi EGalim La loi").
+_HEADING = re.compile(r"^\s*(?:#+\s*)?(?:\d+(?:\.\d+)*\.?\s+)?[A-ZÀ-ÖØ-Þ0-9][^.!?;:,]{0,60}(?<![.!?;:,\-–])\s*$")
+_HEADING_WORDS = 8
+
+
+def _heading(lines: list[str], i: int, after_heading: bool = False) -> bool:
+    """Line ``i`` is a heading: short, unpunctuated, after a paragraph's end (or another heading) and before a
+    line that opens one (a wrapped line of a sentence is followed by its lowercase continuation)."""
+    line = lines[i]
+    if not _HEADING.match(line) or len(line.split()) > _HEADING_WORDS:
+        return False
+    before = next((b.strip() for b in reversed(lines[:i]) if b.strip()), "")
+    after = next((a.strip() for a in lines[i + 1:] if a.strip()), "")
+    opens = after_heading or not before or not lines[i - 1].strip() or bool(re.search(r"[.!?;:]\W*$", before))
+    return opens and (not after or bool(re.match(r"[A-ZÀ-ÖØ-Þ0-9•\-–*(«\"]", after)))
+
+
+@dataclass(frozen=True)
+class Span:
+    """An answer the generator is asked to write a question for: ``text`` is verbatim in ``sentence``."""
+
+    text: str
+    kind: str
+    sentence: str
+
+
+def sentences(excerpt: str) -> list[str]:
+    """The excerpt cut at sentence ends, list items and blank lines (:data:`selection.SENTENCE_END`), each on one
+    line; a paragraph that opens with a caption's label ("Figure 3:", "Table 2.", "Source:") is left out whole."""
+    paragraphs = re.split(r"(\n\s*\n)", excerpt)
+    lines = "".join(p for p in paragraphs if not _CAPTION.match(p)).split("\n")
+    headings: list[bool] = []
+    for i in range(len(lines)):
+        headings.append(_heading(lines, i, after_heading=bool(headings) and headings[-1]))
+    excerpt = "\n".join(line for line, heading in zip(lines, headings) if not heading)
+    parts, start = [], 0
+    for match in SENTENCE_END.finditer(excerpt):
+        parts.append(excerpt[start:match.end()])
+        start = match.end()
+    parts.append(excerpt[start:])
+    return [" ".join(part.split()) for part in parts if part.strip()]
+
+
+def prose(sentence: str) -> bool:
+    """A sentence of prose to ask about: words enough and not too many, mostly letters, a sentence end or a
+    list item's length, and not a caption, reference, table row, contents line or web address."""
+    words = sentence.split()
+    if not MIN_WORDS <= len(words) <= MAX_WORDS:
+        return False
+    letters = sum(c.isalpha() for c in sentence)
+    if letters < 0.6 * len(sentence.replace(" ", "")):
+        return False
+    if sentence.lstrip().startswith("|") or sentence.count("|") >= 2:
+        return False
+    if any(p.search(sentence) for p in (_URL, _REFERENCE, _LEADERS, _FRONT_MATTER)) or _CAPTION.match(sentence):
+        return False
+    capitalised = sum(w[:1].isupper() for w in words)
+    if capitalised > 0.6 * len(words):  # a title in Title Case, a list of names
+        return False
+    return bool(re.search(r"[.!?;:]\W*$", sentence)) or len(words) >= 8
+
+
+def _clean(span: str) -> str:
+    return span.strip().rstrip(",;:")
+
+
+def _countable(word: str) -> bool:
+    w = word.lower()
+    return (w in _UNIT_WORDS or (len(w) > 3 and w[-1] in "sx" and w not in _VERBS_S and w not in _NOT_UNIT
+                                 and word[:1].islower() and w.replace("-", "").isalpha()))
+
+
+def _unit(rest: str) -> str:
+    """The words after a figure that say what it counts: "" or one or two words (:data:`_UNIT_WORDS`)."""
+    of = re.match(r"\s(?:d['’]|de\s|of\s)([a-zà-ÿ]+)", rest)  # "38 millions d'euros", "2 billion of debt"
+    if of and _countable(of.group(1)):
+        return of.group(0)
+    words = re.match(r"\s([\w'’²³-]+)(?:\s([\w'’²³-]+))?", rest)
+    if not words:
+        return ""
+    first, second = words.group(1), words.group(2) or ""
+    if first.lower() in _NOT_UNIT or not first[:1].islower():
+        return ""
+    if second and second.lower() not in _NOT_UNIT and second[:1].islower() and (
+            first.lower() in _MODIFIERS or (not _countable(first) and _countable(second))):
+        return f" {first} {second}"
+    return f" {first}" if _countable(first) else ""
+
+
+def _figures(sentence: str) -> list[str]:
+    found = []
+    for match in _FIGURE.finditer(sentence):
+        text = match.group(0).rstrip()
+        if _SKIP_BEFORE.search(sentence[:match.start()]):
+            continue
+        number = match.group("number")
+        if text == number and re.fullmatch(r"(?:19|20)\d{2}", number):  # a year: a date
+            continue
+        if re.fullmatch(r"(?:19|20)\d{2}\s?[–-]\s?(?:19|20)?\d{2}", text):  # a period of years
+            continue
+        if match.start() == 0 or re.search(r"(?:^|\n)\s*[-•*–(]?\s*$", sentence[:match.start()]):
+            if re.fullmatch(r"\d{1,2}", number):  # a list marker
+                continue
+        if text[-1:].isdigit() or text.endswith(("million", "billion", "thousand", "millions", "milliards")):
+            text += _unit(sentence[match.start() + len(text):])
+        rate = re.match(r"\s(?:per|par)\s[a-zà-ÿ]+|/[a-zà-ÿ]+\b|\s(?:a|an)\s(?:day|week|month|year|hour|minute|second)\b",
+                        sentence[match.start() + len(text):])
+        if rate and not text[-1:].isdigit():  # "118 litres per day", "50 mg/l"
+            text += rate.group(0)
+        if re.fullmatch(r"\d", text):  # a lone digit says nothing by itself
+            continue
+        found.append(text)
+    return found
+
+
+def _dates(sentence: str) -> list[str]:
+    found = [re.sub(r"^(?:from|du)\s+", "", _clean(m.group(0)), flags=re.IGNORECASE) for m in _DATE.finditer(sentence)]
+    return found + [m.group(1) for m in _YEAR.finditer(sentence)]
+
+
+def _names(sentence: str) -> list[str]:
+    found = []
+    for match in _NAME.finditer(sentence):
+        words = match.group(0).split()
+        while words and (words[0] in _COMMON_CAPITALISED or words[0].lower() in _NOT_UNIT):
+            words = words[1:]
+        while words and words[-1].lower() in _NOT_UNIT:
+            words = words[:-1]
+        if len(words) < 2 and "-" not in "".join(words):
+            continue
+        if any(word in _COMMON_CAPITALISED for word in words[1:]):  # "Contexte Le Programme": a heading run in
+            continue
+        text = " ".join(words)
+        if sentence.startswith(text) and len(words) < 3:  # a sentence's first word is capitalised anyway
+            continue
+        found.append(text)
+    return found
+
+
+def _reasons(sentence: str) -> list[str]:
+    found = []
+    for match in _REASON.finditer(sentence):
+        if re.search(r"\b(?:is|are|was|were|be|been)\s+$", sentence[:match.start()]):  # "is due to finish"
+            continue
+        rest = sentence[match.end():]
+        end = _CLAUSE_END.search(rest)
+        clause = _clean(rest[:end.start()] if end else rest)
+        if 2 <= len(clause.split()) <= 14:
+            found.append(clause)
+    return found
+
+
+def _obligations(sentence: str) -> list[str]:
+    found = []
+    for match in _OBLIGATION.finditer(sentence):
+        if re.search(r"\bnot\s+$|\bpas\s+$", match.group(0)):  # "must not": what is forbidden, a clause of its own
+            continue
+        rest = sentence[match.end():]
+        end = _OBLIGATION_END.search(rest)
+        clause = _clean(rest[:end.start()] if end else rest)
+        if 2 <= len(clause.split()) <= 14:
+            found.append(clause)
+    return found
+
+
+_FINDERS = {"figure": _figures, "date": _dates, "name": _names, "reason": _reasons, "obligation": _obligations}
+
+
+COMMON_NAME = 3  # a name the document gives this many times or more is its subject, not an answer
+
+
+def common_names(document: str) -> frozenset[str]:
+    """The names a document gives :data:`COMMON_NAME` times or more (casefolded): "Trust Framework Accreditation
+    Authority" in a framework that it runs. As answers they make "Who must advise the Applicant?" questions that
+    a dozen sentences answer alike (a real dev document, 2026-12-07: 20 of 36 questions)."""
+    counts: dict[str, int] = {}
+    for match in _NAME.finditer(" ".join(document.split())):
+        words = match.group(0).split()
+        while words and words[0] in _COMMON_CAPITALISED:  # "The Trust Framework ..." is "Trust Framework ..."
+            words = words[1:]
+        if len(words) >= 2:
+            name = " ".join(words).casefold()
+            counts[name] = counts.get(name, 0) + 1
+    return frozenset(name for name, n in counts.items() if n >= COMMON_NAME)
+
+
+def spans(excerpt: str, common: frozenset[str] = frozenset()) -> list[Span]:
+    """Every answer span of the excerpt's prose sentences, in reading order, without repeats or overlaps (a
+    figure inside a name or a reason is left to the longer span); names in ``common`` (:func:`common_names`) are
+    not answers."""
+    found: list[Span] = []
+    seen: set[str] = set()
+    for sentence in sentences(excerpt):
+        if not prose(sentence):
+            continue
+        taken: list[tuple[int, int]] = []
+        candidates = [(kind, text) for kind in ("obligation", "reason", "name", "date", "figure")
+                      for text in _FINDERS[kind](sentence)]
+        for kind, text in candidates:
+            start = sentence.find(text)
+            if start < 0:
+                continue
+            end = start + len(text)
+            if any(start < b and a < end for a, b in taken):
+                continue
+            taken.append((start, end))  # a span already offered still covers its words ("30" of its date)
+            if kind == "name" and any(text.casefold() in name or name in text.casefold() for name in common):
+                continue
+            if text.casefold() not in seen:
+                seen.add(text.casefold())
+                found.append(Span(text, kind, sentence))
+    order = {s.sentence: i for i, s in enumerate(found)}
+    return sorted(found, key=lambda s: (order[s.sentence], s.sentence.find(s.text)))
+
+
+# within a sentence, the span of highest priority is offered; an obligation or a reason only where the sentence
+# has nothing else
+PRIORITY = {"figure": 0, "date": 1, "name": 2, "obligation": 3, "reason": 4}
+# A sentence whose subject is a pronoun ("It was last declared in 2022.") does not say what it is about: its
+# spans are offered only when no other sentence has one.
+PRONOUN_START = re.compile(r"^\W*(?:it|its|they|their|this|these|that|those|he|she|we|there|il|elle|ils|elles|"
+                           r"cela|ce|ceci|celui|celle|ceux|on|nous)\b", re.IGNORECASE)
+
+
+def choose(excerpt: str, count: int, common: frozenset[str] = frozenset()) -> list[Span]:
+    """At most ``count`` spans to ask about: one per sentence, kinds alternating (figures first; a reason only when
+    no sentence has anything else: the 1.5B generator's "why" questions were the vaguest, on the dev documents),
+    spread over the excerpt; the same excerpt always gives the same spans."""
+    pool = spans(excerpt, common)
+    by_sentence: dict[str, list[Span]] = {}
+    for span in pool:
+        by_sentence.setdefault(span.sentence, []).append(span)
+    # each sentence's best span: the kind of highest priority, then the first in the sentence
+    best = [min(group, key=lambda s: (PRIORITY[s.kind], s.sentence.find(s.text))) for group in by_sentence.values()]
+    named = [s for s in best if not PRONOUN_START.match(s.sentence)]
+    best = named + [s for s in best if PRONOUN_START.match(s.sentence)][:max(0, count - len(named))]
+    chosen: list[Span] = []
+    kinds_used: dict[str, int] = {}
+    while best and len(chosen) < count:
+        # the least used kind first (figures before dates, names and reasons at a tie), then reading order
+        pick = min(best, key=lambda s: (s.kind in ("reason", "obligation"), kinds_used.get(s.kind, 0),
+                                        PRIORITY[s.kind], best.index(s)))
+        chosen.append(pick)
+        kinds_used[pick.kind] = kinds_used.get(pick.kind, 0) + 1
+        best.remove(pick)
+    order = {id(s): i for i, s in enumerate(pool)}
+    return sorted(chosen, key=lambda s: order[id(s)])

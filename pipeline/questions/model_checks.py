@@ -1,0 +1,119 @@
+"""The model checks of a generated question, before any candidate answers it (:mod:`pipeline.questions.validate`
+calls them last, once the rules have passed a question).
+
+* :class:`GoldCheck`: the judge model says whether the excerpt supports the gold answer and whether it answers the
+  question (``questions.check_gold``; its error rates are measured on ``labelled/gold_check.jsonl``);
+* :class:`RoundTrip`: the generator model answers the question from the excerpt, without the gold, and the
+  question is kept when that answer states the gold (``questions.round_trip``, :mod:`pipeline.questions.round_trip`);
+* :class:`Checks`: those that are on, in that order.
+
+Each goes through a recording proxy (:class:`pipeline.questions.call_cache.CallProxy`): a check made once is
+replayed, never paid again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import Config
+from pipeline.questions import round_trip, validate, validation_rates
+from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy
+from pipeline.serving.servers import served_name
+
+
+class GoldCheck:
+    """Asks the judge model, through its recording proxy, whether a gold answer is supported."""
+
+    def __init__(self, cfg: Config, proxy: CallProxy, language: str):
+        from openai import OpenAI
+
+        from pipeline.verdicts.grading import Pass
+
+        self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
+        self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
+        self.judge_pass = Pass("gold_check", cfg.judge)
+        self.template = validate.gold_check_prompt(language, cfg.judge.verdict)
+        self.progress = None
+
+    def measure(self, runs_dir: Path) -> None:
+        """Grade the labelled gold-check set (``labelled/gold_check.jsonl``) where this judge configuration has
+        no verdict on record yet: once per machine and configuration, so that every report gives the check's
+        measured error rates."""
+        path = validation_rates.gold_check_path(runs_dir, validate.gold_check_key(self.cfg))
+        items = validation_rates.gold_check_items()
+        measured = validation_rates.gold_check_measured(runs_dir, self.cfg, items)
+        todo = [] if measured and measured[0] != path else validation_rates.gold_check_todo(path, items)
+        if todo:  # no shipped measurement of this judge configuration: measure it here, once per machine
+            self.proxy.step("gold_check_set", "gold-answer check on its labelled set (once per judge)", len(todo))
+            validation_rates.grade_gold_check_set(self.client, self.model, self.cfg, path, items)
+
+    def expect(self, checks: int) -> None:
+        """How many checks this validation makes in all: a new progress line, then an updated total."""
+        if self.progress is None:
+            self.progress = self.proxy.step("gold_check", "gold-answer checks", checks)
+        else:
+            self.progress.total = checks
+
+    def __call__(self, row) -> tuple[bool | None, str]:
+        from pipeline.verdicts.grading import grade
+
+        found = grade(self.client, self.model, self.judge_pass, self.template,
+                      {"question": row["question"], "gold": row["gold"], "chunk_text": row["chunk_text"],
+                       "prediction": ""})
+        return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
+
+
+class RoundTrip:
+    """The round-trip check (:mod:`pipeline.questions.round_trip`): the generator model, through its recording
+    proxy, answers the question from the excerpt without the gold; ``(agrees, its answer and why)``.
+
+    The generator's server, not the judge's: in the default profile they are the same 1.5B weights, and the
+    judge's server computes the logits of every prompt token for its P(yes) (``--logits_all``), 25% slower
+    prompt reading (498 tokens: 14.5 s against 11.6 s, in process, 2026-12-07).
+    """
+
+    rejection = "round trip: the excerpt gives another answer"
+
+    def __init__(self, cfg: Config, proxy: CallProxy, language: str):
+        from openai import OpenAI
+
+        self.cfg, self.proxy, self.model, self.language = cfg, proxy, served_name(cfg.generator), language
+        self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
+        self.progress = None
+
+    def expect(self, checks: int) -> None:
+        if self.progress is None:
+            self.progress = self.proxy.step("round_trip", "round-trip answers", checks)
+        else:
+            self.progress.total = checks
+
+    def __call__(self, row) -> tuple[bool | None, str]:
+        reply = self.client.chat.completions.create(
+            model=self.model, temperature=0.0, seed=self.cfg.questions.seed, max_tokens=round_trip.MAX_TOKENS,
+            messages=[{"role": "user", "content": round_trip.prompt(row["question"], row["chunk_text"],
+                                                                     self.language)}])
+        answer = (reply.choices[0].message.content or "").strip()
+        agrees, why = round_trip.agrees(row["gold"], answer, self.language)
+        return agrees, f"{answer} [{why}]"
+
+
+class Checks:
+    """The judge model's checks of a question, in order (the gold check, then the round trip): the first that
+    rejects it decides, and its ``rejection`` names the reason."""
+
+    def __init__(self, checks: list):
+        self.checks, self.rejection = checks, "gold answer not supported"
+
+    def expect(self, checks: int) -> None:
+        for check in self.checks:
+            check.expect(checks)
+
+    def __call__(self, row) -> tuple[bool | None, str]:
+        replies = []
+        for check in self.checks:
+            verdict, reply = check(row)
+            replies.append(reply)
+            if verdict is not True:
+                self.rejection = getattr(check, "rejection", "gold answer not supported")
+                return verdict, " | ".join(replies)
+        return True, " | ".join(replies)

@@ -1,0 +1,207 @@
+"""Answer-first generation (issue 32): answers chosen by rules from the excerpt, questions written for them,
+and the round trip that keeps a question only when the excerpt answers it with its gold."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.questions import answer_first, answer_spans, round_trip, validate
+from pipeline.questions.generate import candidates
+
+
+def _spans(sentence: str) -> list[tuple[str, str]]:
+    return [(s.kind, s.text) for s in answer_spans.spans(sentence)]
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("In 2025 the basin received 812 millimetres of rainfall, 14 percent below the average.",
+     [("date", "2025"), ("figure", "812 millimetres"), ("figure", "14 percent")]),
+    ("The Lake Varenne basin covers 4,200 square kilometres and supplies water to 1.3 million people.",
+     [("name", "Lake Varenne"), ("figure", "4,200 square kilometres"), ("figure", "1.3 million people")]),
+    ("Water use per person fell for the fifth year in a row, to 118 litres per day.",
+     [("figure", "118 litres per day")]),
+    ("The Authority reviewed 96 planning applications in 2025 and objected to 11 of them.",
+     [("figure", "96 planning applications"), ("date", "2025"), ("figure", "11")]),
+    ("Sur les 38 millions d'euros d'investissement, la région apporte une aide de 2,5 millions d'euros.",
+     [("figure", "38 millions d'euros"), ("figure", "2,5 millions d'euros")]),
+    ("Le site, qui emploie aujourd'hui 312 personnes, va s'agrandir d'un bâtiment de 9 000 m² neuf.",
+     [("figure", "312 personnes"), ("figure", "9 000 m²")]),
+    ("Warming of 1.5–2 °C would raise the cost of flood damage by USD 4.2 billion per year.",
+     [("figure", "1.5–2 °C"), ("figure", "USD 4.2 billion per year")]),
+    ("Products placed on the market after 1 January 2021 fall under Article 14 of the regulation.",
+     [("date", "1 January 2021")]),  # "Article 14" is a reference, not a figure
+    ("The lake level stayed high because the Corvo dam released less water during the summer.",
+     [("reason", "the Corvo dam released less water during the summer")]),
+    ("The programme is due to finish in 2028 at a total cost of 96 million euros.",  # "due to finish": no reason
+     [("date", "2028"), ("figure", "96 million euros")]),
+    ("The Applicant MUST sign and return the Memorandum of Agreement before the review starts.",
+     [("obligation", "sign and return the Memorandum of Agreement before the review starts")]),
+    ("Les cantines doivent proposer un menu végétarien au moins une fois par semaine.",
+     [("obligation", "proposer un menu végétarien au moins une fois par semaine")]),
+    ("The Authority must not disclose the findings of the review to the press.", []),  # a prohibition
+])
+def test_answers_are_spans_of_the_sentence(sentence, expected):
+    assert _spans(sentence) == expected
+
+
+@pytest.mark.parametrize("line", [
+    "Annual Report 2025 of the Varenne Basin Authority",  # a heading: no sentence end, title case
+    "Figure 3: Rainfall in 2025 by month, in millimetres, against the long-term mean.",  # a caption
+    "Smith, J. et al. (2019). Rainfall trends in 2018. Journal of Hydrology 12, pp. 4-9.",  # a reference
+    "See https://www.cdc.gov/handwashing for the 20 seconds rule and the 5 steps of handwashing.",  # a web address
+    "Rainfall and drainage in the 2025 season ........................ 12",  # a contents line
+    "| Rainfall | 812 mm | 944 mm | 14 percent |",  # a table row
+    "Published by the Varenne Basin Authority in March 2026; printed on recycled paper.",  # front matter
+    "0% 0.1 1 5 10 20 40 60 80 100% 2020 2040",  # figure debris
+])
+def test_no_answer_from_what_is_not_prose(line):
+    assert answer_spans.spans(line) == []
+
+
+def test_choose_takes_one_span_a_sentence_kinds_alternating_and_no_pronoun_sentence_first():
+    excerpt = ("In 2025 the basin received 812 millimetres of rainfall, 14 percent below the average. "
+               "It was last declared in 2022. "
+               "The Authority declared a drought alert on 2 August and lifted it on 20 October. "
+               "The new pumping station at Bexley cut the electricity bill by 22 percent.")
+    chosen = answer_spans.choose(excerpt, 3)
+    assert [(s.kind, s.text) for s in chosen] == [("figure", "812 millimetres"), ("date", "2 August"),
+                                                   ("figure", "22 percent")]
+    assert all(s.text in s.sentence for s in chosen)
+    assert answer_spans.choose(excerpt, 3) == chosen  # deterministic: the offer can be recomputed
+    assert "2022" in [s.text for s in answer_spans.choose(excerpt, 4)]  # a pronoun sentence only when needed
+
+
+def test_generator_input_carries_the_answers_and_gives_the_excerpt_back():
+    excerpt = "The new pumping station at Bexley cut the electricity bill by 22 percent in 2025."
+    spans = answer_spans.choose(excerpt, 3)
+    text = answer_first.generator_input(excerpt, spans, "fr")
+    assert "1. Réponse : " not in text and "1. Réponse: 22 percent" in text and "Phrase: The new" in text
+    assert answer_first.excerpt_of(text) == excerpt
+    assert answer_first.excerpt_of(excerpt) == excerpt  # question-first chunks are left alone
+    assert answer_first.offered(text, 3) == spans
+
+
+def test_a_generated_answer_is_matched_to_the_offered_span():
+    excerpt = "The new pumping station at Bexley cut the electricity bill by 22 percent in 2025."
+    spans = answer_spans.choose(excerpt, 3)
+    assert answer_first.match("22 Percent.", spans, excerpt) == ("22 percent", "figure", excerpt)
+    assert answer_first.match("pumping station at bexley", spans, excerpt) == ("pumping station at Bexley",
+                                                                               "other", "")
+    assert answer_first.match("Bexley's station saved a fifth", spans, excerpt) is None
+    assert answer_first.match("", spans, excerpt) is None
+
+
+def test_candidates_take_the_offered_span_as_gold_and_flag_an_answer_of_the_generators_own():
+    excerpt = "The new pumping station at Bexley cut the electricity bill by 22 percent in 2025."
+    chunk = answer_first.generator_input(excerpt, answer_spans.choose(excerpt, 3))
+    prepared = pd.DataFrame([
+        {"question": "By how much did the Bexley station cut the bill?", "ground_truth_answer": "22 percent.",
+         "chunks": [chunk], "kind": "single_hop", "question_category": "", "citations": [], "chunk_ids": ["d_0"]},
+        {"question": "What did the Bexley station do?", "ground_truth_answer": "It saved energy.",
+         "chunks": [chunk], "kind": "single_hop", "question_category": "", "citations": [], "chunk_ids": ["d_0"]},
+    ])
+    rows = candidates(prepared, answers_per_chunk=3)
+    assert list(rows["gold"]) == ["22 percent", "It saved energy."]
+    assert list(rows["offered_answer"]) == [True, False]
+    assert rows.at[0, "question_category"] == "figure" and rows.at[0, "citations"] == [excerpt]
+    assert list(rows["chunk_text"]) == [excerpt, excerpt]  # the answers block never reaches candidates or judge
+    assert list(candidates(prepared)["offered_answer"]) == [None, None]  # question-first: not asked
+
+
+@pytest.mark.parametrize("gold, answer, agrees", [
+    ("812 millimetres", "812 mm", True),  # the figure decides
+    ("812 millimetres", "944 millimetres", False),  # another figure
+    ("2 August", "The alert was declared on 2 August.", True),
+    ("Halden Point", "at Halden Point, on the north shore", True),
+    ("the Corvo dam released less water during the summer", "the Corvo dam released less water", True),
+    ("Halden Point", "Arlen gauge", False),
+    ("Halden Point", "not stated", False),
+    ("Halden Point", "", False),
+    ("Val d'Orbe", "Non indiqué.", False),
+])
+def test_the_round_trip_agrees_when_the_answer_states_the_gold(gold, answer, agrees):
+    assert round_trip.agrees(gold, answer)[0] is agrees
+
+
+def test_the_round_trip_prompt_puts_the_excerpt_before_the_question_in_the_documents_language():
+    text = round_trip.prompt("Quand ?", "Le 2 juin.", "fr")
+    assert text.index("Le 2 juin.") < text.index("Quand ?") and "Extrait" in text and "{" not in text
+    assert "Excerpt:" in round_trip.prompt("When?", "On 2 June.", "de")  # English, for a language without a file
+
+
+@pytest.mark.parametrize("question, unclear", [
+    ("What is the name of the organization?", True),
+    ("What is the name of the guideline?", True),
+    ("What is the budget of the programme?", True),
+    ("Quel est le nom du programme ?", True),
+    ("What is the name of the organization that runs the Corvo wellfield?", False),  # qualified and named
+    ("What is the budget of the Corvo programme?", False),
+    ("How many planning applications did the Authority review in 2025?", False),
+    ("Quel est le budget du projet de Montbrézac ?", False),
+    ("Which section of the river has the highest nitrate level?", False),  # a place, not a body or a text
+])
+def test_a_question_about_a_generic_body_or_text_with_nothing_named_is_unclear(question, unclear):
+    assert validate.unclear_subject(question) is unclear
+    assert (validate.cheap_reason(question, "Corvo Water Board") == "unclear subject") is unclear
+
+
+def test_the_model_checks_run_in_order_and_the_first_rejection_names_the_reason():
+    from pipeline.questions.model_checks import Checks
+
+    class Fake:
+        def __init__(self, verdict, rejection):
+            self.verdict, self.rejection, self.calls, self.expected = verdict, rejection, 0, None
+
+        def expect(self, n):
+            self.expected = n
+
+        def __call__(self, row):
+            self.calls += 1
+            return self.verdict, f"{self.rejection} reply"
+
+    gold, trip = Fake(True, "gold answer not supported"), Fake(False, "round trip: the excerpt gives another answer")
+    checks = Checks([gold, trip])
+    checks.expect(5)
+    assert (gold.expected, trip.expected) == (5, 5)
+    assert checks({}) == (False, "gold answer not supported reply | round trip: the excerpt gives another answer reply")
+    assert checks.rejection == "round trip: the excerpt gives another answer"
+    first = Fake(None, "gold answer not supported")
+    assert Checks([first, trip])({})[0] is None and trip.calls == 1  # no verdict: the next check is not asked
+
+
+@pytest.mark.parametrize("question, stripped", [
+    ("Quelle est la durée de l'expérimentation mentionnée dans le texte ?", "Quelle est la durée de l'expérimentation ?"),
+    ("What is the budget of the Corvo programme mentioned in the report?", "What is the budget of the Corvo programme?"),
+    ("How many wells are there according to the text?", "How many wells are there?"),
+    ("Which crops are mentioned in the text?", "Which crops are mentioned in the text?"),  # what it asks: left to reject
+    ("What is the name of the report on water?", "What is the name of the report on water?"),  # a subject's report
+])
+def test_a_trailing_reference_to_the_text_is_taken_off_the_question(question, stripped):
+    assert validate.strip_scaffolding(question) == stripped
+
+
+@pytest.mark.parametrize("question, kind, other", [
+    ("When did the Esk Mill station close?", "date", False),
+    ("Dans quelle année l'expérimentation est-elle obligatoire ?", "date", False),
+    ("How many meals per week are vegetarian?", "date", True),  # a date asked as a count
+    ("Quel est le délai de réponse ?", "date", True),  # no word of time
+    ("How many hectares did the farmers sign up?", "figure", False),
+    ("Quand la note a-t-elle été publiée ?", "figure", True),  # a figure asked with when
+    ("Who chairs the Corvo Water Board?", "name", False),
+    ("How many staff work at Arlen North?", "name", True),
+    ("Why did the lake level stay high?", "reason", False),
+])
+def test_an_answer_first_question_must_ask_for_its_answers_kind(question, kind, other):
+    assert validate.asks_for_another_kind(question, kind) is other
+
+
+def test_a_name_the_document_repeats_is_its_subject_not_an_answer():
+    document = ("The Trust Framework Accreditation Authority reviews each plan. The Trust Framework Accreditation "
+                "Authority advises the Applicant. An Applicant may appeal to the Trust Framework Accreditation "
+                "Authority within 20 days. The Digital Transformation Agency publishes the framework.")
+    common = answer_spans.common_names(document)
+    assert "trust framework accreditation authority" in common and "digital transformation agency" not in common
+    excerpt = "The Trust Framework Accreditation Authority advises the Applicant within 20 days of a review."
+    assert [s.text for s in answer_spans.spans(excerpt, common)] == ["20 days"]
+    assert "Trust Framework Accreditation Authority" in [s.text for s in answer_spans.spans(excerpt)]

@@ -1,0 +1,37 @@
+"""bench/questions.py: the blind labelling of kept questions and the README's per-document table."""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import questions  # noqa: E402
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_merge_keeps_split_source_and_generation_and_the_table_counts_unsound(tmp_path, monkeypatch):
+    monkeypatch.setattr(questions, "DOCUMENTS", _jsonl(tmp_path / "documents.jsonl", [
+        {"document": "reg", "path": "reg.pdf", "split": "heldout", "source": "org/repo:reg.pdf"}]))
+    monkeypatch.setattr(questions, "KEPT", _jsonl(tmp_path / "kept.jsonl", []))
+    key = _jsonl(tmp_path / "key.jsonl", [{"item": f"i{n}", "document": "reg", "generation": gen, "question_id": f"q{n}",
+                                           "language": "en"} for n, gen in enumerate(["af", "af", "af", "qf"])])
+    labels = _jsonl(tmp_path / "labels.jsonl", [
+        {"item": f"i{n}", "question": "Q?", "gold": "G", "excerpt": "E", "question_sound": sound, "gold_sound": True}
+        for n, sound in enumerate([True, False, True, False])])
+    assert questions.merge(labels, key, "helper") == 4
+    assert questions.merge(labels, key, "helper") == 0  # a row already there is left as it is
+    rows = [json.loads(line) for line in questions.KEPT.read_text().splitlines()]
+    assert {(r["split"], r["source"], r["generation"]) for r in rows} == {
+        ("heldout", "org/repo:reg.pdf", "af"), ("heldout", "org/repo:reg.pdf", "qf")}
+    record = _jsonl(tmp_path / "questions-run.jsonl", [
+        {"document": "reg", "generation": "af", "generated": 10, "kept": 3, "model_calls": 7, "call_seconds": 90.0}])
+    table = questions.table(works=[record]).splitlines()
+    assert "| reg | heldout | af | 10 | 3 | 1/3 (33%) |" in table[2]
+    assert table[2].endswith("| 7 | 1.5 min |")
+    assert "| reg | heldout | qf |  |  | 1/1 (100%) |" in table[3]
