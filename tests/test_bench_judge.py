@@ -43,6 +43,7 @@ def test_the_bench_grades_through_the_pipelines_grading(tmp_path, monkeypatch):
     monkeypatch.setattr(servers, "machine_lock", lambda *a, **k: contextlib.nullcontext())
     monkeypatch.setattr(openai, "OpenAI", StubClient)
     monkeypatch.setattr(bench, "OUT", tmp_path)
+    monkeypatch.setattr(bench, "ROOT", tmp_path)  # no staged answers (labelled/answers/staging.jsonl) of this machine
     pool = [i for i in real_answers.items("heldout") if i["rule"] is None][:5]
     monkeypatch.setattr(real_answers, "items", lambda split=None: pool)
     bench.grade("I", "heldout")
