@@ -333,3 +333,12 @@ def test_the_page_checks_can_fail(tmp_path):
     page.write_text(page.read_text().replace("overflow-wrap: anywhere", "white-space: nowrap"))
     with pytest.raises(AssertionError):
         page_checks(page, tmp_path)
+
+
+def test_the_card_shows_the_decision_and_its_reason_and_folds_how_far_it_holds(tmp_path):
+    lines = ["Pick **small**: accuracy 90%.", "It is the most accurate.", "On 300 held-out answers ...", "Gate ..."]
+    text = render(tmp_path / "report.html", "t", [], [], [], decision=lines).read_text()
+    card = text[text.index('id="decision"'):text.index("</div>", text.index('id="decision"'))]
+    folded = card[card.index("<details"):]
+    assert "<strong>small</strong>" in card[:card.index("<details")] and "most accurate" in card[:card.index("<details")]
+    assert "How far this holds (2 more)" in folded and "held-out answers" in folded and "Gate" in folded

@@ -68,7 +68,8 @@ table.report-table thead th[aria-sort="descending"]::after { content: " ▼"; }
   padding: 0.6rem 1rem; margin: 0 0 0.75rem;
 }
 .decision p { margin: 0.2rem 0; max-width: none; }
-.decision p + p + p { font-size: 0.88rem; }  /* the decision and its first reason read first; the rest says how far */
+.decision .card-more { font-size: 0.88rem; }  /* the decision and its first reason read first; the rest says how far */
+.decision .card-more summary { cursor: pointer; color: var(--accent); }
 .lead figure { margin: 0.5rem 0; }
 .lead figure img { max-height: 55vh; width: auto; }
 /* a wide screen shows the card and the plot side by side: a long card (No pick, its reasons) never pushes
@@ -341,8 +342,13 @@ def render(path: Path, title: str, summary_lines: list[str], sections: list[tupl
 
     lead = ""
     if decision:
+        # the decision and its first reason are read first; how far it holds (held-out rates, the gate, costs) is
+        # one click away, so that the card and the plot stay on the first screen however long the card grows
+        first, rest = list(decision[:2]), list(decision[2:])
+        more = (f'\n<details class="card-more"><summary>How far this holds ({len(rest)} more)</summary>\n'
+                + "\n".join(f"<p>{_bold(_inline(line))}</p>" for line in rest) + "\n</details>") if rest else ""
         lead += ('<div class="decision" id="decision">\n'
-                 + "\n".join(f"<p>{_bold(_inline(line))}</p>" for line in decision) + "\n</div>")
+                 + "\n".join(f"<p>{_bold(_inline(line))}</p>" for line in first) + more + "\n</div>")
     if images:
         figures = "\n".join(_image(caption, png) for caption, png in images)
         lead += f'\n<div class="lead" id="figures">\n{figures}\n</div>'
