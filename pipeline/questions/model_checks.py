@@ -21,8 +21,24 @@ from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy
 from pipeline.serving.servers import served_name
 
 
-class GoldCheck:
+class _Counted:
+    """A check's progress line: how many checks this validation makes in all (``step`` and ``label`` name it)."""
+
+    step, label = "", ""
+    progress = None
+
+    def expect(self, checks: int) -> None:
+        """A new progress line, then an updated total."""
+        if self.progress is None:
+            self.progress = self.proxy.step(self.step, self.label, checks)
+        else:
+            self.progress.total = checks
+
+
+class GoldCheck(_Counted):
     """Asks the judge model, through its recording proxy, whether a gold answer is supported."""
+
+    step, label = "gold_check", "gold-answer checks"
 
     def __init__(self, cfg: Config, proxy: CallProxy, language: str):
         from openai import OpenAI
@@ -33,7 +49,6 @@ class GoldCheck:
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
         self.judge_pass = Pass("gold_check", cfg.judge)
         self.template = validate.gold_check_prompt(language, cfg.judge.verdict)
-        self.progress = None
 
     def measure(self, runs_dir: Path) -> None:
         """Grade the labelled gold-check set (``labelled/gold_check.jsonl``) where this judge configuration has
@@ -47,13 +62,6 @@ class GoldCheck:
             self.proxy.step("gold_check_set", "gold-answer check on its labelled set (once per judge)", len(todo))
             validation_rates.grade_gold_check_set(self.client, self.model, self.cfg, path, items)
 
-    def expect(self, checks: int) -> None:
-        """How many checks this validation makes in all: a new progress line, then an updated total."""
-        if self.progress is None:
-            self.progress = self.proxy.step("gold_check", "gold-answer checks", checks)
-        else:
-            self.progress.total = checks
-
     def __call__(self, row) -> tuple[bool | None, str]:
         from pipeline.verdicts.grading import grade
 
@@ -63,15 +71,15 @@ class GoldCheck:
         return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
 
 
-class RoundTrip:
+class RoundTrip(_Counted):
     """The round-trip check (:mod:`pipeline.questions.round_trip`): the generator model, through its recording
     proxy, answers the question from the excerpt without the gold; ``(agrees, its answer and why)``.
 
     The generator's server, not the judge's: in the default profile they are the same 1.5B weights, and the
-    judge's server computes the logits of every prompt token for its P(yes) (``--logits_all``), 25% slower
-    prompt reading (498 tokens: 14.5 s against 11.6 s, in process, 2026-12-07).
+    generator's server is the one already loaded during generation.
     """
 
+    step, label = "round_trip", "round-trip answers"
     rejection = "round trip: the excerpt gives another answer"
 
     def __init__(self, cfg: Config, proxy: CallProxy, language: str):
@@ -79,13 +87,6 @@ class RoundTrip:
 
         self.cfg, self.proxy, self.model, self.language = cfg, proxy, served_name(cfg.generator), language
         self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
-        self.progress = None
-
-    def expect(self, checks: int) -> None:
-        if self.progress is None:
-            self.progress = self.proxy.step("round_trip", "round-trip answers", checks)
-        else:
-            self.progress.total = checks
 
     def __call__(self, row) -> tuple[bool | None, str]:
         reply = self.client.chat.completions.create(
