@@ -175,6 +175,11 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     # answer-first generation: the rules that choose the answers, and the round trip's agreement rules
     "pipeline/questions/answer_spans.py": _stages(GENERATE),
     "pipeline/questions/round_trip.py": _stages(GENERATE),
+    # the text of a multi-column PDF (its reading order, running heads left out)
+    "pipeline/questions/pdf_text.py": _stages(GENERATE),
+    # which generated questions are kept: the checks, and the one that reads the whole document
+    "pipeline/questions/validate.py": _stages(GENERATE),
+    "pipeline/questions/uniqueness.py": _stages(GENERATE),
 }
 
 # Files the keys read (``<a.b>``: the file the profile field names). The document itself is in no key:

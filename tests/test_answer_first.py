@@ -140,6 +140,10 @@ def test_the_round_trip_prompt_puts_the_excerpt_before_the_question_in_the_docum
     ("How many planning applications did the Authority review in 2025?", False),
     ("Quel est le budget du projet de Montbrézac ?", False),
     ("Which section of the river has the highest nitrate level?", False),  # a place, not a body or a text
+    ("What is the purpose of this workstream?", True),  # pointed at, not named
+    ("Quel est l'objectif de ces mesures ?", True),  # an elided article is no quoted term
+    ("Quel est l'objectif du programme ?", True),
+    ("What is the purpose of this Governance workstream?", False),
 ])
 def test_a_question_about_a_generic_body_or_text_with_nothing_named_is_unclear(question, unclear):
     assert validate.unclear_subject(question) is unclear
@@ -205,3 +209,25 @@ def test_a_name_the_document_repeats_is_its_subject_not_an_answer():
     excerpt = "The Trust Framework Accreditation Authority advises the Applicant within 20 days of a review."
     assert [s.text for s in answer_spans.spans(excerpt, common)] == ["20 days"]
     assert "Trust Framework Accreditation Authority" in [s.text for s in answer_spans.spans(excerpt)]
+
+
+def test_a_piece_the_generator_chose_is_no_answer_when_it_is_cut_from_a_longer_phrase():
+    excerpt = ("The Authority evaluates the Applicant’s operational readiness test results before the live "
+               "implementation of the Identity Exchange environment.")
+    assert answer_first.match("Applicant’s", [], excerpt) is None  # a possessive: its noun is missing
+    assert answer_first.match("live implementation", [], excerpt) is None  # "... of the Identity Exchange environment"
+    assert answer_first.match("Identity Exchange environment", [], excerpt) == (
+        "Identity Exchange environment", "other", "")
+    assert answer_first.match("AED", [], "guidelines developed by the AED Community of Practice.") is None
+
+
+@pytest.mark.parametrize("sentence, obligations", [
+    ("The Authority will say what the Applicant will need to do in order for its actions to be acceptable.", []),
+    ("The Accredited Provider must take in order to keep its accreditation.", []),
+    ("Applicants must do their own testing before the gate.", ["do their own testing before the gate"]),
+    ("The Applicant must sign and return two copies of the Memorandum of Agreement.",
+     ["sign and return two copies of the Memorandum of Agreement"]),
+])
+def test_an_obligation_that_says_nothing_by_itself_is_not_offered(sentence, obligations):
+    from pipeline.questions.answer_spans import answers_in
+    assert answers_in(sentence, "obligation") == obligations

@@ -349,3 +349,18 @@ def test_a_gold_answer_must_be_grounded_in_its_excerpt():
     assert validate.grounding_reason("What is the section's title?", "Administrative Resources", excerpt) is None
     assert validate.grounding_reason("What is the projected rise?", "A d dit i o n a l e", excerpt) == \
         "garbled gold answer"
+
+
+def test_a_question_the_whole_document_answers_two_ways_is_rejected_before_any_model_check():
+    cfg = config.load("default")
+    rows = _candidates([("How many cubic metres did the wellfield pump?", "4.2 million cubic metres", EXCERPT),
+                        ("How many cubic metres did the northern wellfield pump?", "4.2 million cubic metres",
+                         EXCERPT)])
+    document = ("The northern wellfield pumped 4.2 million cubic metres in 2021.\n\n"
+                "The southern wellfield pumped 3.1 million cubic metres in 2021.\n")
+    asked = []
+    kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)),
+                                       ask_support=lambda row: (asked.append(row["question"]) or True, "1"),
+                                       document_text=document)
+    assert rejected["rejection"].tolist() == ["the document answers it more than one way"]
+    assert asked == kept["question"].tolist() == ["How many cubic metres did the northern wellfield pump?"]

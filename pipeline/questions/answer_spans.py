@@ -101,6 +101,11 @@ _OBLIGATION = re.compile(r"\b(?:must|shall|should|(?:is|are)\s+required\s+to|(?:
                          re.IGNORECASE)
 _OBLIGATION_END = re.compile(r"[,;:.!?()]|\s(?:if|unless|when|where|which|who|while|so\s+that|si|lorsque|quand|qui|dont|"
                              r"afin)\s", re.IGNORECASE)
+# An obligation that says nothing by itself: "what the Applicant will need to do in order for …" gave "do in order
+# for its proposed remediation actions to be acceptable" (a real dev document, 2026-12-07: 6 of 48 questions restated
+# their own question this way).
+_EMPTY_OBLIGATION = re.compile(r"(?:do|does|doing|take|takes)(?:\s+(?:so|this|that|it))?(?:\s+in\s+order\b|\s*$)",
+                               re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;:.!?()]|\s(?:and|but|while|whereas|which|et|mais|alors|tandis)\s")
 # Sentences that are not prose to ask about.
 _URL = re.compile(r"https?://|www\.|\b[\w.-]+\.(?:com|org|gov|int|net|edu|fr|eu|uk)\b(?:/\S*)?|\S+@\S+\.\w+",
@@ -276,6 +281,8 @@ def _obligations(sentence: str) -> list[str]:
         rest = sentence[match.end():]
         end = _OBLIGATION_END.search(rest)
         clause = _clean(rest[:end.start()] if end else rest)
+        if _EMPTY_OBLIGATION.match(clause):
+            continue
         if 2 <= len(clause.split()) <= 14:
             found.append(clause)
     return found
@@ -363,3 +370,8 @@ def choose(excerpt: str, count: int, common: frozenset[str] = frozenset()) -> li
         best.remove(pick)
     order = {id(s): i for i, s in enumerate(pool)}
     return sorted(chosen, key=lambda s: order[id(s)])
+
+
+def answers_in(sentence: str, kind: str) -> list[str]:
+    """The spans of ``kind`` (one of :data:`KINDS`) that ``sentence`` holds, as :func:`spans` would find them."""
+    return _FINDERS[kind](sentence)

@@ -53,7 +53,7 @@ from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
 from pipeline.progress import SpeedLog, duration
-from pipeline.questions import answer_first, round_trip, selection, validate, validation_rates
+from pipeline.questions import answer_first, pdf_text, round_trip, selection, validate, validation_rates
 from pipeline.questions.answer_spans import choose as choose_answers
 from pipeline.questions.answer_spans import common_names
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
@@ -295,7 +295,7 @@ def _ingested(dataset_dir: Path) -> dict:
 def _ingest(doc: Path, work: Path, yb: _YourBench, console) -> dict:
     """YourBench's ingestion of ``doc``, done once per document (``ingested.key`` says for which)."""
     done_key, dataset_dir = work / "ingested.key", work / "ingested"
-    key = content_hash(doc)
+    key = f"{content_hash(doc)} {pdf_text.VERSION}"
     if done_key.is_file() and done_key.read_text().strip() == key and dataset_dir.is_dir():
         with contextlib.suppress(Exception):
             return _ingested(dataset_dir)
@@ -304,7 +304,13 @@ def _ingest(doc: Path, work: Path, yb: _YourBench, console) -> dict:
     for stale in (work / "raw", work / "processed", dataset_dir):
         shutil.rmtree(stale, ignore_errors=True)
     (work / "raw").mkdir(parents=True)
-    shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
+    # A multi-column PDF goes in as its text in reading order (MarkItDown reads across the columns: pdf_text.py)
+    columns = pdf_text.column_text(doc) if doc.suffix.lower() == ".pdf" else None
+    if columns:
+        console.write("generate: the PDF is set in columns; its text is read column by column\n")
+        atomic_write_text(work / "raw" / "document.md", columns)
+    else:
+        shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
     yb.stage("ingestion", dataset_dir)
     processed = work / "processed" / "document.md"
     if not processed.is_file() or not processed.read_text(encoding="utf-8").strip() or not dataset_dir.is_dir():
@@ -495,7 +501,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                                                                       common_names(document["document_text"])),
                                                            cfg,
                                                            embed=embed, ask_support=gold_check,
-                                                           expect=gold_check.expect)
+                                                           expect=gold_check.expect,
+                                                           document_text=document["document_text"])
                         if q.check_gold:
                             gold_check.checks[0].measure(calibration.runs_root(run_dir))
                         judge_proxy.release()

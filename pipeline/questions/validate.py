@@ -24,6 +24,9 @@ Then, cheapest first (the last needs a model):
    labels ("0% 0.1 1 5 10 20 40 60 80 100%") rather than a statement;
 3. ``restates the question``: a yes/no question whose gold answer adds nothing
    to it;
+   ``the document answers it more than one way``: its gold is a figure or a date and another sentence of the
+   whole document holds every content word of the question with another figure of that unit, or a series over
+   years that the question, naming no year, does not choose from (:mod:`pipeline.questions.uniqueness`);
 4. ``citation not in the excerpt``: YourBench's own citation score (its
    ``citation_score_filtering`` stage: fuzzy overlap of the cited quote with the
    excerpt and the answer) below ``questions.min_citation_score``. A profile
@@ -64,6 +67,8 @@ import pandas as pd
 from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.language import OFFERS_A_CHOICE, localized, translations
+from pipeline.questions.answer_spans import sentences
+from pipeline.questions.uniqueness import competing_sentence
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
 
@@ -327,7 +332,11 @@ _GENERIC_NP = re.compile(
     rf"(?:le|la|les|du|au|aux|ce|cet|cette|ces|son|sa|ses|leur|leurs|l['’])\s*(?:{_VAGUE_FR}\s+)?{_GENERIC_FR}"
     rf"(?:\s+{_VAGUE_FR})?)"
     rf"(?!\s+{_QUALIFIER}\b)(?=\s*[?,]|\s+\w)", re.IGNORECASE)
-_ANCHOR = re.compile(r"\d|[\"“«'‘]\w|(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ]|[A-Z]{2,})")
+# "this workstream", "ces mesures": what the excerpt was about, not named (a real dev document, 2026-12-07: "What is
+# the purpose of this workstream?" of a framework with five)
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|cet|cette|ces)\s+[^\W\d_]{3,}|\bce\s+(?!qu|dont|sont|soit)[^\W\d_]{3,}",
+                            re.IGNORECASE)
+_ANCHOR = re.compile(r"\d|(?<!\w)[\"“«'‘]\w|(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ]|[A-Z]{2,})")
 
 
 _QUESTION_WORDS = frozenset((
@@ -338,13 +347,14 @@ _QUESTION_WORDS = frozenset((
 
 
 def unclear_subject(question: str, gold: str = "") -> bool:
-    """The question's subject is a generic noun ("the organization", "le programme"), unqualified, and nothing
+    """The question's subject is a generic noun ("the organization", "le programme"), unqualified, or a thing
+    pointed at ("this workstream", "ces mesures"), and nothing
     in the question names what it is about: no proper name (a capitalised word after the first), no number, no
     quoted term; or the question has fewer than two words of its own ("Quel est l'année ?")."""
     own = [w for w in re.findall(r"[^\W\d_]+", question.casefold()) if w not in _QUESTION_WORDS and len(w) > 1]
     if len(own) < 2:
         return True
-    return bool(_GENERIC_NP.search(question)) and not _ANCHOR.search(question.strip())
+    return bool(_GENERIC_NP.search(question) or _DEMONSTRATIVE.search(question)) and not _ANCHOR.search(question.strip())
 
 
 # ----------------------------------------------------------------------------- the answer's kind (answer-first)
@@ -501,7 +511,7 @@ UNQUOTED = 60.0  # with no threshold (min_citation_score null), scores below thi
 
 
 def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
-             expect: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             expect: Callable[[int], None] | None = None, document_text: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep up to ``target`` questions of ``candidates`` that pass every check.
 
     ``candidates``: one row per generated question (``question_id``, ``question``,
@@ -511,7 +521,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     (True/False/None, its raw reply); ``expect(n)`` is told how many such checks
     will be made in all, and told again when that changes (a rejected gold
     answer adds one; duplicates found on the way can take some off), for
-    progress lines. Returns (kept, rejected): rows gain ``gold_original`` (the
+    progress lines. ``document_text``: the whole document, to find a question it answers more than one way
+    (:mod:`pipeline.questions.uniqueness`). Returns (kept, rejected): rows gain ``gold_original`` (the
     gold answer before its preamble was stripped, or ""), kept rows ``gold_check``
     (the judge's reply) and ``doubt`` (why a human might look, or ""); rejected
     rows gain ``rejection``. Questions left once ``target`` are kept are in neither.
@@ -524,6 +535,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     scores = rows["citation_score"] if "citation_score" in rows else pd.Series([float("nan")] * len(rows))
     reasons: dict[int, str] = {}
     offered = rows["offered_answer"] if "offered_answer" in rows else pd.Series([None] * len(rows))
+    document_sentences = sentences(document_text) if document_text else []
     for i, row in rows.iterrows():
         if offered[i] is False:
             reasons[i] = "gold answer not in the excerpt"
@@ -533,6 +545,9 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
             reasons[i] = reason
         elif (reason := grounding_reason(row["question"], row["gold"], row["chunk_text"])) is not None:
             reasons[i] = reason
+        elif competing_sentence(row["question"], row["gold"], row.get("question_category") if offered[i] else None,
+                                document_sentences):
+            reasons[i] = "the document answers it more than one way"
         elif q.min_citation_score is not None and scores[i] < q.min_citation_score:
             reasons[i] = "citation not in the excerpt"
     passed = [i for i in range(len(rows)) if i not in reasons]  # to compare for duplicates, then to check

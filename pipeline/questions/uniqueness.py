@@ -1,0 +1,97 @@
+"""Does a question single out its answer in the whole document, not only in its excerpt?
+
+The round trip (round_trip.py) asks the generator model the question with the excerpt at hand, so a question that
+the excerpt answers but the document answers several ways passes it: "What is the debt-to-GDP ratio?" of a report
+that gives it for five years, "What was the increase in net costs?" where two agencies' increases are given.
+A person reading the document (and a candidate given another chunk) cannot know which one is meant.
+
+The check is lexical and cheap (no model): a question whose gold answer is a figure or a date is *not unique* when
+another sentence of the document holds every content word of the question and a figure of the gold's unit (or a
+date) of its own, none of the gold's numbers. Questions whose gold is a name, a reason or a clause are not checked (their competitors are not
+countable in text).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.questions.answer_spans import answers_in
+
+# Words that say what is asked, not what about ("what", "how many", "value"); words of this kind in a competing
+# sentence are not needed for it to compete.
+_ASKING = frozenset((
+    "what which who whom whose when where why how many much is are was were does do did has have had the a an of in "
+    "on at to for by with from and or this that these those it its there be been being as per than into over under "
+    "about according document text report value amount number figure total level size give given state stated "
+    "quel quelle quels quelles qui que quoi quand où pourquoi comment combien est sont était a ont le la les l un une "
+    "des du de d en au aux dans par pour sur ce cette ces il elle ils elles y selon valeur montant nombre chiffre "
+    "niveau rapport document").split())
+_NUMBER = re.compile(r"\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
+
+
+def _stem(word: str) -> str:
+    """A crude stem that puts "costs"/"cost", "pumped"/"pump", "increased"/"increase", "coûts"/"coût" together."""
+    word = word.casefold()
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[:-len(suffix)]
+            break
+    return word[:6]
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in re.findall(r"[^\W\d_]+", text) if len(w) > 2 and w.casefold() not in _ASKING}
+
+
+def _numbers(text: str) -> set[str]:
+    return {re.sub(r"[\s\u00a0\u202f,]", "", n) for n in _NUMBER.findall(text)}
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_CURRENCY = re.compile(r"[$€£¥]|\b(?:USD|EUR|GBP|CHF|dollars?|euros?|pounds?)\b", re.IGNORECASE)
+_PERCENT = re.compile(r"%|\bper\s*cent\b|\bpercent\b|\bpour\s*cent\b|\bpoints?\b", re.IGNORECASE)
+
+
+def unit(figure: str) -> str:
+    """What a figure counts: "currency", "percent", the stem of the word after its number ("12 wells" ->
+    "well"), or "" for a bare number."""
+    if _CURRENCY.search(figure):
+        return "currency"
+    if _PERCENT.search(figure):
+        return "percent"
+    after = re.sub(r"^.*?\d(?:[\d.,\s\u00a0\u202f]*\d)?\s*(?:million|billion|trillion|thousand|millions|billions|"
+                   r"milliards?|mille)?", "", figure, count=1, flags=re.IGNORECASE).strip(" -–")
+    word = re.match(r"[^\W\d_]+", after)
+    return _stem(word.group(0)) if word else ""
+
+
+def competing_sentence(question: str, gold: str, kind: str | None, document_sentences: list[str]) -> str | None:
+    """A sentence of the document that answers ``question`` with another figure or date than the gold (None: none
+    found): it holds every content word of the question and every number the question gives ("in FY 2024"), a
+    figure of the gold's unit (or a date) that is not the gold's. A sentence that states the gold beside other
+    figures is most often its own sentence, and the figures beside it its parts ("costs increased $229.0 billion
+    due to a $147.4 billion loss"): it competes only as a series over years ("98 percent at the end of FY 2024, up
+    from 97 percent at the end of FY 2023") that the question, naming no year, does not choose from. ``kind``: the
+    answer-first span kind; for any other question a gold with a digit is taken as a figure."""
+    if kind not in ("figure", "date"):
+        if kind is not None and kind != "other" or not re.search(r"\d", str(gold)):
+            return None
+        kind = "figure"
+    wanted = content_words(question)
+    gold_numbers = _numbers(gold)
+    if not wanted or not gold_numbers:
+        return None
+    anchors = _numbers(question) - gold_numbers
+    dated = bool(_YEAR.search(question))
+    for sentence in document_sentences:
+        numbers = _numbers(sentence)
+        if not anchors <= numbers or not wanted <= content_words(sentence):
+            continue
+        if gold_numbers & numbers and (dated or kind != "figure" or len(set(_YEAR.findall(sentence))) < 2):
+            continue
+        answers = answers_in(sentence, kind)
+        if kind == "figure":
+            answers = [a for a in answers if unit(a) == unit(gold)]
+        if any(_numbers(a) and not _numbers(a) & gold_numbers for a in answers):
+            return sentence
+    return None

@@ -1,0 +1,60 @@
+"""The text layer of multi-column PDFs (pipeline/questions/pdf_text.py), on PDFs drawn here with PyMuPDF."""
+
+from __future__ import annotations
+
+import pymupdf
+import pytest
+
+from pipeline.questions import pdf_text
+
+LEFT = ("The committee reviewed the annual report of the basin authority and noted that the water levels "
+        "of the northern reservoirs fell by twelve percent over the dry season. ") * 3
+RIGHT = ("The budget for the coming fiscal year was approved by the board after a long debate about the "
+         "maintenance of the southern pumping stations and their staff. ") * 3
+
+
+def _pdf(path, pages: int, columns: int, head: str | None = "Basin Gazette / Vol. 3 / Page {n}"):
+    doc = pymupdf.open()
+    for n in range(pages):
+        page = doc.new_page(width=612, height=792)
+        if head:
+            page.insert_textbox(pymupdf.Rect(45, 30, 560, 50), head.format(n=100 + n), fontsize=9)
+        if columns == 1:
+            page.insert_textbox(pymupdf.Rect(45, 80, 560, 700), LEFT + RIGHT, fontsize=10)
+        else:
+            page.insert_textbox(pymupdf.Rect(45, 80, 290, 700), LEFT, fontsize=10)
+            page.insert_textbox(pymupdf.Rect(320, 80, 565, 700), RIGHT, fontsize=10)
+    doc.save(path)
+    return path
+
+
+def test_a_two_column_pdf_is_read_column_by_column_without_its_running_head(tmp_path):
+    text = pdf_text.column_text(_pdf(tmp_path / "two.pdf", pages=4, columns=2))
+    assert text is not None
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    # each column is one paragraph, left before right, page after page: no line of one glued to the other
+    assert paragraphs[0] == " ".join(LEFT.split())
+    assert paragraphs[1] == " ".join(RIGHT.split())
+    assert len(paragraphs) == 8
+    assert "Gazette" not in text  # the running head (its page number aside, the same on every page)
+
+
+def test_a_single_column_pdf_keeps_markitdowns_text(tmp_path):
+    assert pdf_text.column_text(_pdf(tmp_path / "one.pdf", pages=4, columns=1)) is None
+
+
+def test_a_document_with_one_two_column_page_in_six_is_not_multi_column(tmp_path):
+    one = pymupdf.open(_pdf(tmp_path / "one.pdf", pages=5, columns=1))
+    one.insert_pdf(pymupdf.open(_pdf(tmp_path / "two.pdf", pages=1, columns=2)))
+    one.save(tmp_path / "mixed.pdf")
+    assert pdf_text.column_text(tmp_path / "mixed.pdf") is None
+
+
+@pytest.mark.parametrize("lines, joined", [
+    (["the pro-", "posed rule"], "the proposed rule"),
+    (["AD 2018–", "23–51 was issued"], "AD 2018–23–51 was issued"),
+    (["Boeing", "Company"], "Boeing Company"),
+    (["a well-", "Known name"], "a well- Known name"),  # a capital after the dash: not a word cut in two
+])
+def test_wrapped_lines_join_into_one_paragraph(lines, joined):
+    assert pdf_text._join_lines(lines) == joined
