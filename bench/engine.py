@@ -173,12 +173,18 @@ def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | 
                    engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
 
 
+def bench_run_dir(cfg: Config, doc: Path) -> Path:
+    """Where the bench makes ``doc``'s report from scratch: beside the profile's runs, so that the judge's calibration
+    verdicts are shared."""
+    return runs.run_dir(cfg.profile, doc).parent / "_bench"
+
+
 def pipeline_vs_engine(cfg: Config, doc: Path) -> tuple[dict, list[dict]]:
     """``doc``'s report made from scratch, stage by stage, then its answers and verdicts against llama.cpp.
 
     Returns the wall time of each stage (seconds) and one ratio row per model.
     """
-    bench_dir = runs.run_dir(cfg.profile, doc).parent / "_bench"  # the judge's calibration verdicts are shared
+    bench_dir = bench_run_dir(cfg, doc)
     shutil.rmtree(bench_dir, ignore_errors=True)
     bench_dir.mkdir(parents=True)
     shutil.copy2(doc, bench_dir / f"document{doc.suffix.lower()}")

@@ -18,7 +18,10 @@
 3. DOC's report from scratch, stage by stage, each stage's wall time; then
    pipeline against engine (bench/engine.py): the answer and judge stages'
    prompts sent again to llama.cpp in this process: tokens/s of each, their
-   ratio, the prefix-cache hit rate, and whether the outputs are the same.
+   ratio, the prefix-cache hit rate, and whether the outputs are the same;
+   then each stage's wall time against its engine-speed floor (bench/floor.py:
+   the replayed requests' time, and for generation its calls' tokens at
+   llama.cpp's measured prompt and decode speeds).
    With them, the last `make setup`'s duration on this checkout.
 4. CPU serving settings (bench/engine.py): 1 against 2 requests in flight, all
    cores against one thread, per model file.
@@ -44,7 +47,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engine import cpu_settings, pipeline_vs_engine  # noqa: E402
+from bench.engine import bench_run_dir, cpu_settings, pipeline_vs_engine  # noqa: E402
+from bench.floor import floor_table, stage_floors  # noqa: E402
 from pipeline import config  # noqa: E402
 from pipeline.io import atomic_write_text, use_tool_env  # noqa: E402
 from pipeline.measure.energy import EnergyMeter, Session, idle_power_w, net_energy, session_energy, windows  # noqa: E402
@@ -205,6 +209,11 @@ def main(profile: str = "default", repeats: int = 3, doc: Path = ROOT / "samples
     print(ratio_table(results["pipeline_vs_engine"]), flush=True)
     for row in results["pipeline_vs_engine"]:
         print(f"  {row['stage']} {row['model']}: {row['window_s']} s of requests", flush=True)
+    print("bench: each stage against its engine-speed floor ...", flush=True)
+    results["stage_floors"] = stage_floors(cfg, results["report_stages_s"], bench_run_dir(cfg, doc),
+                                           results["pipeline_vs_engine"])
+    save()
+    print(floor_table(results["stage_floors"]), flush=True)
     print("bench: CPU serving settings ...", flush=True)
     log_dir = ROOT / "bench" / "results" / "logs"
     distinct = {m.model: m for m in models.values() if m.engine == "llama-cpp"}  # one per model file

@@ -50,7 +50,9 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # split at newlines only: str.splitlines() also splits at characters JSON leaves raw in a string with
+    # ensure_ascii=False (U+2028, U+0085, form feeds of a PDF's text), and a record then falls apart
+    for line in path.read_text(encoding="utf-8").split("\n"):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:

@@ -224,6 +224,7 @@ def test_a_piece_the_generator_chose_is_no_answer_when_it_is_cut_from_a_longer_p
 @pytest.mark.parametrize("sentence, obligations", [
     ("The Authority will say what the Applicant will need to do in order for its actions to be acceptable.", []),
     ("The Accredited Provider must take in order to keep its accreditation.", []),
+    ("The guide says what a person must do to comply with a regulation.", []),
     ("Applicants must do their own testing before the gate.", ["do their own testing before the gate"]),
     ("The Applicant must sign and return two copies of the Memorandum of Agreement.",
      ["sign and return two copies of the Memorandum of Agreement"]),
@@ -231,3 +232,12 @@ def test_a_piece_the_generator_chose_is_no_answer_when_it_is_cut_from_a_longer_p
 def test_an_obligation_that_says_nothing_by_itself_is_not_offered(sentence, obligations):
     from pipeline.questions.answer_spans import answers_in
     assert answers_in(sentence, "obligation") == obligations
+
+
+def test_a_name_with_an_ampersand_is_one_name_and_no_reason():
+    from pipeline.questions.answer_spans import answers_in
+
+    sentence = "Drafts are analyzed by the Office of Information & Regulatory Affairs before publication."
+    assert answers_in(sentence, "name") == ["Office of Information & Regulatory Affairs"]
+    assert validate.asks_for_another_kind("Why may portions of a final rule be excepted?", "name")
+    assert not validate.asks_for_another_kind("Which office analyzes draft rules?", "name")

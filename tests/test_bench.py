@@ -34,3 +34,29 @@ def test_make_setup_writes_its_duration_into_the_stamp(tmp_path):
     written = json.loads(stamp.read_text())
     assert isinstance(written["seconds"], int) and 0 <= written["seconds"] < 60
     assert written["finished"].endswith("Z")
+
+
+def test_each_stage_is_set_against_its_engine_floor(tmp_path, monkeypatch):
+    from bench import floor
+    from pipeline import config
+
+    cfg = config.load("default")
+    (tmp_path / "yourbench").mkdir()
+    calls = [{"kind": "single_hop", "seconds": 12.0,
+              "response": json.dumps({"usage": {"prompt_tokens": 900, "completion_tokens": 100}})},
+             {"kind": "round_trip", "seconds": 3.0,
+              "response": json.dumps({"usage": {"prompt_tokens": 300, "completion_tokens": 20}})}]
+    (tmp_path / "yourbench" / "calls.jsonl").write_text("".join(json.dumps(c) + "\n" for c in calls))
+    assert floor.call_tokens(tmp_path) == {"generator": {"calls": 2, "prompt_tokens": 1200, "output_tokens": 120,
+                                                         "calls_s": 15.0}}
+    monkeypatch.setattr(floor, "engine_speeds", lambda model: {"model": model.name, "prompt_tokens_per_s": 100.0,
+                                                               "output_tokens_per_s": 30.0})
+    engine_rows = [{"stage": "answer", "engine_s": 20.0}, {"stage": "answer", "engine_s": 10.0},
+                   {"stage": "judge", "engine_s": 40.0}]
+    rows = floor.stage_floors(cfg, {"generate": 32.0, "answer": 60.0, "judge": 50.0, "report": 3.0}, tmp_path,
+                              engine_rows)
+    # generate: 1200 / 100 + 120 / 30 = 16 s; answer: 30 s of replay; judge 40 s; report: no model work
+    assert [(r["stage"], r["floor_s"], r["ratio"]) for r in rows] == [("generate", 16.0, 2.0), ("answer", 30.0, 2.0),
+                                                                      ("judge", 40.0, 1.25)]
+    assert floor.floor_table(rows).splitlines()[2] == (
+        "| generate | 32 s | 16 s | 2.00 | the run's call tokens at llama.cpp's measured speeds, no prefix reuse |")

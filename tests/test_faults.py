@@ -70,3 +70,16 @@ def test_dead_endpoint_fails_clearly_and_keeps_nothing_half_done(tmp_path, monke
     assert not (run_dir / "judgements.parquet").exists()
     records = read_jsonl(run_dir / "judgements" / f"{cfg.candidates[0].name}.jsonl")
     assert [r["status"] for r in records] == ["error"]  # retried on the next run, not scored
+
+
+def test_a_record_whose_text_holds_a_line_separator_is_read_whole(tmp_path):
+    # PDF text carries U+2028, U+0085 and form feeds; JSON (ensure_ascii=False) leaves them raw in the line
+    from pipeline.io import append_jsonl
+
+    path = tmp_path / "records.jsonl"
+    rows = [{"excerpt": "first line\u2028second\u0085third\x0cfourth", "n": 60}, {"excerpt": "plain", "n": 30}]
+    for row in rows:
+        append_jsonl(path, row)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('{"excerpt": "torn')  # a kill mid-write: ignored
+    assert read_jsonl(path) == rows

@@ -58,3 +58,14 @@ def test_a_document_with_one_two_column_page_in_six_is_not_multi_column(tmp_path
 ])
 def test_wrapped_lines_join_into_one_paragraph(lines, joined):
     assert pdf_text._join_lines(lines) == joined
+
+
+def test_yourbench_ingests_a_two_column_pdf_as_its_column_text(tmp_path):
+    from pipeline import config
+    from pipeline.questions.generate import _ingested, plan_document
+
+    doc = _pdf(tmp_path / "two.pdf", pages=4, columns=2)
+    plan_document(doc, tmp_path / "run", config.load("default"))
+    text = _ingested(tmp_path / "run" / "yourbench" / "ingested")["document_text"]
+    assert " ".join(LEFT.split()) in text and "Gazette" not in text
+    assert (tmp_path / "run" / "yourbench" / "raw" / "document.md").is_file()

@@ -81,7 +81,7 @@ _SKIP_BEFORE = re.compile(r"(?:figure|fig\.|table|tableau|section|article|art\.|
                           r"appendix|page|p\.|pp\.|no\.|n°|§|box|encadré|graphique|step|étape|part|partie|"
                           r"paragraph|paragraphe|line|ligne|version|v\.|ISBN|ISSN|doi)\s*$", re.IGNORECASE)
 _NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ][\w'’-]*"
-_NAME = re.compile(rf"{_NAME_WORD}(?:\s(?:(?:of|for|the|de|du|des|la|le|d['’]|l['’])\s?)*{_NAME_WORD})+"
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s(?:(?:of|for|the|de|du|des|la|le|d['’]|l['’]|&)\s?)*{_NAME_WORD})+"
                    rf"|{_NAME_WORD}(?:-{_NAME_WORD})+")
 _COMMON_CAPITALISED = frozenset((
     "The A An In On At For By With From And Or But This That These Those It Its Our We They He She I "
@@ -102,9 +102,9 @@ _OBLIGATION = re.compile(r"\b(?:must|shall|should|(?:is|are)\s+required\s+to|(?:
 _OBLIGATION_END = re.compile(r"[,;:.!?()]|\s(?:if|unless|when|where|which|who|while|so\s+that|si|lorsque|quand|qui|dont|"
                              r"afin)\s", re.IGNORECASE)
 # An obligation that says nothing by itself: "what the Applicant will need to do in order for …" gave "do in order
-# for its proposed remediation actions to be acceptable" (a real dev document, 2026-12-07: 6 of 48 questions restated
-# their own question this way).
-_EMPTY_OBLIGATION = re.compile(r"(?:do|does|doing|take|takes)(?:\s+(?:so|this|that|it))?(?:\s+in\s+order\b|\s*$)",
+# for its proposed remediation actions to be acceptable", "what a person must do to comply" gave "do to comply" (two
+# real dev documents, 2026-12-07: 6 of 48 questions of one restated their own question this way).
+_EMPTY_OBLIGATION = re.compile(r"(?:do|does|doing|take|takes)(?:\s+(?:so|this|that|it))?(?:\s+(?:in\s+order|to)\b|\s*$)",
                                re.IGNORECASE)
 _CLAUSE_END = re.compile(r"[,;:.!?()]|\s(?:and|but|while|whereas|which|et|mais|alors|tandis)\s")
 # Sentences that are not prose to ask about.

@@ -5,10 +5,10 @@ the excerpt answers but the document answers several ways passes it: "What is th
 that gives it for five years, "What was the increase in net costs?" where two agencies' increases are given.
 A person reading the document (and a candidate given another chunk) cannot know which one is meant.
 
-The check is lexical and cheap (no model): a question whose gold answer is a figure or a date is *not unique* when
-another sentence of the document holds every content word of the question and a figure of the gold's unit (or a
-date) of its own, none of the gold's numbers. Questions whose gold is a name, a reason or a clause are not checked (their competitors are not
-countable in text).
+The check is lexical and cheap (no model, before the round trip): a question whose gold answer is a figure or a
+date is *not unique* when another sentence of the document holds every content word of the question and a figure
+of the gold's unit (or a date) of its own (:func:`competing_sentence` says which sentences count). Questions whose
+gold is a name, a reason or a clause are not checked: their competitors are not countable in text.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import re
 
 from pipeline.questions.answer_spans import answers_in
 
-# Words that say what is asked, not what about ("what", "how many", "value"); words of this kind in a competing
-# sentence are not needed for it to compete.
+# Words that say what is asked, not what about ("what", "how many", "value"): a competing sentence need not
+# hold them.
 _ASKING = frozenset((
     "what which who whom whose when where why how many much is are was were does do did has have had the a an of in "
     "on at to for by with from and or this that these those it its there be been being as per than into over under "

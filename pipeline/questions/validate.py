@@ -368,13 +368,14 @@ _ASKS_NO_FIGURE = re.compile(r"^\W*(?:when|who|whom|whose|where|why|quand|qui|oÃ
 def asks_for_another_kind(question: str, kind: str | None) -> bool:
     """An answer-first question that cannot be asking for its own answer: a date asked without any word of time
     ("How many meals ...?" for "1 November 2019"), a figure asked with when, who, where or why, a name asked with
-    how many or when. Other kinds (a reason, a span the generator chose) are not checked."""
+    how many, when or why. Other kinds (a reason, a span the generator chose) are not checked."""
     if kind == "date":
         return not _ASKS_TIME.search(question) or bool(_ASKS_COUNT.match(question))
     if kind == "figure":
         return bool(_ASKS_NO_FIGURE.search(question))
-    if kind == "name":
-        return bool(_ASKS_COUNT.match(question)) or bool(re.match(r"^\W*(?:when|quand)\b", question, re.IGNORECASE))
+    if kind == "name":  # a name is no time, count or reason ("Why may portions be excepted?" -> "Paperwork Act")
+        return bool(_ASKS_COUNT.match(question)) or bool(re.match(r"^\W*(?:when|why|quand|pourquoi)\b", question,
+                                                                  re.IGNORECASE))
     return False
 
 
