@@ -144,6 +144,8 @@ def test_the_round_trip_prompt_puts_the_excerpt_before_the_question_in_the_docum
     ("Quel est l'objectif de ces mesures ?", True),  # an elided article is no quoted term
     ("Quel est l'objectif du programme ?", True),
     ("What is the purpose of this Governance workstream?", False),
+    ("Who are the authors of the second paper?", True),  # where it stood in the excerpt
+    ("What was the revenue in the first quarter of 2024?", False),
 ])
 def test_a_question_about_a_generic_body_or_text_with_nothing_named_is_unclear(question, unclear):
     assert validate.unclear_subject(question) is unclear
@@ -241,3 +243,15 @@ def test_a_name_with_an_ampersand_is_one_name_and_no_reason():
     assert answers_in(sentence, "name") == ["Office of Information & Regulatory Affairs"]
     assert validate.asks_for_another_kind("Why may portions of a final rule be excepted?", "name")
     assert not validate.asks_for_another_kind("Which office analyzes draft rules?", "name")
+
+
+@pytest.mark.parametrize("sentence", [
+    "Tom Brown, Benjamin Mann, Nick Ryder and others. 2020. Language models are few-shot learners.",
+    "Karl Cobbe, Vineet Kosaraju and Mohammad Bavarian. 2021. Training verifiers to solve math word problems. "
+    "arXiv preprint arXiv:2110.14168.",
+])
+def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
+    from pipeline.questions.answer_spans import prose
+
+    assert not prose(sentence)
+    assert prose("The accuracy of T5 XXL on GSM8K improves from 8.11% to 21.99% when finetuned on PaLM 540B.")

@@ -112,8 +112,11 @@ _URL = re.compile(r"https?://|www\.|\b[\w.-]+\.(?:com|org|gov|int|net|edu|fr|eu|
                   re.IGNORECASE)
 _CAPTION = re.compile(r"^\s*(?:figure|fig\.|table|tableau|graphique|chart|box|encadré|source|sources|note|notes|"
                       r"map|carte|photo|image)\s*[A-Z]{0,4}[.\d]*\s*[:.–—-]", re.IGNORECASE)
+# A reference of a bibliography ("Tom Brown, Benjamin Mann, … 2020. Language models are few-shot learners. arXiv
+# preprint …": a real dev paper, 2026-12-07, 4 of its 24 kept questions asked for "the second paper" of its list).
 _REFERENCE = re.compile(r"\bet\s+al\.|\bdoi\b|\bISBN\b|\bISSN\b|\bpp\.\s*\d|\bVol\.\s*\d|\(\d{4}[a-z]?\)[.,]|"
-                        r"\bRetrieved\b|\bAccessed\b|\bconsulté le\b", re.IGNORECASE)
+                        r"\bRetrieved\b|\bAccessed\b|\bconsulté le\b|\barXiv\b|\bpreprint\b|\bProceedings\s+of\b|"
+                        r"\bIn\s+Proc|\bConference\s+on\b|\bJournal\s+of\b|[.,]\s(?:19|20)\d{2}[a-z]?\.\s", re.IGNORECASE)
 _FRONT_MATTER = re.compile(r"\b(?:published|publication|copyright|all\s+rights\s+reserved|suggested\s+citation|"
                            r"cite\s+as|prepared\s+by|edited\s+by|printed|ISBN|licen[cs]e|publié|édité|imprimé|"
                            r"droits\s+réservés|citation\s+suggérée)\b|©", re.IGNORECASE)

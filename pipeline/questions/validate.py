@@ -332,10 +332,13 @@ _GENERIC_NP = re.compile(
     rf"(?:le|la|les|du|au|aux|ce|cet|cette|ces|son|sa|ses|leur|leurs|l['’])\s*(?:{_VAGUE_FR}\s+)?{_GENERIC_FR}"
     rf"(?:\s+{_VAGUE_FR})?)"
     rf"(?!\s+{_QUALIFIER}\b)(?=\s*[?,]|\s+\w)", re.IGNORECASE)
-# "this workstream", "ces mesures": what the excerpt was about, not named (a real dev document, 2026-12-07: "What is
-# the purpose of this workstream?" of a framework with five)
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|cet|cette|ces)\s+[^\W\d_]{3,}|\bce\s+(?!qu|dont|sont|soit)[^\W\d_]{3,}",
-                            re.IGNORECASE)
+# "this workstream", "ces mesures", "the second paper": what the excerpt was about or where it stood in it, not
+# named (real dev documents, 2026-12-07: "What is the purpose of this workstream?" of a framework with five; "the
+# second paper" of a reference list)
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|cet|cette|ces)\s+[^\W\d_]{3,}|\bce\s+(?!qu|dont|sont|soit)[^\W\d_]{3,}|"
+                            r"\bthe\s+(?:first|second|third|fourth|fifth|last|next|previous|following)\s+[^\W\d_]{3,}|"
+                            r"\b(?:le|la|les)\s+(?:premi[eè]re?s?|deuxi[eè]mes?|second(?:e|es|s)?|troisi[eè]mes?|"
+                            r"derni[eè]re?s?|suivante?s?)\s+[^\W\d_]{3,}", re.IGNORECASE)
 _ANCHOR = re.compile(r"\d|(?<!\w)[\"“«'‘]\w|(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ]|[A-Z]{2,})")
 
 
@@ -348,7 +351,7 @@ _QUESTION_WORDS = frozenset((
 
 def unclear_subject(question: str, gold: str = "") -> bool:
     """The question's subject is a generic noun ("the organization", "le programme"), unqualified, or a thing
-    pointed at ("this workstream", "ces mesures"), and nothing
+    pointed at ("this workstream", "ces mesures", "the second paper"), and nothing
     in the question names what it is about: no proper name (a capitalised word after the first), no number, no
     quoted term; or the question has fewer than two words of its own ("Quel est l'année ?")."""
     own = [w for w in re.findall(r"[^\W\d_]+", question.casefold()) if w not in _QUESTION_WORDS and len(w) > 1]
