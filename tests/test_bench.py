@@ -59,4 +59,5 @@ def test_each_stage_is_set_against_its_engine_floor(tmp_path, monkeypatch):
     assert [(r["stage"], r["floor_s"], r["ratio"]) for r in rows] == [("generate", 16.0, 2.0), ("answer", 30.0, 2.0),
                                                                       ("judge", 40.0, 1.25)]
     assert floor.floor_table(rows).splitlines()[2] == (
-        "| generate | 32 s | 16 s | 2.00 | the run's call tokens at llama.cpp's measured speeds, no prefix reuse |")
+        "| generate | 32 s | 16 s | 2.00 | the run's call tokens at llama.cpp's measured speeds, no prefix reuse; "
+        "its calls took 15 s |")

@@ -74,7 +74,8 @@ MAX_OTHER_WORDS = 8  # a piece of the excerpt no rule offered is taken as a gold
 def match(answer: str, spans: list[Span], excerpt: str) -> tuple[str, str, str] | None:
     """(gold, kind, citation) for a generated ``answer``: the offered span it copies (the span's own text, kind
     and sentence), else a short verbatim piece of the excerpt (kind "other", no citation; a whole sentence copied
-    is not an answer), else None (the generator wrote an answer of its own)."""
+    is not an answer, nor is a piece cut from a longer phrase), else None (the generator wrote an answer of its
+    own)."""
     wanted = _norm(answer)
     if not wanted:
         return None
