@@ -146,6 +146,8 @@ def test_the_round_trip_prompt_puts_the_excerpt_before_the_question_in_the_docum
     ("What is the purpose of this Governance workstream?", False),
     ("Who are the authors of the second paper?", True),  # where it stood in the excerpt
     ("What was the revenue in the first quarter of 2024?", False),
+    ("Combien de livres numériques ont été empruntés cette année ?", False),  # the report's own year
+    ("How many members joined this year?", False),
 ])
 def test_a_question_about_a_generic_body_or_text_with_nothing_named_is_unclear(question, unclear):
     assert validate.unclear_subject(question) is unclear

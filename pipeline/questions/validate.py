@@ -335,10 +335,15 @@ _GENERIC_NP = re.compile(
 # "this workstream", "ces mesures", "the second paper": what the excerpt was about or where it stood in it, not
 # named (real dev documents, 2026-12-07: "What is the purpose of this workstream?" of a framework with five; "the
 # second paper" of a reference list)
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|cet|cette|ces)\s+[^\W\d_]{3,}|\bce\s+(?!qu|dont|sont|soit)[^\W\d_]{3,}|"
-                            r"\bthe\s+(?:first|second|third|fourth|fifth|last|next|previous|following)\s+[^\W\d_]{3,}|"
-                            r"\b(?:le|la|les)\s+(?:premi[eè]re?s?|deuxi[eè]mes?|second(?:e|es|s)?|troisi[eè]mes?|"
-                            r"derni[eè]re?s?|suivante?s?)\s+[^\W\d_]{3,}", re.IGNORECASE)
+# A time pointed at ("this year", "cette année", "the first quarter") is the report's own and not a subject.
+_TIME = (r"(?!(?:years?|months?|weeks?|days?|times?|periods?|quarters?|années?|mois|semaines?|jours?|fois|"
+         r"périodes?|ans|trimestres?)\b)")
+_DEMONSTRATIVE = re.compile(rf"\b(?:this|these|cet|cette|ces)\s+{_TIME}[^\W\d_]{{3,}}|"
+                            rf"\bce\s+(?!qu|dont|sont|soit){_TIME}[^\W\d_]{{3,}}|"
+                            rf"\bthe\s+(?:first|second|third|fourth|fifth|last|next|previous|following)\s+{_TIME}"
+                            rf"[^\W\d_]{{3,}}|"
+                            rf"\b(?:le|la|les)\s+(?:premi[eè]re?s?|deuxi[eè]mes?|second(?:e|es|s)?|troisi[eè]mes?|"
+                            rf"derni[eè]re?s?|suivante?s?)\s+{_TIME}[^\W\d_]{{3,}}", re.IGNORECASE)
 _ANCHOR = re.compile(r"\d|(?<!\w)[\"“«'‘]\w|(?<=\s)(?:[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ]|[A-Z]{2,})")
 
 
