@@ -14,6 +14,7 @@ gold is a name, a reason or a clause are not checked: their competitors are not 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pipeline.questions.answer_spans import answers_in
 
@@ -39,12 +40,16 @@ def _stem(word: str) -> str:
     return word[:6]
 
 
-def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in re.findall(r"[^\W\d_]+", text) if len(w) > 2 and w.casefold() not in _ASKING}
+# Cached: every question of a run is set against every sentence of its document, so a sentence's words and
+# numbers are read once, not once per question.
+@lru_cache(maxsize=1 << 16)
+def content_words(text: str) -> frozenset[str]:
+    return frozenset(_stem(w) for w in re.findall(r"[^\W\d_]+", text) if len(w) > 2 and w.casefold() not in _ASKING)
 
 
-def _numbers(text: str) -> set[str]:
-    return {re.sub(r"[\s\u00a0\u202f,]", "", n) for n in _NUMBER.findall(text)}
+@lru_cache(maxsize=1 << 16)
+def _numbers(text: str) -> frozenset[str]:
+    return frozenset(re.sub(r"[\s\u00a0\u202f,]", "", n) for n in _NUMBER.findall(text))
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
