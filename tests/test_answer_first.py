@@ -257,3 +257,27 @@ def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
 
     assert not prose(sentence)
     assert prose("The accuracy of T5 XXL on GSM8K improves from 8.11% to 21.99% when finetuned on PaLM 540B.")
+
+
+@pytest.mark.parametrize("sentence, offered, not_offered", [
+    # a figure keeps its qualifier
+    ("Annual traffic between the two ports amounts to over 12 million passengers every year.",
+     "over 12 million passengers", "12 million passengers"),
+    ("We trained the encoders for up to 40 epochs on the large datasets of the study.", "up to 40 epochs", None),
+    # one of two figures in a list or a comparison is half an answer
+    ("The model was finetuned on only 4% and 20% of the training data, randomly selected.", None, "4%"),
+    # a name that goes on before "and" is not cut; an acronym before a name belongs to it
+    ("The work was supported by the Gordon and Betty Moore Foundation over three years.", None,
+     "Betty Moore Foundation"),
+    ("The committees reviewed the HPC Carpentry Lesson program ahead of a formal vote.", "HPC Carpentry Lesson",
+     "Carpentry Lesson"),
+])
+def test_answer_spans_are_whole_answers(sentence, offered, not_offered):
+    texts = [s.text for s in answer_spans.spans(sentence)]
+    assert offered is None or offered in texts
+    assert not_offered not in texts
+
+
+def test_a_reference_entry_s_pages_are_not_prose():
+    assert not answer_spans.prose("In Empirical Methods in Natural Language Processing (EMNLP), pages 2383–2392.")
+    assert not answer_spans.prose("Foundations and Trends in Information Retrieval, 3(4):333–389.")

@@ -69,3 +69,31 @@ def test_yourbench_ingests_a_two_column_pdf_as_its_column_text(tmp_path):
     text = _ingested(tmp_path / "run" / "yourbench" / "ingested")["document_text"]
     assert " ".join(LEFT.split()) in text and "Gazette" not in text
     assert (tmp_path / "run" / "yourbench" / "raw" / "document.md").is_file()
+
+
+def _lines(x0: float, x1: float, y0: float, words: list[str], style=(10, False)) -> list:
+    """One block per line, as PyMuPDF gives them on some PDFs (a real government brochure, 2026-12-07)."""
+    return [pdf_text.Block(x0, y0 + 14 * i, x1 - (40 if i == len(words) - 1 else 0), y0 + 14 * i + 11, w, 1, style)
+            for i, w in enumerate(words)]
+
+
+def test_a_brochure_page_of_one_line_blocks_is_read_as_paragraphs_column_after_column():
+    # an introduction across the first two columns, a third column beside it from the top, a bold heading
+    intro = _lines(24, 357, 100, [f"intro line {i} of the brochure's opening paragraph" for i in range(3)])
+    first = _lines(24, 190, 160, [f"first column line {i}" for i in range(25)])
+    heading = [pdf_text.Block(200, 160, 294, 171, "New Responsibilities", 1, (11, True))]
+    second = _lines(200, 366, 174, [f"second column line {i}" for i in range(25)])
+    third = _lines(376, 542, 100, [f"third column line {i}" for i in range(30)])
+    blocks = third + second + heading + first + intro
+    columns = pdf_text._columns(blocks)
+    assert [round(x) for x in columns] == [24, 200, 376]
+    paragraphs = pdf_text._paragraphs(pdf_text._reading_order(blocks, columns), columns)
+    assert [p.split(" line ")[0] for p in paragraphs] == ["intro", "first column", "New Responsibilities",
+                                                           "second column", "third column"]
+    assert paragraphs[1] == " ".join(f"first column line {i}" for i in range(25))  # each line once, in order
+
+
+def test_an_indented_list_in_a_single_column_page_is_no_column():
+    text = _lines(72, 540, 100, [f"a paragraph line {i} that runs across the whole page" for i in range(12)])
+    items = _lines(90, 540, 280, [f"an indented list item line {i} of the same page" for i in range(12)])
+    assert len(pdf_text._columns(text + items)) < 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.questions.uniqueness import competing_sentence, unit
+from pipeline.questions.uniqueness import SentenceIndex, competing_sentence, unit
 
 DOCUMENT = [
     "The northern wellfield pumped 4.2 million cubic metres in 2021.",
@@ -57,3 +57,25 @@ def test_a_series_over_years_competes_with_a_question_that_names_no_year():
     assert competing_sentence("What is the debt-to-GDP ratio?", "98 percent", "figure", document) == document[0]
     assert competing_sentence("What was the debt-to-GDP ratio at the end of FY 2024?", "98 percent", "figure",
                               document) is None
+
+
+BASIN = [
+    "The northern wellfield pumped 4.2 million cubic metres of groundwater in 2021.",
+    "The southern reservoir released 3.1 million cubic metres to the river during the summer drought.",
+    "The authority's board approved a budget of 38 million euros for the pumping stations.",
+    "Rainfall over the basin reached 812 millimetres, below the long-term average.",
+]
+
+
+def test_a_question_finds_its_gold_sentence_first_or_points_elsewhere():
+    index = SentenceIndex(BASIN)
+    # its own words: the gold's sentence comes first
+    assert index.elsewhere("How much groundwater did the northern wellfield pump in 2021?",
+                           "4.2 million cubic metres") is None
+    # the gold of one sentence, the words of another: the question points at the reservoir's sentence
+    assert index.elsewhere("How much did the southern reservoir release to the river during the drought?",
+                           "4.2 million cubic metres") == BASIN[1]
+    # no sentence holds the gold, or the question has no words beyond the gold's: no verdict
+    assert index.elsewhere("How much did the reservoir release?", "9.9 million cubic metres") is None
+    assert index.elsewhere("What is 812 millimetres?", "812 millimetres") is None
+    assert SentenceIndex(BASIN[:1]).elsewhere("Anything about wells?", "4.2 million cubic metres") is None

@@ -364,3 +364,33 @@ def test_a_question_the_whole_document_answers_two_ways_is_rejected_before_any_m
                                        document_text=document)
     assert rejected["rejection"].tolist() == ["the document answers it more than one way"]
     assert asked == kept["question"].tolist() == ["How many cubic metres did the northern wellfield pump?"]
+
+
+def test_a_question_that_points_at_another_sentence_is_kept_only_to_reach_the_minimum():
+    cfg = config.load("default")
+    document = ("Rose Dubois chaired the board of the basin authority in 2021.\n\n"
+                "The southern reservoir released water to the river during the summer drought.\n")
+    pointing = ("Who released water from the southern reservoir to the river during the drought?", "Rose Dubois",
+                EXCERPT)
+    names = ["Alice Martin", "Bruno Petit", "Chloe Durand", "David Leroy", "Emma Moreau", "Farid Simon",
+             "Gina Laurent", "Hugo Michel", "Ines Garcia", "Jules Bernard"][:cfg.questions.min_usable]
+    sound = [(f"Who chaired the board's meeting on the {name.split()[0]} wellfield?", name, EXCERPT) for name in names]
+
+    def run(rows):
+        return validate.validate(_candidates(rows), cfg, embed=lambda t: np.eye(len(t)),
+                                 ask_support=lambda row: (True, "1"), document_text=document)
+
+    kept, rejected = run([pointing] + sound)  # enough others: rejected, with the sentence it points at
+    assert pointing[0] not in kept["question"].tolist()
+    assert rejected["rejection"].tolist() == [f"points at another sentence: \"{document.split(chr(10))[2]}\""]
+    kept, rejected = run([pointing] + sound[1:])  # one short of the minimum: kept, flagged for a human look
+    row = kept[kept["question"].eq(pointing[0])].iloc[0]
+    assert row["doubt"].startswith("the question may point at another sentence of the document") and rejected.empty
+
+
+def test_a_question_about_a_cited_work_is_rejected():
+    assert validate.cheap_reason("What is the page range of the paper titled 'Natural questions'?",
+                                 "287–364") == "about a cited work"
+    assert validate.cheap_reason("In which pages did the authors of Quantization based fast inner product search "
+                                 "publish their work?", "482–490") == "about a cited work"
+    assert validate.cheap_reason("How many pages long was the 1949 edition of the Code?", "2,799 pages") is None

@@ -9,13 +9,15 @@ double-column paper comes out "messy"; MarkItDown has no layout option). This mo
 around it:
 
 * PyMuPDF (YourBench's own PDF library) gives each page's text blocks with their positions;
-* a page is *multi-column* when its narrow blocks (under half the text width) fall into two or more separate
-  vertical bands, each holding a column's worth of prose (:data:`MIN_COLUMN_CHARS`);
+* a page is *multi-column* when its blocks' left edges fall into two or more columns, each holding a column's
+  worth of prose inside it (:data:`MIN_COLUMN_CHARS`; a block that runs across the next column's edge is
+  full-width);
 * a document is multi-column when at least :data:`MULTI_COLUMN_SHARE` of its text pages are; only then is its
   text taken from here (one column after the other, a full-width block between bands where it stands), with
   running heads and feet (a block in the page's top or bottom margin whose text, digits aside, recurs on
   several pages), page-number blocks and vertical margin text left out, and each block's wrapped lines joined
-  into one paragraph (a word hyphenated at a line end joined again).
+  into one paragraph (a word hyphenated at a line end joined again), as are blocks that are single lines of one
+  paragraph.
 
 Single-column documents keep MarkItDown's text as it was (its tables stay Markdown tables).
 """
@@ -28,11 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # In the ingestion's key (generate.py: ingested.key): a change here re-extracts the documents it changes.
-VERSION = "pdf-text-1"
-MIN_COLUMN_CHARS = 300  # a band of narrow blocks holding less is a table's column or a caption, not text
+VERSION = "pdf-text-2"
+MIN_COLUMN_CHARS = 300  # a column holding less is a table's column or a caption, not text
 MULTI_COLUMN_SHARE = 1 / 3  # of the pages with text
 MIN_PAGE_CHARS = 500  # a page with less (a cover, a figure) does not vote
 MARGIN = 0.09  # top and bottom share of the page where running heads and feet stand
+INDENT = 15  # points: a first line's indent; left edges further apart start different columns
 RECURRING_PAGES = 3  # a margin text seen on this many pages (and on 30% of them) is a running head or foot
 
 
@@ -43,6 +46,8 @@ class Block:
     x1: float
     y1: float
     text: str
+    lines: int = 1
+    style: tuple = ()  # (size, bold) of its first line: a heading's differs from the paragraph below it
 
     @property
     def width(self) -> float:
@@ -74,8 +79,10 @@ def _blocks(page) -> list[Block]:
         lines = ["".join(span["text"] for span in line["spans"]) for line in raw["lines"]
                  if abs(line["dir"][0] - 1) < 1e-3 and abs(line["dir"][1]) < 1e-3]
         text = _join_lines(lines)
+        first = next((line["spans"][0] for line in raw["lines"] if line["spans"]), None)
+        style = (round(first["size"]), bool(first["flags"] & 16)) if first else ()
         if text.strip():
-            blocks.append(Block(*raw["bbox"], text))
+            blocks.append(Block(*raw["bbox"], text, len(lines), style))
     return blocks
 
 
@@ -87,43 +94,97 @@ def _in_margin(block: Block, height: float) -> bool:
     return block.y1 <= MARGIN * height or block.y0 >= (1 - MARGIN) * height
 
 
-def _columns(blocks: list[Block]) -> list[tuple[float, float]]:
-    """The horizontal bands the page's narrow blocks fall into, each with a column's worth of text."""
-    if not blocks:
-        return []
-    left, right = min(b.x0 for b in blocks), max(b.x1 for b in blocks)
-    narrow = sorted((b for b in blocks if b.width < 0.5 * (right - left)), key=lambda b: b.x0)
-    bands: list[list] = []  # [x0, x1, chars]
-    for b in narrow:
-        if bands and b.x0 < bands[-1][1] - 2:
-            bands[-1][1] = max(bands[-1][1], b.x1)
-            bands[-1][2] += len(b.text)
+def _columns(blocks: list[Block]) -> list[float]:
+    """Where the page's columns start (their left edges, left to right), each holding a column's worth of text.
+
+    Lines of a column share its left edge (an indented first line within :data:`INDENT`); a column counts when
+    the blocks that stay inside it (ending before the next column starts) hold :data:`MIN_COLUMN_CHARS`. Left
+    edges, not widths: a brochure sets a main column of 330 points beside a sidebar of 165 (a real government
+    history, 2026-12-07), and the old test (blocks under half the text width) read the main column's lines as
+    full-width and interleaved its two halves line by line. A single-column page's indented list is no column:
+    the text beside it runs across its left edge."""
+    starts: list[list[float]] = []  # [left edge, chars] of each run of nearby left edges
+    for b in sorted(blocks, key=lambda b: b.x0):
+        if starts and b.x0 - starts[-1][2] <= INDENT:
+            starts[-1][1] += len(b.text)
+            starts[-1][2] = b.x0
         else:
-            bands.append([b.x0, b.x1, len(b.text)])
-    return [(x0, x1) for x0, x1, chars in bands if chars >= MIN_COLUMN_CHARS]
+            starts.append([b.x0, len(b.text), b.x0])
+    candidates = {x0: chars for x0, chars, _ in starts if chars >= MIN_COLUMN_CHARS / 3}
+    columns = sorted(candidates)
+    while len(columns) >= 2:
+        inside = [0] * len(columns)
+        for b in blocks:
+            i = _column_of(b, columns)
+            if i is not None:
+                inside[i] += len(b.text)
+        short = [x0 for x0, chars in zip(columns, inside) if chars < MIN_COLUMN_CHARS]
+        if not short:
+            break
+        columns.remove(min(short, key=candidates.get))  # the smallest left edge goes first: its lines join another
+    return columns
 
 
-def _reading_order(blocks: list[Block], columns: list[tuple[float, float]]) -> list[Block]:
+def _column_of(block: Block, columns: list[float]) -> int | None:
+    """The column a block stands in, None when it runs across the next column's left edge (a title, a
+    full-width paragraph or table)."""
+    i = max([0] + [k for k, x0 in enumerate(columns) if x0 <= block.x0 + INDENT])
+    if i + 1 < len(columns) and block.x1 > columns[i + 1] + 2:
+        return None
+    return i
+
+
+def _reading_order(blocks: list[Block], columns: list[float]) -> list[Block]:
     """Column after column, top to bottom; a block that spans columns (a title, a full-width table) closes the
-    band of columns above it and opens the next."""
+    band of the columns it spans above it and opens the next; a column that none crosses (beside a title that
+    spans the other columns) is read after them, whole."""
     if len(columns) < 2:
         return sorted(blocks, key=lambda b: (round(b.y0), b.x0))
+    wide = sorted((b for b in blocks if _column_of(b, columns) is None), key=lambda b: b.y0)
 
-    def column_of(block: Block) -> int | None:
-        inside = [i for i, (x0, x1) in enumerate(columns) if block.x0 >= x0 - 2 and block.x1 <= x1 + 2]
-        return inside[0] if inside else None
+    def under(w: Block, column: int) -> bool:  # a wide block stands across this column
+        right = columns[column + 1] if column + 1 < len(columns) else float("inf")
+        return w.x0 < right and w.x1 > columns[column]
 
-    wide = sorted((b for b in blocks if column_of(b) is None), key=lambda b: b.y0)
+    spanned = {column for column in range(len(columns)) for w in wide if under(w, column)}
 
     def key(block: Block) -> tuple:
-        column = column_of(block)
+        column = _column_of(block, columns)
         if column is None:
             return (wide.index(block) + 1, -1, block.y0)
+        if column not in spanned:  # a column no title or table crosses (beside them): read after the others
+            return (len(wide) + 1, column, block.y0)
         centre = (block.y0 + block.y1) / 2
-        band = sum(1 for w in wide if w.y0 < centre)
-        return (band, column, block.y0)
+        return (sum(1 for w in wide if w.y0 < centre and under(w, column)), column, block.y0)
 
     return sorted(blocks, key=key)
+
+
+def _paragraphs(ordered: list[Block], columns: list[float]) -> list[str]:
+    """The page's blocks as paragraphs: a block that is one wrapped line of a paragraph (PyMuPDF makes a block of
+    each line on some PDFs) is joined to the next line of its column when that line follows at less than a line's
+    spacing in the same type, does not start further right, and this one fills most of the column's width with no
+    sentence end (a heading or a paragraph's last line does not join)."""
+    def column(block: Block) -> int | None:
+        return _column_of(block, columns) if len(columns) >= 2 else 0
+
+    edges: dict[int | None, tuple[float, float]] = {}
+    for block in ordered:
+        x0, x1 = edges.get(column(block), (block.x0, block.x1))
+        edges[column(block)] = (min(x0, block.x0), max(x1, block.x1))
+    paragraphs: list[str] = []
+    for i, block in enumerate(ordered):
+        previous = ordered[i - 1] if i else None
+        if previous is not None and column(previous) == column(block) and (
+                previous.lines == 1 and previous.style == block.style
+                and 0 <= block.y0 - previous.y1 <= 0.6 * (previous.y1 - previous.y0)
+                and block.x0 <= previous.x0 + 2
+                and previous.x1 - edges[column(block)][0] >= 0.6 * (edges[column(block)][1] - edges[column(block)][0])
+                and not re.search(r"[.!?:;]\W*$", previous.text)):
+            paragraphs[-1] = _join_lines([paragraphs[-1], block.text])
+        else:
+            paragraphs.append(block.text)
+    return paragraphs
 
 
 def _recurring(pages: list[tuple[list[Block], float]]) -> set[str]:
@@ -150,7 +211,7 @@ def column_text(path: Path) -> str | None:
         if sum(len(b.text) for b in body) >= MIN_PAGE_CHARS:
             voting += 1
             multi += len(columns) >= 2
-        body_pages.append(_reading_order(body, columns))
+        body_pages.append(_paragraphs(_reading_order(body, columns), columns))
     if not voting or multi < MULTI_COLUMN_SHARE * voting:
         return None
-    return "\n\n".join("\n\n".join(b.text for b in page) for page in body_pages if page).strip() + "\n"
+    return "\n\n".join("\n\n".join(page) for page in body_pages if page).strip() + "\n"

@@ -23,10 +23,13 @@ Then, cheapest first (the last needs a model):
    mentions or does not mention), or the gold answer is a run of a figure's
    labels ("0% 0.1 1 5 10 20 40 60 80 100%") rather than a statement;
 3. ``restates the question``: a yes/no question whose gold answer adds nothing
-   to it;
+   to it; ``about a cited work``: the pages, venue or identifier of a work in the reference list;
    ``the document answers it more than one way``: its gold is a figure or a date and another sentence of the
    whole document holds every content word of the question with another figure of that unit, or a series over
    years that the question, naming no year, does not choose from (:mod:`pipeline.questions.uniqueness`);
+   ``points at another sentence``: read as a search over the document's sentences, the question finds another
+   sentence before the gold's (:class:`pipeline.questions.uniqueness.SentenceIndex`); these are considered after
+   all others and kept, flagged (``doubt``), only while fewer than ``questions.min_usable`` are kept;
 4. ``citation not in the excerpt``: YourBench's own citation score (its
    ``citation_score_filtering`` stage: fuzzy overlap of the cited quote with the
    excerpt and the answer) below ``questions.min_citation_score``. A profile
@@ -68,7 +71,7 @@ from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.language import OFFERS_A_CHOICE, localized, translations
 from pipeline.questions.answer_spans import sentences
-from pipeline.questions.uniqueness import competing_sentence
+from pipeline.questions.uniqueness import SentenceIndex, competing_sentence
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
 
@@ -387,11 +390,25 @@ def asks_for_another_kind(question: str, kind: str | None) -> bool:
     return False
 
 
+# A cited work's pages, venue or identifier ("What is the page range of the paper titled 'Natural questions …'?",
+# "What is the arXiv preprint number for the second paper?"): a piece of the reference list, not the document's
+# subject. Two real dev papers, 2026-12-07: 11 of 13 such kept questions labelled unsound.
+_CITED_WORK = re.compile(r"\bpage\s+(?:numbers?|range)\b|\b(?:first|last)\s+(?:and\s+last\s+)?pages\b|\brange\s+of\s+pages\b|"
+                         r"\bin\s+which\s+pages\b|\bpages?\b.*\b(?:paper|article|proceedings)\b|"
+                         r"\b(?:paper|article)\b.*\bpages\b|\barxiv\b|\bpreprint\b|\bpaper\s+titled\b|"
+                         r"\bjournal\b.*\bpaper\b", re.IGNORECASE)
+
+
+def about_a_cited_work(question: str, gold: str) -> bool:
+    return bool(_CITED_WORK.search(question))
+
+
 CHEAP_CHECKS: dict[str, Callable[[str, str], bool]] = {
     "not a question": not_a_question,
     "about the text": about_the_text,
     "restates the question": restates_the_question,
     "unclear subject": unclear_subject,
+    "about a cited work": about_a_cited_work,
 }
 
 
@@ -545,6 +562,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     reasons: dict[int, str] = {}
     offered = rows["offered_answer"] if "offered_answer" in rows else pd.Series([None] * len(rows))
     document_sentences = sentences(document_text) if document_text else []
+    index = SentenceIndex(document_sentences)
+    reserve: dict[int, str] = {}  # questions that point at another sentence: kept only when too few are left
     for i, row in rows.iterrows():
         if offered[i] is False:
             reasons[i] = "gold answer not in the excerpt"
@@ -559,6 +578,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
             reasons[i] = "the document answers it more than one way"
         elif q.min_citation_score is not None and scores[i] < q.min_citation_score:
             reasons[i] = "citation not in the excerpt"
+        elif (other := index.elsewhere(row["question"], row["gold"])) is not None:
+            reserve[i] = other
     passed = [i for i in range(len(rows)) if i not in reasons]  # to compare for duplicates, then to check
     question_vectors = answer_vectors = None
     if len(passed) > 1:
@@ -593,29 +614,42 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
             expect(total)
             announced = total
 
-    announce(-1)
-    for i in passed:
+    def consider(i: int, enough: int) -> None:
         if (reason := duplicate_reason(i, standing)) is not None:
             reasons[i] = reason
             announce(i)
-            continue
-        if len(kept) >= q.target:
+            return
+        if len(kept) >= enough:
             standing.append(i)
-            continue
+            return
         if q.check_gold or q.round_trip:
             supported, checks[i] = ask_support(rows.iloc[i])
             if supported is not True:
                 reasons[i] = (getattr(ask_support, "rejection", "gold answer not supported") if supported is False
                               else "gold check gave no verdict")
                 announce(i)
-                continue
-        if q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
+                return
+        if i in reserve:
+            doubts[i] = f"the question may point at another sentence of the document: \"{reserve[i][:160]}\""
+        elif q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
             doubts[i] = f"citation score {scores[i]:.0f}, close to the threshold {q.min_citation_score:g}"
         elif q.min_citation_score is None and scores[i] < UNQUOTED:
             doubts[i] = f"citation score {scores[i]:.0f}: the generator's quote is not in the excerpt"
         kept.append(i)
         standing.append(i)
         announce(i)
+
+    announce(-1)
+    for i in passed:
+        if i not in reserve:
+            consider(i, q.target)
+    # Too few sound-looking questions: the ones that point elsewhere make up the minimum, each flagged.
+    for i in passed:
+        if i in reserve:
+            if len(kept) < q.min_usable:
+                consider(i, q.min_usable)
+            else:
+                reasons[i] = f"points at another sentence: \"{reserve[i][:160]}\""
     rows["gold_check"] = [checks.get(i, "") for i in range(len(rows))]
     rows["doubt"] = [doubts.get(i, "") for i in range(len(rows))]
     rows["rejection"] = [reasons.get(i, "") for i in range(len(rows))]
