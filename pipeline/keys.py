@@ -179,6 +179,7 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     "pipeline/questions/pdf_text.py": _stages(GENERATE),
     # which generated questions are kept: the checks, and the one that reads the whole document
     "pipeline/questions/validate.py": _stages(GENERATE),
+    "pipeline/questions/question_form.py": _stages(GENERATE),
     "pipeline/questions/uniqueness.py": _stages(GENERATE),
 }
 

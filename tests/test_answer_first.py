@@ -6,7 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.questions import answer_first, answer_spans, round_trip, validate
+from pipeline.questions import (
+    answer_first,
+    answer_spans,
+    question_form,
+    round_trip,
+)
 from pipeline.questions.generate import candidates
 
 
@@ -150,8 +155,8 @@ def test_the_round_trip_prompt_puts_the_excerpt_before_the_question_in_the_docum
     ("How many members joined this year?", False),
 ])
 def test_a_question_about_a_generic_body_or_text_with_nothing_named_is_unclear(question, unclear):
-    assert validate.unclear_subject(question) is unclear
-    assert (validate.cheap_reason(question, "Corvo Water Board") == "unclear subject") is unclear
+    assert question_form.unclear_subject(question) is unclear
+    assert (question_form.cheap_reason(question, "Corvo Water Board") == "unclear subject") is unclear
 
 
 def test_the_model_checks_run_in_order_and_the_first_rejection_names_the_reason():
@@ -186,7 +191,7 @@ def test_the_model_checks_run_in_order_and_the_first_rejection_names_the_reason(
     ("What is the name of the report on water?", "What is the name of the report on water?"),  # a subject's report
 ])
 def test_a_trailing_reference_to_the_text_is_taken_off_the_question(question, stripped):
-    assert validate.strip_scaffolding(question) == stripped
+    assert question_form.strip_scaffolding(question) == stripped
 
 
 @pytest.mark.parametrize("question, kind, other", [
@@ -201,7 +206,7 @@ def test_a_trailing_reference_to_the_text_is_taken_off_the_question(question, st
     ("Why did the lake level stay high?", "reason", False),
 ])
 def test_an_answer_first_question_must_ask_for_its_answers_kind(question, kind, other):
-    assert validate.asks_for_another_kind(question, kind) is other
+    assert question_form.asks_for_another_kind(question, kind) is other
 
 
 def test_a_name_the_document_repeats_is_its_subject_not_an_answer():
@@ -243,8 +248,8 @@ def test_a_name_with_an_ampersand_is_one_name_and_no_reason():
 
     sentence = "Drafts are analyzed by the Office of Information & Regulatory Affairs before publication."
     assert answers_in(sentence, "name") == ["Office of Information & Regulatory Affairs"]
-    assert validate.asks_for_another_kind("Why may portions of a final rule be excepted?", "name")
-    assert not validate.asks_for_another_kind("Which office analyzes draft rules?", "name")
+    assert question_form.asks_for_another_kind("Why may portions of a final rule be excepted?", "name")
+    assert not question_form.asks_for_another_kind("Which office analyzes draft rules?", "name")
 
 
 @pytest.mark.parametrize("sentence", [

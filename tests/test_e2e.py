@@ -110,7 +110,7 @@ def _intervals(run_dir: Path) -> list[tuple[float, float]]:
 
 def test_a_french_document_gets_french_questions_and_goes_through_every_stage(both_runs):
     from pipeline import language
-    from pipeline.questions import validate
+    from pipeline.questions import question_form
 
     questions = pd.read_parquet(RUN_DIR_B / "questions.parquet")
     assert len(questions) >= 3 and questions["chunk_text"].str.contains("bibliothèque").any()
@@ -127,7 +127,7 @@ def test_a_french_document_gets_french_questions_and_goes_through_every_stage(bo
     for run_dir in (RUN_DIR, RUN_DIR_B):  # no kept question of either document is about the text
         kept = pd.read_parquet(run_dir / "questions.parquet")
         assert not [q for q, g in zip(kept["question"], kept["gold"])
-                    if validate.cheap_reason(q, g) == "about the text"]
+                    if question_form.cheap_reason(q, g) == "about the text"]
 
 
 def test_two_documents_at_once_do_not_interfere(both_runs):

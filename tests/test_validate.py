@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline import config
-from pipeline.questions import validate
+from pipeline.questions import question_form, validate
 
 
 @pytest.mark.parametrize("question, gold, reason", [
@@ -40,7 +40,7 @@ from pipeline.questions import validate
     ("What was the lake level?", "", "not a question"),
 ])
 def test_questions_a_practitioner_learns_nothing_from_are_rejected(question, gold, reason):
-    assert validate.cheap_reason(question, gold) == reason
+    assert question_form.cheap_reason(question, gold) == reason
 
 
 @pytest.mark.parametrize("question, gold", [
@@ -65,7 +65,7 @@ def test_questions_a_practitioner_learns_nothing_from_are_rejected(question, gol
      "The text mentions that the average rainfall from 1991 to 2020 was 944 millimetres"),
 ])
 def test_questions_about_the_subject_pass(question, gold):
-    assert validate.cheap_reason(question, gold) is None
+    assert question_form.cheap_reason(question, gold) is None
 
 
 @pytest.mark.parametrize("gold, stripped", [
@@ -85,7 +85,7 @@ def test_questions_about_the_subject_pass(question, gold):
     ("48 millimetres", "48 millimetres"),
 ])
 def test_a_preamble_is_stripped_from_the_gold_answer(gold, stripped):
-    assert validate.strip_preamble(gold) == stripped
+    assert question_form.strip_preamble(gold) == stripped
 
 
 def test_numbers_read_thousands_and_decimal_commas():
@@ -389,8 +389,8 @@ def test_a_question_that_points_at_another_sentence_is_kept_only_to_reach_the_mi
 
 
 def test_a_question_about_a_cited_work_is_rejected():
-    assert validate.cheap_reason("What is the page range of the paper titled 'Natural questions'?",
+    assert question_form.cheap_reason("What is the page range of the paper titled 'Natural questions'?",
                                  "287–364") == "about a cited work"
-    assert validate.cheap_reason("In which pages did the authors of Quantization based fast inner product search "
+    assert question_form.cheap_reason("In which pages did the authors of Quantization based fast inner product search "
                                  "publish their work?", "482–490") == "about a cited work"
-    assert validate.cheap_reason("How many pages long was the 1949 edition of the Code?", "2,799 pages") is None
+    assert question_form.cheap_reason("How many pages long was the 1949 edition of the Code?", "2,799 pages") is None

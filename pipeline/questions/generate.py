@@ -53,7 +53,15 @@ from pipeline.config import ROOT, Config, Generator, Questions, fingerprint
 from pipeline.errors import UserError
 from pipeline.io import atomic_write_json, atomic_write_parquet, atomic_write_text
 from pipeline.progress import SpeedLog, duration
-from pipeline.questions import answer_first, pdf_text, round_trip, selection, validate, validation_rates
+from pipeline.questions import (
+    answer_first,
+    pdf_text,
+    question_form,
+    round_trip,
+    selection,
+    validate,
+    validation_rates,
+)
 from pipeline.questions.answer_spans import choose as choose_answers
 from pipeline.questions.answer_spans import common_names
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
@@ -561,9 +569,9 @@ def candidates(prepared: pd.DataFrame, first_read: dict | None = None, answers_p
     (False: an answer of the generator's own, which validation rejects).
     """
     df = prepared.copy()
-    # "...in 2025??" and "... mentioned in the text?" (validate.strip_scaffolding): the question the generator meant
+    # "...in 2025??" and "... mentioned in the text?" (question_form.strip_scaffolding): the question the generator meant
     df["question"] = df["question"].astype(str).str.strip().str.replace(r"\?{2,}$", "?", regex=True).map(
-        validate.strip_scaffolding)
+        question_form.strip_scaffolding)
     df["gold"] = df["ground_truth_answer"].astype(str).str.strip()
     df["question_id"] = df["question"].map(question_id)
     df["chunk_text"] = df["chunks"].map(lambda chunks: "\n\n".join(answer_first.excerpt_of(c) for c in chunks))

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.io import append_jsonl, read_jsonl
-from pipeline.questions import validate
+from pipeline.questions import question_form, validate
 
 LABELLED = ROOT / "labelled"
 ABOUT_THE_TEXT = LABELLED / "about_the_text.jsonl"
@@ -81,18 +81,18 @@ def rule_rates(duplicate_similarity: float, embed: Callable[[list[str]], object]
     """Error rates of the rule checks (``about the text``, ``not a question``, ``restates the question``,
     ``duplicate by meaning``) on the labelled sets, every item, one ``split``, or :data:`HELD_OUT` (each set's
     latest held-out batch: the items no rule was written or fixed on). Gold answers lose their preamble first,
-    as in validation (:func:`pipeline.questions.validate.strip_preamble`)."""
+    as in validation (:func:`pipeline.questions.question_form.strip_preamble`)."""
     rates = {}
     about = _in_split(read_jsonl(ABOUT_THE_TEXT), split)
     rates["about the text"] = error_rates(
         [not item["about_the_text"] for item in about],
-        [not validate.about_the_text(item["question"], validate.strip_preamble(item["gold"])) for item in about])
+        [not question_form.about_the_text(item["question"], question_form.strip_preamble(item["gold"])) for item in about])
     form = _in_split(read_jsonl(QUESTION_FORM), split)
     for reason in ("not a question", "restates the question"):
-        check = validate.CHEAP_CHECKS[reason]
+        check = question_form.CHEAP_CHECKS[reason]
         items = [item for item in form if item["expected"] in (None, reason)]
         rates[reason] = error_rates([item["expected"] is None for item in items],
-                                    [not check(item["question"], validate.strip_preamble(item["gold"]))
+                                    [not check(item["question"], question_form.strip_preamble(item["gold"]))
                                      for item in items])
     pairs = _in_split(read_jsonl(DUPLICATES), split)
     rates["duplicate by meaning"] = error_rates([not pair["duplicate"] for pair in pairs],
@@ -105,7 +105,7 @@ def duplicate_verdicts(pairs: list[dict], duplicate_similarity: float, embed) ->
     """The duplicate rule (:func:`pipeline.questions.validate.same_fact`) on each labelled pair."""
     if not pairs:
         return []
-    golds = [(validate.strip_preamble(p["gold_a"]), validate.strip_preamble(p["gold_b"])) for p in pairs]
+    golds = [(question_form.strip_preamble(p["gold_a"]), question_form.strip_preamble(p["gold_b"])) for p in pairs]
     questions = embed([text for p in pairs for text in (p["question_a"], p["question_b"])])
     answers = embed([text for pair in golds for text in pair])
     return [validate.same_fact(p["question_a"], ga, p["question_b"], gb,
@@ -149,7 +149,7 @@ def gold_check_items(path: Path = GOLD_CHECK) -> list[dict]:
     for item in read_jsonl(path):
         content = [item[k] for k in ("excerpt", "question", "gold", "supported")]
         items.append({"id": item["id"], "case": item["case"], "supported": item["supported"],
-                      "question": item["question"], "gold": validate.strip_preamble(item["gold"]),
+                      "question": item["question"], "gold": question_form.strip_preamble(item["gold"]),
                       "chunk_text": item["excerpt"], "language": item.get("language", "en"), "prediction": "",
                       "item_hash": fingerprint(*map(str, content))})
     return sorted(items, key=lambda item: (item["chunk_text"], item["id"]))  # consecutive prompts share a prefix

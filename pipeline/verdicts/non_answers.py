@@ -305,7 +305,7 @@ def echoes_the_question(question: str, answer: str, gold: str) -> bool:
     answer has a word the question lacks — which the answer then cannot state.
 
     A question that names its options ("..., Corvo or Thornby?") is exempt; a gold answer made of the question's
-    words (which validation rejects: :func:`pipeline.questions.validate.restates_the_question`) leaves the answer
+    words (which validation rejects: :func:`pipeline.questions.question_form.restates_the_question`) leaves the answer
     to the judge. Measured on the labelled real answers (README)."""
     if OFFERS_A_CHOICE.search(question):
         return False
