@@ -256,11 +256,12 @@ _LIST_JOIN = re.compile(r"\s*(?:,|;|/|\band\b|\bor\b|\bet\b|\bou\b|\bvs\.?|\bver
                         r"(?:(?:the|la|le|les|l['’])\s+)?", re.IGNORECASE)
 
 
-def _listed(sentence: str, text: str, kind: str) -> bool:
-    """Whether ``text`` stands in a list or comparison with another answer of its kind in ``sentence``."""
+def _listed(sentence: str, text: str, others: list[str]) -> bool:
+    """Whether ``text`` stands in a list or comparison with one of ``others`` (the sentence's answers of its
+    kind)."""
     start = sentence.find(text)
     end = start + len(text)
-    for other in _FINDERS[kind](sentence):
+    for other in others:
         if other == text:
             continue
         for match in re.finditer(re.escape(other), sentence):
@@ -367,7 +368,8 @@ def spans(excerpt: str, common: frozenset[str] = frozenset()) -> list[Span]:
             taken.append((start, end))  # a span already offered still covers its words ("30" of its date)
             if kind == "name" and any(text.casefold() in name or name in text.casefold() for name in common):
                 continue
-            if kind in ("figure", "date", "name") and _listed(sentence, text, kind):
+            if kind in ("figure", "date", "name") and _listed(sentence, text,
+                                                             [t for k, t in candidates if k == kind]):
                 continue
             if text.casefold() not in seen:
                 seen.add(text.casefold())

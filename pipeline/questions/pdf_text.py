@@ -165,21 +165,20 @@ def _paragraphs(ordered: list[Block], columns: list[float]) -> list[str]:
     each line on some PDFs) is joined to the next line of its column when that line follows at less than a line's
     spacing in the same type, does not start further right, and this one fills most of the column's width with no
     sentence end (a heading or a paragraph's last line does not join)."""
-    def column(block: Block) -> int | None:
-        return _column_of(block, columns) if len(columns) >= 2 else 0
-
+    column = [_column_of(block, columns) if len(columns) >= 2 else 0 for block in ordered]
     edges: dict[int | None, tuple[float, float]] = {}
-    for block in ordered:
-        x0, x1 = edges.get(column(block), (block.x0, block.x1))
-        edges[column(block)] = (min(x0, block.x0), max(x1, block.x1))
+    for block, c in zip(ordered, column):
+        x0, x1 = edges.get(c, (block.x0, block.x1))
+        edges[c] = (min(x0, block.x0), max(x1, block.x1))
     paragraphs: list[str] = []
     for i, block in enumerate(ordered):
         previous = ordered[i - 1] if i else None
-        if previous is not None and column(previous) == column(block) and (
+        left, right = edges[column[i]]
+        if previous is not None and column[i - 1] == column[i] and (
                 previous.lines == 1 and previous.style == block.style
                 and 0 <= block.y0 - previous.y1 <= 0.6 * (previous.y1 - previous.y0)
                 and block.x0 <= previous.x0 + 2
-                and previous.x1 - edges[column(block)][0] >= 0.6 * (edges[column(block)][1] - edges[column(block)][0])
+                and previous.x1 - left >= 0.6 * (right - left)
                 and not re.search(r"[.!?:;]\W*$", previous.text)):
             paragraphs[-1] = _join_lines([paragraphs[-1], block.text])
         else:

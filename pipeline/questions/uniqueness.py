@@ -134,7 +134,7 @@ class SentenceIndex:
         if self._vectorizer is None:
             return None
         wanted = " ".join(str(gold).split()).casefold()
-        own = [i for i, s in enumerate(self._folded) if wanted and wanted in s]
+        own = {i for i, s in enumerate(self._folded) if wanted and wanted in s}
         gold_words = set(_stems(gold))
         words = [w for w in _stems(question) if w not in gold_words]
         if not own or not words:
