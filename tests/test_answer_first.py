@@ -95,6 +95,7 @@ def test_a_generated_answer_is_matched_to_the_offered_span():
                                                                                "other", "")
     assert answer_first.match("Bexley's station saved a fifth", spans, excerpt) is None
     assert answer_first.match("", spans, excerpt) is None
+    assert answer_first.match("Réponse : 22 percent", spans, excerpt) == ("22 percent", "figure", excerpt)
 
 
 def test_candidates_take_the_offered_span_as_gold_and_flag_an_answer_of_the_generators_own():
@@ -271,6 +272,18 @@ def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
     ("We trained the encoders for up to 40 epochs on the large datasets of the study.", "up to 40 epochs", None),
     # one of two figures in a list or a comparison is half an answer
     ("The model was finetuned on only 4% and 20% of the training data, randomly selected.", None, "4%"),
+    # figures of one unit a few words apart are a list or a range, whatever joins them; other units are not
+    ("Petroleum products account for a large share of the energy in Cyprus (87 %), Malta (86 %) and Luxembourg.",
+     None, "87 %"),
+    ("The market grew from 3,4 % in 2017 to 5,6 % in 2019 according to the agency's survey.", None, "5,6 %"),
+    ("The plant treated 120 tonnes of waste with 14 workers on two shifts during the whole winter.",
+     "120 tonnes", None),
+    ("The plant treated 120 tonnes of waste with 14 workers on two shifts during the whole winter.",
+     "14 workers", None),
+    ("EU greenhouse gas emissions declined steadily from 2010 until 2014 and then rose slightly.", None, "2010"),
+    # a checklist's box glyph is no part of an answer
+    ("Agency offices that release no data must provide ☐ documentation of the reasons for not publishing.", None,
+     "provide ☐ documentation of the reasons for not publishing"),
     # a name that goes on before "and" is not cut; an acronym before a name belongs to it
     ("The work was supported by the Gordon and Betty Moore Foundation over three years.", None,
      "Betty Moore Foundation"),

@@ -68,6 +68,10 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[\"'“”«»‘’]", " ", str(text)).casefold().split()).strip(" .;:,")
 
 
+# The offered answer copied with its label ("Réponse: 4,4 %"): 5 of the 15 "gold answer not in the excerpt" of a
+# real French dev document, 2026-12-07 (answer-first-3), none in four English ones.
+_LABEL = re.compile(r"^\s*(?:answer|réponse|reponse)\s*\d*\s*:\s*", re.IGNORECASE)
+
 MAX_OTHER_WORDS = 8  # a piece of the excerpt no rule offered is taken as a gold answer only when it is this short
 
 
@@ -76,6 +80,7 @@ def match(answer: str, spans: list[Span], excerpt: str) -> tuple[str, str, str] 
     and sentence), else a short verbatim piece of the excerpt (kind "other", no citation; a whole sentence copied
     is not an answer, nor is a piece cut from a longer phrase), else None (the generator wrote an answer of its
     own)."""
+    answer = _LABEL.sub("", str(answer))
     wanted = _norm(answer)
     if not wanted:
         return None
