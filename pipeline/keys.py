@@ -172,8 +172,10 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     "labelled/non_answers.jsonl": _stages(REPORT),  # the non-answer rule's rates
     # the kept questions labelled blind: the report says how many of this generation's were unsound
     "labelled/kept_questions.jsonl": _stages(REPORT),
-    # answer-first generation: the rules that choose the answers, and the round trip's agreement rules
+    # answer-first generation: the rules that choose the answers, how a reply is matched to them, and the round
+    # trip's agreement rules
     "pipeline/questions/answer_spans.py": _stages(GENERATE),
+    "pipeline/questions/answer_first.py": _stages(GENERATE),
     "pipeline/questions/round_trip.py": _stages(GENERATE),
     # the text of a multi-column PDF (its reading order, running heads left out)
     "pipeline/questions/pdf_text.py": _stages(GENERATE),

@@ -8,7 +8,7 @@ import yaml
 
 from pipeline import config
 from pipeline.questions import generate
-from pipeline.questions.generate import question_schema, yourbench_config
+from pipeline.questions.yourbench_stages import question_schema, yourbench_config
 
 
 def test_yourbench_accepts_the_config_we_write(tmp_path, monkeypatch):
@@ -69,7 +69,7 @@ def test_the_generator_is_asked_in_the_documents_language(tmp_path, monkeypatch,
 
 
 def test_ligatures_of_a_pdf_text_layer_are_spelled_out():
-    from pipeline.questions.generate import LIGATURES
+    from pipeline.questions.yourbench_stages import LIGATURES
 
     assert "\ufb01eld \ufb02ood e\ufb03cient".translate(LIGATURES) == "field flood efficient"
 

@@ -62,11 +62,12 @@ def test_wrapped_lines_join_into_one_paragraph(lines, joined):
 
 def test_yourbench_ingests_a_two_column_pdf_as_its_column_text(tmp_path):
     from pipeline import config
-    from pipeline.questions.generate import _ingested, plan_document
+    from pipeline.questions.generate import plan_document
+    from pipeline.questions.yourbench_stages import ingested
 
     doc = _pdf(tmp_path / "two.pdf", pages=4, columns=2)
     plan_document(doc, tmp_path / "run", config.load("default"))
-    text = _ingested(tmp_path / "run" / "yourbench" / "ingested")["document_text"]
+    text = ingested(tmp_path / "run" / "yourbench" / "ingested")["document_text"]
     assert " ".join(LEFT.split()) in text and "Gazette" not in text
     assert (tmp_path / "run" / "yourbench" / "raw" / "document.md").is_file()
 

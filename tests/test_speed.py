@@ -71,7 +71,7 @@ def test_grammar_first_check_picks_the_tokens_llama_cpp_pythons_grammar_chain_pi
     decoded with llama-cpp-python's own sampler chain and with the grammar consulted only on rejection."""
     from llama_cpp import Llama, LlamaGrammar
 
-    from pipeline.questions.generate import question_schema
+    from pipeline.questions.yourbench_stages import question_schema
     from pipeline.serving import llama_server
     from pipeline.serving.models import gguf_path
 

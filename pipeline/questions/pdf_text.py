@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-# In the ingestion's key (generate.py: ingested.key): a change here re-extracts the documents it changes.
+# In the ingestion's key (yourbench_stages.py: ingested.key): a change here re-extracts the documents it changes.
 VERSION = "pdf-text-2"
 MIN_COLUMN_CHARS = 300  # a column holding less is a table's column or a caption, not text
 MULTI_COLUMN_SHARE = 1 / 3  # of the pages with text

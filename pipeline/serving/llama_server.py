@@ -34,10 +34,14 @@ with the workarounds installed (pipeline/serving/servers.py starts it).
 from __future__ import annotations
 
 import ctypes
+import os
 
 import numpy as np
 
 _installed = False
+# Set, the server keeps llama-cpp-python's own ``eval`` (every prompt token's logits under ``--logits_all``): for
+# bench/judge_logits.py's before/after only.
+EVERY_TOKEN_LOGITS = "EVAL_BENCH_EVERY_TOKEN_LOGITS"
 
 
 class GrammarFirstCheck:
@@ -135,7 +139,8 @@ def install() -> None:
     from llama_cpp import Llama
 
     Llama._init_sampler = first_check(Llama._init_sampler)
-    Llama.eval = last_token_logits
+    if not os.environ.get(EVERY_TOKEN_LOGITS):
+        Llama.eval = last_token_logits
     _installed = True
 
 
