@@ -98,3 +98,17 @@ def test_an_indented_list_in_a_single_column_page_is_no_column():
     text = _lines(72, 540, 100, [f"a paragraph line {i} that runs across the whole page" for i in range(12)])
     items = _lines(90, 540, 280, [f"an indented list item line {i} of the same page" for i in range(12)])
     assert len(pdf_text._columns(text + items)) < 2
+
+
+def test_words_run_together_are_told_from_long_words():
+    from pipeline.questions.pdf_text import runs_words_together
+
+    assert runs_words_together("Expliquerlesalgorithmespublics 27/05/2024 Tabledesmatières Commentcontribuer? "
+                               "Décisionautomatiséeouaideàladécision?")
+    assert not runs_words_together("Expliquer les algorithmes publics. Table des matières. Comment contribuer ?")
+    # a long word in a paragraph is a word ("anticonstitutionnellement": 25 of the 264 letters here, 9%)
+    assert not runs_words_together("La mesure fut déclarée anticonstitutionnellement par le Conseil constitutionnel "
+                                   "en mars, après une saisine des députés et des sénateurs de l'opposition réunis. "
+                                   "Le gouvernement a présenté un nouveau texte au Parlement au printemps suivant, "
+                                   "avec des garanties pour les collectivités et les associations concernées.")
+    assert not runs_words_together("")

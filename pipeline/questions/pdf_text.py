@@ -19,7 +19,8 @@ around it:
   into one paragraph (a word hyphenated at a line end joined again), as are blocks that are single lines of one
   paragraph.
 
-Single-column documents keep MarkItDown's text as it was (its tables stay Markdown tables).
+Single-column documents keep MarkItDown's text as it was (its tables stay Markdown tables), unless MarkItDown reads
+their words run together (:func:`runs_words_together`): their text is then taken from here too.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # In the ingestion's key (yourbench_stages.py: ingested.key): a change here re-extracts the documents it changes.
-VERSION = "pdf-text-2"
+VERSION = "pdf-text-3"
 MIN_COLUMN_CHARS = 300  # a column holding less is a table's column or a caption, not text
 MULTI_COLUMN_SHARE = 1 / 3  # of the pages with text
 MIN_PAGE_CHARS = 500  # a page with less (a cover, a figure) does not vote
 MARGIN = 0.09  # top and bottom share of the page where running heads and feet stand
 INDENT = 15  # points: a first line's indent; left edges further apart start different columns
 RECURRING_PAGES = 3  # a margin text seen on this many pages (and on 30% of them) is a running head or foot
+LONG_WORD = 20  # letters: longer "words" are words run together ("Expliquerlesalgorithmespublics")
+RUN_TOGETHER_SHARE = 0.1  # of a text's letters, in such "words"
 
 
 @dataclass
@@ -195,8 +198,23 @@ def _recurring(pages: list[tuple[list[Block], float]]) -> set[str]:
     return {shape for shape, count in seen.items() if count >= least}
 
 
-def column_text(path: Path) -> str | None:
-    """The document's text in reading order when it is a multi-column PDF, else None (MarkItDown's text stands)."""
+def runs_words_together(text: str) -> bool:
+    """Whether a PDF's text as MarkItDown read it runs its words together: more than :data:`RUN_TOGETHER_SHARE` of its
+    letters in "words" of :data:`LONG_WORD` letters or more.
+
+    Some PDFs set no space characters, only gaps between glyphs, which pdfminer (MarkItDown's reader) does not
+    always see: a pandoc/LaTeX guide in French (a real held-out document, 2026-12-07) came out as
+    "Expliquerlesalgorithmespublics", 67% of its letters in such "words", and its run kept 1 usable question of 12
+    (45 of its 49 chunks had no sentence to ask about). The 24 other PDFs' MarkItDown texts here: at most 0.5%, but
+    39-40% for the two two-column papers, which are read by columns anyway. PyMuPDF sees those gaps."""
+    words = re.findall(r"[^\W\d_]+", text)
+    letters = sum(map(len, words))
+    return bool(letters) and sum(len(w) for w in words if len(w) >= LONG_WORD) > RUN_TOGETHER_SHARE * letters
+
+
+def column_text(path: Path, always: bool = False) -> str | None:
+    """The document's text in reading order when it is a multi-column PDF (``always``: any PDF), else None
+    (MarkItDown's text stands)."""
     import pymupdf  # PyMuPDF, which YourBench itself depends on
 
     with pymupdf.open(path) as pdf:
@@ -211,6 +229,6 @@ def column_text(path: Path) -> str | None:
             voting += 1
             multi += len(columns) >= 2
         body_pages.append(_paragraphs(_reading_order(body, columns), columns))
-    if not voting or multi < MULTI_COLUMN_SHARE * voting:
+    if not always and (not voting or multi < MULTI_COLUMN_SHARE * voting):
         return None
     return "\n\n".join("\n\n".join(page) for page in body_pages if page).strip() + "\n"

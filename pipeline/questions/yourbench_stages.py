@@ -224,6 +224,15 @@ def ingest(doc: Path, work: Path, yb: YourBench, console) -> dict:
         shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
     yb.stage("ingestion", dataset_dir)
     processed = work / "processed" / "document.md"
+    if (not columns and doc.suffix.lower() == ".pdf" and processed.is_file()
+            and pdf_text.runs_words_together(processed.read_text(encoding="utf-8"))):
+        console.write("generate: MarkItDown reads this PDF's words run together; its text is taken from PyMuPDF\n")
+        console.flush()
+        for stale in (work / "raw", work / "processed", dataset_dir):
+            shutil.rmtree(stale, ignore_errors=True)
+        (work / "raw").mkdir(parents=True)
+        atomic_write_text(work / "raw" / "document.md", pdf_text.column_text(doc, always=True) or "")
+        yb.stage("ingestion", dataset_dir)
     if not processed.is_file() or not processed.read_text(encoding="utf-8").strip() or not dataset_dir.is_dir():
         raise UserError(f"YourBench could not extract any text from {doc.name} "
                         f"(a scanned/image-only PDF needs OCR first); see {yb.log_path}")
