@@ -8,7 +8,9 @@ tokens over the measured request window, is set beside llama.cpp's own in this
 process: llama-cpp-python's ``Llama`` with the
 same GGUF, threads and context, sent the same prompts with the same max tokens,
 stop sequences and verdict grammar (sampled the servers' way,
-pipeline/serving/llama_server.py), in the same order. Both figures include
+pipeline/serving/llama_server.py), in the same order; the judge's requests
+are all that its stage sent (control answers included) and ask the same
+log-probabilities, each verdict read from P(yes) as the stage reads it. Both figures include
 prompt evaluation and both get llama.cpp's reuse of the previous request's
 prefix, so their ratio is what the pipeline (HTTP server, LiteLLM, Lighteval,
 our records) costs on top of the engine. The outputs are compared too: greedy
@@ -28,6 +30,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -42,9 +45,12 @@ from pipeline.verdicts import grading, judge
 
 
 def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
-    """Send ``requests`` (messages, max_tokens, stop, grammar) to llama.cpp in this process, one at a time.
+    """Send ``requests`` (messages, max_tokens, stop, grammar, top_logprobs) to llama.cpp in this process, one at a
+    time.
 
-    With the servers' grammar-sampling workaround (pipeline/serving/llama_server.py) installed, as they run it.
+    With the servers' workarounds (pipeline/serving/llama_server.py) installed, as they run it; when a request asks
+    for log-probabilities (the judge's P(yes)), the model keeps its scores (``logits_all``), as the judge's server
+    does.
     """
     from llama_cpp import Llama, LlamaGrammar
 
@@ -53,9 +59,11 @@ def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
     llama_server.install()
 
     threads = os.cpu_count() or 2
+    scored = any(r.get("top_logprobs") for r in requests)
     with machine_lock(model):
         llm = Llama(model_path=str(gguf_path(model.model)), n_ctx=model.context_length, n_threads=threads,
-                    n_threads_batch=threads, chat_format=EMBEDDED_MODELS[model.model].chat_format, verbose=False)
+                    n_threads_batch=threads, chat_format=EMBEDDED_MODELS[model.model].chat_format,
+                    logits_all=scored, verbose=False)
         grammars: dict[str, LlamaGrammar] = {}
         results = []
         try:
@@ -63,19 +71,29 @@ def engine_replay(model: Served, requests: list[dict]) -> list[dict]:
                 grammar = request.get("grammar")
                 if grammar and grammar not in grammars:
                     grammars[grammar] = LlamaGrammar.from_string(grammar, verbose=False)
+                logprobs = ({"logprobs": True, "top_logprobs": request["top_logprobs"]}
+                            if request.get("top_logprobs") else {})
                 started = time.perf_counter()
                 # repeat_penalty: the server's default (1.1; the in-process default is 1.0), which the
                 # pipeline's requests get since neither Lighteval nor our judge sends one.
                 reply = llm.create_chat_completion(messages=request["messages"], max_tokens=request["max_tokens"],
                                                    temperature=0.0, stop=request.get("stop"), repeat_penalty=1.1,
-                                                   grammar=grammars.get(grammar) if grammar else None)
+                                                   grammar=grammars.get(grammar) if grammar else None, **logprobs)
                 results.append({"seconds": time.perf_counter() - started,
                                 "prompt_tokens": reply["usage"]["prompt_tokens"],
                                 "completion_tokens": reply["usage"]["completion_tokens"],
-                                "text": reply["choices"][0]["message"]["content"] or ""})
+                                "text": reply["choices"][0]["message"]["content"] or "",
+                                "logprobs": reply["choices"][0].get("logprobs")})
         finally:
             del llm
     return results
+
+
+def _p_yes(logprobs: dict | None) -> float | None:
+    """:func:`grading.p_yes` of a reply made in process (plain dicts, where the server's client gives objects)."""
+    content = [SimpleNamespace(top_logprobs=[SimpleNamespace(**t) for t in c.get("top_logprobs") or []])
+               for c in (logprobs or {}).get("content") or []]
+    return grading.p_yes(SimpleNamespace(content=content))
 
 
 def _last_session(path: Path) -> dict:
@@ -145,30 +163,40 @@ def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: 
 
 
 def _judge_row(cfg: Config, questions: pd.DataFrame, bench_dir: Path) -> dict | None:
+    """The judge stage's requests — the candidates' answers and the control answers, as the stage graded them —
+    replayed in process with the same log-probabilities asked, each verdict read as the stage reads it (P(yes)
+    against ``judge.yes_threshold`` where one is set)."""
     the_judge = cfg.judge
     if the_judge.engine != "llama-cpp":
         return None
     stage_s = _stage(cfg, bench_dir, "judge")
     session = _last_session(bench_dir / "judgements" / "judge.sessions.jsonl")
-    records = [r for c in cfg.candidates for r in read_jsonl(bench_dir / "judgements" / f"{c.name}.jsonl")
+    names = [c.name for c in cfg.candidates] + [judge.CONTROLS]
+    records = [r for name in names for r in read_jsonl(bench_dir / "judgements" / f"{name}.jsonl")
                if r.get("session") == session.get("session") and r.get("pass") == "judge"]
     by_id = questions.set_index("question_id")
     records.sort(key=lambda r: judge.grading_order({**r, "chunk_text": by_id.loc[r["question_id"], "chunk_text"]}))
     predictions = {(c.name, qid): p for c in cfg.candidates for qid, p in
                    pd.read_parquet(bench_dir / "answers" / f"{c.name}.parquet")[["question_id", "prediction"]]
                    .itertuples(index=False)}
+    predictions.update({(judge.CONTROLS, c["question_id"], c["control"]): c["prediction"]
+                        for c in judge.control_answers(cfg, questions)})
     template = the_judge.prompt_text()
     grammar = grading.verdict_constraint(the_judge).get("grammar")
+    scored = {"top_logprobs": 20} if the_judge.yes_threshold is not None else {}  # as grading._ask asks them
     requests = []
     for r in records:
         q = by_id.loc[r["question_id"]]
-        prompt = grading.render_prompt(template, q["question"], q["gold"], q["chunk_text"],
-                                     predictions[(r["candidate"], r["question_id"])])
+        key = (r["candidate"], r["question_id"], r["control"]) if r["candidate"] == judge.CONTROLS else \
+            (r["candidate"], r["question_id"])
+        prompt = grading.render_prompt(template, q["question"], q["gold"], q["chunk_text"], predictions[key])
         requests.append({"messages": [{"role": "user", "content": prompt}],
-                         "max_tokens": the_judge.max_new_tokens, "grammar": grammar})
+                         "max_tokens": the_judge.max_new_tokens, "grammar": grammar, **scored})
     print(f"bench: {the_judge.name}: the same {len(requests)} prompts in process ...", flush=True)
     engine = engine_replay(the_judge, requests)
-    same = sum(r["verdict"] == grading.parse_verdict(e["text"]) for r, e in zip(records, engine))
+    same = sum(r["verdict"] == grading.read_at_threshold(grading.parse_verdict(e["text"]), _p_yes(e["logprobs"]),
+                                                         the_judge.yes_threshold)
+               for r, e in zip(records, engine))
     return {**_row("judge", the_judge.name, records, session["judge"]["duration_s"], session.get("prefix_hit_tokens"),
                    engine, same, "judge_output_tokens", "judge_input_tokens", "judge_latency_s"), "stage_s": stage_s}
 

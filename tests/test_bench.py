@@ -61,3 +61,15 @@ def test_each_stage_is_set_against_its_engine_floor(tmp_path, monkeypatch):
     assert floor.floor_table(rows).splitlines()[2] == (
         "| generate | 32 s | 16 s | 2.00 | the run's call tokens at llama.cpp's measured speeds, no prefix reuse; "
         "its calls took 15 s |")
+
+
+def test_a_verdict_replayed_in_process_is_read_from_its_log_probabilities_as_the_stage_reads_it():
+    from bench.engine import _p_yes
+
+    # llama-cpp-python's in-process reply: plain dicts (the server's client gives objects to grading.p_yes)
+    logprobs = {"content": [{"token": "yes", "logprob": -0.5, "top_logprobs": [
+        {"token": "yes", "logprob": -0.5, "bytes": None}, {"token": " no", "logprob": -1.5, "bytes": None},
+        {"token": "maybe", "logprob": -3.0, "bytes": None}]}]}
+    yes, no = 2.718281828 ** -0.5, 2.718281828 ** -1.5
+    assert abs(_p_yes(logprobs) - yes / (yes + no)) < 1e-6
+    assert _p_yes(None) is None and _p_yes({"content": []}) is None
