@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from pipeline import config, keys
 from pipeline.answers.answer import answers_fingerprint
-from pipeline.questions import generate, round_trip, validate
+from pipeline.questions import round_trip, validate, yourbench_stages
 from pipeline.questions.generate import _served_fingerprint, generate_key
 from pipeline.report.report import report_key
 from pipeline.verdicts.grading import judge_fingerprint
@@ -226,10 +226,10 @@ def prompt_copies(tmp_path, monkeypatch):
         else:
             (tmp_path / path).write_text(json.dumps({"id": "x"}) + "\n")
     monkeypatch.setattr(config, "ROOT", tmp_path)
-    monkeypatch.setattr(generate, "ROOT", tmp_path)
-    monkeypatch.setattr(generate, "PROMPTS", tmp_path / "generator_prompts")
+    monkeypatch.setattr(yourbench_stages, "PROMPTS", tmp_path / "generator_prompts")
     for name in ("QUESTION_RULES", "QUESTION_SYSTEM", "ANSWER_FIRST_RULES", "ANSWER_FIRST_SYSTEM", "ANSWER_FIRST_USER"):
-        monkeypatch.setattr(generate, name, tmp_path / "generator_prompts" / getattr(generate, name).name)
+        monkeypatch.setattr(yourbench_stages, name,
+                            tmp_path / "generator_prompts" / getattr(yourbench_stages, name).name)
     monkeypatch.setattr(round_trip, "PROMPT", tmp_path / "generator_prompts" / round_trip.PROMPT.name)
     monkeypatch.setattr(validate, "GOLD_CHECK_PROMPT", tmp_path / "judge_prompts" / "gold_check.txt")
     return tmp_path

@@ -28,6 +28,8 @@ schema (through YourBench's ``extra_parameters``) that the server enforces with
 a grammar: every generation then parses. Summarization is left free-form by
 routing it to a second model alias, which the proxy sends to the same server.
 
+How YourBench is configured, run and its text ingested: :mod:`pipeline.questions.yourbench_stages`.
+
 Output: ``questions.parquet`` (one row per kept question) and
 ``generation.json`` (the plan, what was generated, what failed, what was kept).
 """
