@@ -299,3 +299,18 @@ def test_answer_spans_are_whole_answers(sentence, offered, not_offered):
 def test_a_reference_entry_s_pages_are_not_prose():
     assert not answer_spans.prose("In Empirical Methods in Natural Language Processing (EMNLP), pages 2383–2392.")
     assert not answer_spans.prose("Foundations and Trends in Information Retrieval, 3(4):333–389.")
+
+
+def test_a_passive_obligation_is_no_answer_and_a_reason_is_asked_only_of_a_reason():
+    from pipeline.questions.question_form import asks_for_another_kind
+
+    texts = [s.text for s in answer_spans.spans(
+        "A robust certificate revocation system should be implemented by every project before its first release.")]
+    assert "be implemented by every project before its first release" not in texts
+    active = "Maintainers must publish their keys on the project site before the first release of a package."
+    assert "publish their keys on the project site before the first release of a package" in [
+        s.text for s in answer_spans.spans(active)]
+    assert asks_for_another_kind("Quelle est la raison pour laquelle l'algorithme est utilisé ?", "name")
+    assert asks_for_another_kind("Why are the release policies maintained?", "obligation")
+    assert not asks_for_another_kind("Why was the alert declared in August?", "reason")
+    assert not asks_for_another_kind("Why was the alert declared in August?", None)  # question-first: not checked

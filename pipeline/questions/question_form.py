@@ -306,10 +306,21 @@ _ASKS_NO_FIGURE = re.compile(r"^\W*(?:when|who|whom|whose|where|why|quand|qui|o�
                              r"\b(?:in\s+(?:what|which)\s+year|en\s+quelle\s+année|quelle\s+date)\b", re.IGNORECASE)
 
 
+# A reason asked ("Quelle est la raison pour laquelle … ?", "Why are … maintained?"): only a reason answers it. On the
+# labelled answer-first questions (2026-12-07, in-sample, a document held out for the fourth generation among them)
+# 9 kept questions asked a reason of a name, an obligation or a piece the generator chose: all 9 unsound.
+_ASKS_REASON = re.compile(r"\b(?:why|reasons?|pourquoi|raisons?)\b", re.IGNORECASE)
+
+
 def asks_for_another_kind(question: str, kind: str | None) -> bool:
     """An answer-first question that cannot be asking for its own answer: a date asked without any word of time
     ("How many meals ...?" for "1 November 2019"), a figure asked with when, who, where or why, a name asked with
-    how many, when or why. Other kinds (a reason, a span the generator chose) are not checked."""
+    how many, when or why, a reason asked of any answer that is not one. Question-first questions (no kind) are
+    not checked."""
+    if kind is None:
+        return False
+    if kind != "reason" and _ASKS_REASON.search(question):
+        return True
     if kind == "date":
         return not _ASKS_TIME.search(question) or bool(_ASKS_COUNT.match(question))
     if kind == "figure":
