@@ -203,6 +203,14 @@ def ingested(dataset_dir: Path) -> dict:
     return {**row, "document_text": row["document_text"].translate(LIGATURES)}
 
 
+def _fresh_input(work: Path, dataset_dir: Path) -> Path:
+    """An empty ``raw/`` input folder, with the previous ingestion's output removed; returns ``raw/``."""
+    for stale in (work / "raw", work / "processed", dataset_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    (work / "raw").mkdir(parents=True)
+    return work / "raw"
+
+
 def ingest(doc: Path, work: Path, yb: YourBench, console) -> dict:
     """YourBench's ingestion of ``doc``, done once per document (``ingested.key`` says for which)."""
     done_key, dataset_dir = work / "ingested.key", work / "ingested"
@@ -212,26 +220,21 @@ def ingest(doc: Path, work: Path, yb: YourBench, console) -> dict:
             return ingested(dataset_dir)
     console.write(f"generate: extracting the text of {doc.name} (YourBench ingestion)\n")
     console.flush()
-    for stale in (work / "raw", work / "processed", dataset_dir):
-        shutil.rmtree(stale, ignore_errors=True)
-    (work / "raw").mkdir(parents=True)
+    raw = _fresh_input(work, dataset_dir)
     # A multi-column PDF goes in as its text in reading order (MarkItDown reads across the columns: pdf_text.py)
     columns = pdf_text.column_text(doc) if doc.suffix.lower() == ".pdf" else None
     if columns:
         console.write("generate: the PDF is set in columns; its text is read column by column\n")
-        atomic_write_text(work / "raw" / "document.md", columns)
+        atomic_write_text(raw / "document.md", columns)
     else:
-        shutil.copyfile(doc, work / "raw" / f"document{doc.suffix.lower()}")
+        shutil.copyfile(doc, raw / f"document{doc.suffix.lower()}")
     yb.stage("ingestion", dataset_dir)
     processed = work / "processed" / "document.md"
     if (not columns and doc.suffix.lower() == ".pdf" and processed.is_file()
             and pdf_text.runs_words_together(processed.read_text(encoding="utf-8"))):
         console.write("generate: MarkItDown reads this PDF's words run together; its text is taken from PyMuPDF\n")
         console.flush()
-        for stale in (work / "raw", work / "processed", dataset_dir):
-            shutil.rmtree(stale, ignore_errors=True)
-        (work / "raw").mkdir(parents=True)
-        atomic_write_text(work / "raw" / "document.md", pdf_text.column_text(doc, always=True) or "")
+        atomic_write_text(_fresh_input(work, dataset_dir) / "document.md", pdf_text.column_text(doc, always=True) or "")
         yb.stage("ingestion", dataset_dir)
     if not processed.is_file() or not processed.read_text(encoding="utf-8").strip() or not dataset_dir.is_dir():
         raise UserError(f"YourBench could not extract any text from {doc.name} "
