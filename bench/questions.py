@@ -37,6 +37,7 @@ from pipeline.io import append_jsonl, read_jsonl  # noqa: E402
 
 DOCUMENTS = ROOT / "labelled" / "documents" / "documents.jsonl"
 KEPT = ROOT / "labelled" / "kept_questions.jsonl"
+REJECTED = ROOT / "labelled" / "rejected_questions.jsonl"  # questions a check rejected, labelled to measure it
 RECORD = "bench-questions.jsonl"
 
 
@@ -78,27 +79,37 @@ def run(generation: str, work: Path, names: list[str], code: Path = ROOT, profil
                                      "stage_seconds": stats.get("seconds")})
 
 
-def _kept(run_dir: Path) -> list[dict]:
+def _kept(run_dir: Path, rejected: str | None = None) -> list[dict]:
+    """The run's kept questions; with ``rejected`` (a rejection's first words), the questions rejected so too."""
     import pandas as pd
 
-    return pd.read_parquet(run_dir / "questions.parquet").to_dict("records")
+    kept = pd.read_parquet(run_dir / "questions.parquet").to_dict("records")
+    if not rejected:
+        return kept
+    others = pd.read_parquet(run_dir / "rejected.parquet")
+    return kept + [{**row, "rejection": row["rejection"]} for row in others.to_dict("records")
+                   if str(row["rejection"]).startswith(rejected)]
 
 
-def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None = None, seed: int = 32) -> int:
-    """Every kept question of the recorded runs, shuffled, without its generation; the key maps items back."""
+def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None = None, seed: int = 32,
+          rejected: str | None = None) -> int:
+    """Every kept question of the recorded runs (and, with ``rejected``, those a check rejected with that reason:
+    to measure the check), shuffled, without its generation or fate; the key maps items back."""
     items, keys = [], []
     for generation, work in sources.items():
         latest = {r["document"]: r for r in read_jsonl(work / RECORD) if r["generation"] == generation}
         for record in latest.values():  # a document generated again: its latest run
             if only and record["document"] not in only:
                 continue
-            for row in _kept(Path(record["run_dir"])):
+            for row in _kept(Path(record["run_dir"]), rejected):
                 item = hashlib.sha256(f"{record['document']}|{generation}|{row['question_id']}".encode()).hexdigest()[:10]
                 items.append({"item": item, "document": record["document"], "excerpt": row["chunk_text"],
                               "question": row["question"], "gold": row["gold"]})
                 keys.append({"item": item, "document": record["document"], "generation": generation,
                              "question_id": row["question_id"], "language": row.get("language") or "en",
-                             "kind": row.get("kind"), "question_category": row.get("question_category")})
+                             "kind": row.get("kind"), "question_category": row.get("question_category"),
+                             **({"rejection": row["rejection"], "check_reply": row.get("gold_check", "")}
+                                if row.get("rejection") else {})})
     random.Random(seed).shuffle(items)
     out.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
     key.write_text("".join(json.dumps(k, ensure_ascii=False) + "\n" for k in keys), encoding="utf-8")
@@ -107,23 +118,25 @@ def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None 
 
 def merge(labels: Path, key: Path, labeller: str) -> int:
     """The labels into ``labelled/kept_questions.jsonl`` (a row already there for the same document, generation and
-    question is left as it is)."""
+    question is left as it is); those of rejected questions into ``labelled/rejected_questions.jsonl``, with their
+    rejection."""
     known = documents()
     keyed = {k["item"]: k for k in read_jsonl(key)}
-    have = {(r["document"], r["generation"], r["question_id"]) for r in read_jsonl(KEPT)}
+    have = {(r["document"], r["generation"], r["question_id"]) for path in (KEPT, REJECTED) for r in read_jsonl(path)}
     added = 0
     for label in read_jsonl(labels):
         k = keyed[label["item"]]
         if (k["document"], k["generation"], k["question_id"]) in have:
             continue
         doc = known[k["document"]]
-        append_jsonl(KEPT, {"id": f"{k['document']}:{k['generation']}:{k['question_id']}",
+        fate = {"rejection": k["rejection"], "check_reply": k.get("check_reply", "")} if k.get("rejection") else {}
+        append_jsonl(REJECTED if fate else KEPT, {"id": f"{k['document']}:{k['generation']}:{k['question_id']}",
                             "document": k["document"], "split": doc["split"], "source": doc.get("source", ""),
                             "generation": k["generation"], "language": k["language"], "question_id": k["question_id"],
                             "question": label["question"], "gold": label["gold"], "excerpt": label["excerpt"],
                             "question_sound": bool(label["question_sound"]), "gold_sound": bool(label["gold_sound"]),
                             "note": label.get("note", ""), "labeller": labeller, "kind": k.get("kind"),
-                            "question_category": k.get("question_category")})
+                            "question_category": k.get("question_category"), **fate})
         added += 1
     return added
 
@@ -181,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("key", type=Path)
     p.add_argument("sources", nargs="+", help="GENERATION=WORK")
     p.add_argument("--documents", default="")
+    p.add_argument("--rejected", default=None, help="also the questions rejected with this reason (its first words)")
     p = sub.add_parser("merge")
     p.add_argument("labels", type=Path)
     p.add_argument("key", type=Path)
@@ -194,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         run(args.generation, args.work.resolve(), args.documents, args.code.resolve(), record_only=args.record_only)
     elif args.command == "blind":
         sources = dict(source.split("=", 1) for source in args.sources)
-        print(blind(args.out, args.key, {g: Path(w) for g, w in sources.items()}, only), "items")
+        print(blind(args.out, args.key, {g: Path(w) for g, w in sources.items()}, only, rejected=args.rejected),
+              "items")
     elif args.command == "merge":
         print(merge(args.labels, args.key, args.labeller), "labels added")
     else:

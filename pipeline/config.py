@@ -182,6 +182,12 @@ class Questions(Strict):
     # excerpt, without the gold; the question is kept when that answer states the gold (after the gold check, when
     # both are on).
     round_trip: bool = False
+    # The fit check (pipeline/questions/model_checks.py, FitCheck): the judge model reads the gold answer's sentence,
+    # the question and the gold, and the question is kept when P(yes) reaches fit_threshold (after the round trip).
+    # It asks for yes or no whatever judge.verdict says, and reads P(yes) where the judge's server gives
+    # log-probabilities (else the word it chose).
+    fit_check: bool = False
+    fit_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     seed: int = 42
     candidate_context: Literal["chunk", "none"] = "chunk"  # what candidates see besides the question
     # The language of questions, answers and prompts: "auto" (detected from the document's text) or an

@@ -95,6 +95,8 @@ TABLE: dict[str, frozenset[str]] = {
     "questions.check_gold": _stages(GENERATE),
     "questions.answer_first": _stages(GENERATE),
     "questions.round_trip": _stages(GENERATE),
+    "questions.fit_check": _stages(GENERATE),
+    "questions.fit_threshold": _stages(GENERATE),
     "questions.seed": _stages(GENERATE, ANSWER),  # the generator's and the candidates' sampling seed
     "questions.candidate_context": _stages(ANSWER),
     # the prompts' language: the questions are written in it (the answers follow questions.parquet)
@@ -172,6 +174,7 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     "labelled/non_answers.jsonl": _stages(REPORT),  # the non-answer rule's rates
     # the kept questions labelled blind: the report says how many of this generation's were unsound
     "labelled/kept_questions.jsonl": _stages(REPORT),
+    "labelled/rejected_questions.jsonl": _stages(REPORT),  # the fit check's rejections, labelled blind
     # answer-first generation: the rules that choose the answers, how a reply is matched to them, and the round
     # trip's agreement rules
     "pipeline/questions/answer_spans.py": _stages(GENERATE),
@@ -203,6 +206,7 @@ INPUT_FILES: dict[str, frozenset[str]] = {
     "generator_prompts/round_trip.md": _stages(GENERATE),  # when questions.round_trip
     "generator_prompts/round_trip.fr.md": _stages(GENERATE),
     "judge_prompts/gold_check.txt": _stages(GENERATE),  # when questions.check_gold
+    "judge_prompts/fit_check.txt": _stages(GENERATE),  # when questions.fit_check
     "judge_prompts/gold_check.fr.txt": _stages(GENERATE),
     "judge_prompts/gold_check_yes_no.txt": _stages(GENERATE),
     "judge_prompts/gold_check_yes_no.fr.txt": _stages(GENERATE),

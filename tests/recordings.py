@@ -57,10 +57,10 @@ def warn_if_stale(name: str, stdout: str) -> None:
     """A replayed run that still made generator calls: the recording is out of date (slower, still valid)."""
     import re
 
-    made = re.search(r"generate: (\d+) generator calls made, \d+ reused[^;]*; (\d+) gold-answer checks made", stdout)
+    made = re.search(r"generate: (\d+) generator calls made, \d+ reused[^;]*; (\d+) judge-model checks made", stdout)
     if made and (int(made.group(1)) or int(made.group(2))):
         warnings.warn(f"recording '{name}' is out of date: {made.group(1)} generator calls and {made.group(2)} "
-                      "gold-answer checks were made for real; refresh it (tests/recordings.py)", stacklevel=2)
+                      "judge-model checks were made for real; refresh it (tests/recordings.py)", stacklevel=2)
 
 
 def _write(name: str, recorded: str, rows: list[dict]) -> None:

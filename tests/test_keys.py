@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from pipeline import config, keys
 from pipeline.answers.answer import answers_fingerprint
-from pipeline.questions import round_trip, validate, yourbench_stages
+from pipeline.questions import model_checks, round_trip, validate, yourbench_stages
 from pipeline.questions.generate import _served_fingerprint, generate_key
 from pipeline.report.report import report_key
 from pipeline.verdicts.grading import judge_fingerprint
@@ -232,6 +232,7 @@ def prompt_copies(tmp_path, monkeypatch):
                             tmp_path / "generator_prompts" / getattr(yourbench_stages, name).name)
     monkeypatch.setattr(round_trip, "PROMPT", tmp_path / "generator_prompts" / round_trip.PROMPT.name)
     monkeypatch.setattr(validate, "GOLD_CHECK_PROMPT", tmp_path / "judge_prompts" / "gold_check.txt")
+    monkeypatch.setattr(model_checks, "FIT_PROMPT", tmp_path / "judge_prompts" / "fit_check.txt")
     return tmp_path
 
 

@@ -62,7 +62,7 @@ from pipeline.questions.answer_spans import choose as choose_answers
 from pipeline.questions.answer_spans import common_names
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy, CallRecord
 from pipeline.questions.document import page_count
-from pipeline.questions.model_checks import Checks, GoldCheck, RoundTrip
+from pipeline.questions.model_checks import Checks, FitCheck, GoldCheck, RoundTrip, fit_check_key
 from pipeline.questions.yourbench_stages import (
     KEY_ENV,
     QUESTION_TYPES,
@@ -88,6 +88,9 @@ GENERATIONS = {True: "answer-first-5", False: "question-first-4"}  # questions.a
 
 
 def generation_id(cfg: Config) -> str:
+    """The generation code; the fit check (``questions.fit_check``) on answer-first questions is the sixth."""
+    if cfg.questions.answer_first and cfg.questions.fit_check:
+        return "answer-first-6"
     return GENERATIONS[cfg.questions.answer_first]
 
 
@@ -99,7 +102,8 @@ def generate_key(cfg: Config) -> str:
     # the rules that choose the answers and judge a round trip (keys.TEXT_FILES) are part of what the questions are
     rules = keys.texts(keys.GENERATE) if q.answer_first or q.round_trip else []
     return fingerprint(keys.settings(cfg, keys.GENERATE, skip=("judge",)), prompts, *rules,
-                       QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "")
+                       QUESTION_TYPES, validate.gold_check_key(cfg) if q.check_gold else "",
+                       *([fit_check_key(cfg)] if q.fit_check else []))
 
 
 def question_id(question: str) -> str:
@@ -296,7 +300,8 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
                             proxy.release()  # one model loaded at a time: the judge checks the gold answers next
                         gold_check = Checks([check(cfg, served, yb.language) for check, served, on in
                                              ((GoldCheck, judge_proxy, q.check_gold),
-                                              (RoundTrip, proxy, q.round_trip)) if on])
+                                              (RoundTrip, proxy, q.round_trip),
+                                              (FitCheck, judge_proxy, q.fit_check)) if on])
                         first_read = selection.first_read(plan.chunks, plan.question_calls,
                                                           q.multi_hop_share if q.multi_hop else 0.0, q.seed,
                                                           plan.skipped)
@@ -328,7 +333,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
     finally:
         yb.close()
     print(f"generate: {proxy.fresh_calls} generator calls made, {proxy.reused_calls} reused from earlier runs; "
-          f"{judge_proxy.fresh_calls} gold-answer checks made, {judge_proxy.reused_calls} reused", flush=True)
+          f"{judge_proxy.fresh_calls} judge-model checks made, {judge_proxy.reused_calls} reused", flush=True)
     extra = {"plan": {**asdict(plan), "calls": plan.calls}, "rounds": rounds,
              "fresh_calls": proxy.fresh_calls, "reused_calls": proxy.reused_calls,
              "gold_checks": judge_proxy.fresh_calls + judge_proxy.reused_calls,
@@ -337,6 +342,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
              "validation_error_rates": validation_rates.all_rates(cfg, calibration.runs_root(run_dir), embed),
              "generation": generation_id(cfg),
              "kept_questions_unsound": validation_rates.kept_question_rates(generation_id(cfg)),
+             **({"fit_check_rates": validation_rates.fit_check_rates(generation_id(cfg))} if q.fit_check else {}),
              "language": yb.language,
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)

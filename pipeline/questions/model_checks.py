@@ -5,6 +5,8 @@ calls them last, once the rules have passed a question).
   question (``questions.check_gold``; its error rates are measured on ``labelled/gold_check.jsonl``);
 * :class:`RoundTrip`: the generator model answers the question from the excerpt, without the gold, and the
   question is kept when that answer states the gold (``questions.round_trip``, :mod:`pipeline.questions.round_trip`);
+* :class:`FitCheck`: the judge model reads the gold answer's sentence alone, the question and the gold, and says
+  whether that sentence gives that whole answer to that very question (``questions.fit_check``);
 * :class:`Checks`: those that are on, in that order.
 
 Each goes through a recording proxy (:class:`pipeline.questions.call_cache.CallProxy`): a check made once is
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import Config
+from pipeline import keys
+from pipeline.config import ROOT, Config, fingerprint
 from pipeline.questions import round_trip, validate, validation_rates
+from pipeline.questions.answer_spans import sentences
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy
 from pipeline.serving.servers import served_name
 
@@ -96,6 +100,67 @@ class RoundTrip(_Counted):
         answer = (reply.choices[0].message.content or "").strip()
         agrees, why = round_trip.agrees(row["gold"], answer, self.language)
         return agrees, f"{answer} [{why}]"
+
+
+FIT_PROMPT = ROOT / "judge_prompts" / "fit_check.txt"
+
+
+def fit_check_key(cfg: Config) -> str:
+    """What the fit check depends on: the judge model and its decoding settings, its prompt, its threshold."""
+    return fingerprint(keys.settings(cfg.judge, keys.GENERATE, "judge"), FIT_PROMPT.read_text(encoding="utf-8"),
+                       str(cfg.questions.fit_threshold))
+
+
+def answer_sentence(row) -> str:
+    """The sentence a question's gold answer comes from: its citation where that holds the gold (an offered
+    answer's own sentence), else the first sentence of the excerpt that does, else the excerpt."""
+    gold = " ".join(str(row["gold"]).split())
+    cited = row.get("citations")
+    for sentence in [*(list(cited) if cited is not None and not isinstance(cited, str) else []),
+                     *sentences(row["chunk_text"])]:
+        if gold and gold in " ".join(str(sentence).split()):
+            return " ".join(str(sentence).split())
+    return str(row["chunk_text"])
+
+
+class FitCheck(_Counted):
+    """The fit check: the judge model, through its recording proxy, reads only the gold answer's sentence
+    (:func:`answer_sentence`), the question and the gold (``judge_prompts/fit_check.txt``), and the question is
+    kept when P(yes) reaches ``questions.fit_threshold``.
+
+    Why after the round trip: a 1.5B model that answers the question from the excerpt with the gold passes a gold
+    that is only part of the answer ("Data Concerns" for "the four main challenges"), a limit read as a value
+    ("1,5" for the service's PUE where the sentence gives a criterion "< 1,5"), a clause cut short ("certify to OMB
+    that the agency"): the questions were written to fit the offered span. Asked the other way round — does this
+    sentence give this answer to this question, whole — the same weights catch some of them (README, "Sound
+    questions", point 10: the threshold chosen on dev labels, the error rates measured on held-out ones).
+    """
+
+    step, label = "fit_check", "fit checks"
+    rejection = "fit check: the answer does not fit the question"
+
+    def __init__(self, cfg: Config, proxy: CallProxy, language: str):
+        from openai import OpenAI
+
+        from pipeline.verdicts.grading import Pass
+
+        self.cfg, self.proxy, self.model = cfg, proxy, served_name(cfg.judge)
+        self.client = OpenAI(base_url=proxy.base_url, api_key=PLACEHOLDER_KEY, max_retries=3, timeout=3600)
+        # one word, yes or no, and its log-probabilities asked for, whatever the judge's grading format
+        yes_no = cfg.judge.model_copy(update={"verdict": "yes_no", "yes_threshold": cfg.questions.fit_threshold})
+        self.judge_pass = Pass("fit_check", yes_no)
+        self.template = FIT_PROMPT.read_text(encoding="utf-8")
+
+    def __call__(self, row) -> tuple[bool | None, str]:
+        from pipeline.verdicts.grading import grade
+
+        found = grade(self.client, self.model, self.judge_pass, self.template,
+                      {"question": row["question"], "gold": row["gold"], "chunk_text": answer_sentence(row),
+                       "prediction": ""})
+        probability = found.get("p_yes")
+        if probability is None:  # no log-probabilities: the token the judge chose
+            return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
+        return probability >= self.cfg.questions.fit_threshold, f"P(yes) {probability:.2f}"
 
 
 class Checks:

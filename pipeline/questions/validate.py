@@ -280,7 +280,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
         nonlocal announced
         left = sum(1 for j in passed if j > after)
         total = len(checks) + min(q.target - len(kept), left)
-        if expect and (q.check_gold or q.round_trip) and total != announced:
+        if expect and (q.check_gold or q.round_trip or q.fit_check) and total != announced:
             expect(total)
             announced = total
 
@@ -292,7 +292,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
         if len(kept) >= enough:
             standing.append(i)
             return
-        if q.check_gold or q.round_trip:
+        if q.check_gold or q.round_trip or q.fit_check:
             supported, checks[i] = ask_support(rows.iloc[i])
             if supported is not True:
                 reasons[i] = (getattr(ask_support, "rejection", "gold answer not supported") if supported is False

@@ -46,6 +46,8 @@ QUESTION_FORM = LABELLED / "question_form.jsonl"
 DUPLICATES = LABELLED / "duplicates.jsonl"
 GOLD_CHECK = LABELLED / "gold_check.jsonl"
 KEPT_QUESTIONS = LABELLED / "kept_questions.jsonl"
+REJECTED_QUESTIONS = LABELLED / "rejected_questions.jsonl"  # questions a check rejected, labelled blind to measure it
+FIT_REJECTION = "fit check:"  # how the fit check's rejections begin (pipeline/questions/model_checks.py, FitCheck)
 GOLD_CHECK_REASON = "gold answer not supported"
 TARGET = 0.10  # the most each rate should be (issue 20)
 
@@ -271,6 +273,40 @@ def kept_questions_sentence(rates: dict | None, generation: str) -> str:
             f"({rates['unsound'] / rates['labelled']:.0%}, 95% interval {rates['interval'][0]:.0%}–"
             f"{rates['interval'][1]:.0%}) were unclear or had a wrong gold answer (at most {worst[1][0]} of "
             f"{worst[1][1]} on one document, {worst[0]}); `labelled/kept_questions.jsonl`.")
+
+
+def fit_check_rates(generation: str) -> dict | None:
+    """The fit check's errors on the held-out questions of ``generation`` that reached it, labelled blind: those it
+    let through (every kept question) and those it rejected (``labelled/rejected_questions.jsonl``); None when
+    none of the latter is labelled."""
+    from pipeline.measure.stats import wilson_interval
+
+    def held_out(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if r.get("generation") == generation and r.get("split") == "heldout"]
+
+    rejected = [r for r in held_out(read_jsonl(REJECTED_QUESTIONS)) if str(r.get("rejection", "")).startswith(
+        FIT_REJECTION)]
+    if not rejected:
+        return None
+    passed = held_out(read_jsonl(KEPT_QUESTIONS))
+    sound = [r["question_sound"] and r["gold_sound"] for r in passed + rejected]
+    was_rejected = [False] * len(passed) + [True] * len(rejected)
+    good = sum(sound)
+    rates = {"generation": generation, "documents": len({r["document"] for r in passed + rejected}),
+             "good": good, "rejected_good": sum(s and r for s, r in zip(sound, was_rejected)),
+             "bad": len(sound) - good, "rejected_bad": sum(not s and r for s, r in zip(sound, was_rejected))}
+    rates["rejected_good_interval"] = list(wilson_interval(rates["rejected_good"], good)) if good else None
+    rates["rejected_bad_interval"] = list(wilson_interval(rates["rejected_bad"], rates["bad"])) if rates["bad"] else None
+    return rates
+
+
+def fit_check_sentence(rates: dict | None) -> str:
+    """The report's sentence on the fit check, measured (or that it is not)."""
+    if not rates:
+        return "The fit check's error rates are not measured for this generation: none of its rejections is labelled."
+    return (f"The fit check, on the held-out questions of this generation that reached it ({rates['documents']} real "
+            f"documents, labelled blind): it rejected {_share(rates['rejected_good'], rates['good'])} sound ones and "
+            f"{_share(rates['rejected_bad'], rates['bad'])} unsound ones; `labelled/rejected_questions.jsonl`.")
 
 
 def _share(count: int, total: int) -> str:
