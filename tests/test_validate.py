@@ -394,3 +394,29 @@ def test_a_question_about_a_cited_work_is_rejected():
     assert question_form.cheap_reason("In which pages did the authors of Quantization based fast inner product search "
                                  "publish their work?", "482–490") == "about a cited work"
     assert question_form.cheap_reason("How many pages long was the 1949 edition of the Code?", "2,799 pages") is None
+
+
+def test_questions_only_the_fit_check_turned_down_make_up_the_minimum_most_likely_to_fit_first():
+    """A short document whose questions the fit check mostly turns down: the run goes on with the minimum, those
+    with the highest P(yes) kept and flagged; the others stay rejected with the fit check's reason."""
+    cfg = config.load("default")
+    cfg = cfg.model_copy(update={"questions": cfg.questions.model_copy(update={"target": 4, "min_usable": 3,
+                                                                              "fit_check": True})})
+    p_yes = {0: 0.9, 1: 0.5, 2: 0.8, 3: 0.7, 4: 0.3}  # item 0 fits (threshold 0.85), the others do not
+
+    class Fit:
+        rejection, fit_score = "fit check: the answer does not fit the question", None
+
+        def __call__(self, row):
+            item = int(row["gold"].split()[0])
+            self.fit_score = p_yes[item]
+            return p_yes[item] >= 0.85, f"P(yes) {p_yes[item]:.2f}"
+
+    rows = _candidates([(f"What is the value of item {i}?", f"{i} units.", ITEMS) for i in range(5)])
+    kept, rejected = validate.validate(rows, cfg, embed=lambda t: np.eye(len(t)), ask_support=Fit())
+    assert sorted(kept["gold"]) == ["0 units.", "2 units.", "3 units."]  # 0 fits; 2 and 3 have the highest P(yes)
+    flagged = kept[kept["gold"].ne("0 units.")]
+    assert flagged["doubt"].str.startswith("the fit check doubts that the gold answers this very question").all()
+    assert kept.loc[kept["gold"].eq("0 units."), "doubt"].iloc[0] == ""
+    assert sorted(rejected["gold"]) == ["1 units.", "4 units."]
+    assert rejected["rejection"].str.startswith("fit check:").all()

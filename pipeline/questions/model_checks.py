@@ -137,7 +137,8 @@ class FitCheck(_Counted):
     """
 
     step, label = "fit_check", "fit checks"
-    rejection = "fit check: the answer does not fit the question"
+    rejection = f"{validate.FIT_REJECTION} the answer does not fit the question"
+    fit_score = None  # P(yes) of the last question it turned down (validation may keep it to make up the minimum)
 
     def __init__(self, cfg: Config, proxy: CallProxy, language: str):
         from openai import OpenAI
@@ -157,7 +158,7 @@ class FitCheck(_Counted):
         found = grade(self.client, self.model, self.judge_pass, self.template,
                       {"question": row["question"], "gold": row["gold"], "chunk_text": answer_sentence(row),
                        "prediction": ""})
-        probability = found.get("p_yes")
+        probability = self.fit_score = found.get("p_yes")
         if probability is None:  # no log-probabilities: the token the judge chose
             return (None if found["verdict"] is None else found["verdict"] == 1), found["raw_judge_output"]
         return probability >= self.cfg.questions.fit_threshold, f"P(yes) {probability:.2f}"
@@ -168,7 +169,7 @@ class Checks:
     rejects it decides, and its ``rejection`` names the reason."""
 
     def __init__(self, checks: list):
-        self.checks, self.rejection = checks, "gold answer not supported"
+        self.checks, self.rejection, self.fit_score = checks, "gold answer not supported", None
 
     def expect(self, checks: int) -> None:
         for check in self.checks:
@@ -181,5 +182,6 @@ class Checks:
             replies.append(reply)
             if verdict is not True:
                 self.rejection = getattr(check, "rejection", "gold answer not supported")
+                self.fit_score = getattr(check, "fit_score", None)  # set by the fit check alone
                 return verdict, " | ".join(replies)
         return True, " | ".join(replies)

@@ -30,7 +30,9 @@ Then, cheapest first (the last needs a model; checks 1-3 on the question's own f
    years that the question, naming no year, does not choose from (:mod:`pipeline.questions.uniqueness`);
    ``points at another sentence``: read as a search over the document's sentences, the question finds another
    sentence before the gold's (:class:`pipeline.questions.uniqueness.SentenceIndex`); these are considered after
-   all others and kept, flagged (``doubt``), only while fewer than ``questions.min_usable`` are kept;
+   all others and kept, flagged (``doubt``), only while fewer than ``questions.min_usable`` are kept (and so,
+   last, are the questions only the fit check turned down, highest P(yes) first: a short document's run
+   then goes on with its doubtful questions flagged rather than stopping);
 4. ``citation not in the excerpt``: YourBench's own citation score (its
    ``citation_score_filtering`` stage: fuzzy overlap of the cited quote with the
    excerpt and the answer) below ``questions.min_citation_score``. A profile
@@ -76,6 +78,7 @@ from pipeline.questions.question_form import asks_for_another_kind, cheap_reason
 from pipeline.questions.uniqueness import SentenceIndex, competing_sentence
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
+FIT_REJECTION = "fit check:"  # how the fit check's rejections begin (pipeline/questions/model_checks.py, FitCheck)
 
 
 def gold_check_files(verdict: str = "final_answer") -> list[Path]:
@@ -274,6 +277,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     kept: list[int] = []
     standing: list[int] = []  # not rejected: kept, or left unchecked once the target was reached
     checks, doubts = {}, {}
+    unfit: dict[int, float] = {}  # turned down by the fit check alone: its P(yes)
     announced = None
 
     def announce(after: int) -> None:
@@ -292,14 +296,19 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
         if len(kept) >= enough:
             standing.append(i)
             return
-        if q.check_gold or q.round_trip or q.fit_check:
+        if (q.check_gold or q.round_trip or q.fit_check) and i not in unfit:
             supported, checks[i] = ask_support(rows.iloc[i])
             if supported is not True:
                 reasons[i] = (getattr(ask_support, "rejection", "gold answer not supported") if supported is False
                               else "gold check gave no verdict")
+                if supported is False and getattr(ask_support, "fit_score", None) is not None:
+                    unfit[i] = ask_support.fit_score  # passed every other check: may make up the minimum
                 announce(i)
                 return
-        if i in reserve:
+        if i in unfit:
+            doubts[i] = (f"the fit check doubts that the gold answers this very question (P(yes) {unfit[i]:.2f}, "
+                         f"below {q.fit_threshold:g})")
+        elif i in reserve:
             doubts[i] = f"the question may point at another sentence of the document: \"{reserve[i][:160]}\""
         elif q.min_citation_score is not None and scores[i] < q.min_citation_score + DOUBT_MARGIN:
             doubts[i] = f"citation score {scores[i]:.0f}, close to the threshold {q.min_citation_score:g}"
@@ -320,6 +329,11 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
                 consider(i, q.min_usable)
             else:
                 reasons[i] = f"points at another sentence: \"{reserve[i][:160]}\""
+    # Still too few: those the fit check alone turned down make up the minimum, most likely to fit first, each flagged.
+    for i in sorted(unfit, key=lambda j: -unfit[j]):
+        if len(kept) < q.min_usable and reasons[i].startswith(FIT_REJECTION):
+            del reasons[i]
+            consider(i, q.min_usable)
     rows["gold_check"] = [checks.get(i, "") for i in range(len(rows))]
     rows["doubt"] = [doubts.get(i, "") for i in range(len(rows))]
     rows["rejection"] = [reasons.get(i, "") for i in range(len(rows))]

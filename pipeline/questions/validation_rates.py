@@ -47,7 +47,6 @@ DUPLICATES = LABELLED / "duplicates.jsonl"
 GOLD_CHECK = LABELLED / "gold_check.jsonl"
 KEPT_QUESTIONS = LABELLED / "kept_questions.jsonl"
 REJECTED_QUESTIONS = LABELLED / "rejected_questions.jsonl"  # questions a check rejected, labelled blind to measure it
-FIT_REJECTION = "fit check:"  # how the fit check's rejections begin (pipeline/questions/model_checks.py, FitCheck)
 GOLD_CHECK_REASON = "gold answer not supported"
 TARGET = 0.10  # the most each rate should be (issue 20)
 
@@ -285,7 +284,7 @@ def fit_check_rates(generation: str) -> dict | None:
         return [r for r in rows if r.get("generation") == generation and r.get("split") == "heldout"]
 
     rejected = [r for r in held_out(read_jsonl(REJECTED_QUESTIONS)) if str(r.get("rejection", "")).startswith(
-        FIT_REJECTION)]
+        validate.FIT_REJECTION)]
     if not rejected:
         return None
     passed = held_out(read_jsonl(KEPT_QUESTIONS))
