@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -37,7 +38,8 @@ from pipeline.io import append_jsonl, read_jsonl  # noqa: E402
 
 DOCUMENTS = ROOT / "labelled" / "documents" / "documents.jsonl"
 KEPT = ROOT / "labelled" / "kept_questions.jsonl"
-REJECTED = ROOT / "labelled" / "rejected_questions.jsonl"  # questions a check rejected, labelled to measure it
+FIT_CHECK = ROOT / "labelled" / "fit_check.jsonl"  # every question the fit check decided on, labelled blind
+FIT_REPLY = re.compile(r"P\(yes\) ([01]\.\d+)\s*$")  # the fit check's reply, last of a question's check replies
 RECORD = "bench-questions.jsonl"
 
 
@@ -108,8 +110,8 @@ def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None 
                 keys.append({"item": item, "document": record["document"], "generation": generation,
                              "question_id": row["question_id"], "language": row.get("language") or "en",
                              "kind": row.get("kind"), "question_category": row.get("question_category"),
-                             **({"rejection": row["rejection"], "check_reply": row.get("gold_check", "")}
-                                if row.get("rejection") else {})})
+                             "check_reply": row.get("gold_check") or "", "doubt": row.get("doubt") or "",
+                             **({"rejection": row["rejection"]} if row.get("rejection") else {})})
     random.Random(seed).shuffle(items)
     out.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
     key.write_text("".join(json.dumps(k, ensure_ascii=False) + "\n" for k in keys), encoding="utf-8")
@@ -117,26 +119,36 @@ def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None 
 
 
 def merge(labels: Path, key: Path, labeller: str) -> int:
-    """The labels into ``labelled/kept_questions.jsonl`` (a row already there for the same document, generation and
-    question is left as it is); those of rejected questions into ``labelled/rejected_questions.jsonl``, with their
-    rejection."""
+    """The labels of kept questions into ``labelled/kept_questions.jsonl`` (a row already there for the same
+    document, generation and question is left as it is); those of every question the fit check decided on, kept or
+    not, into ``labelled/fit_check.jsonl`` with its P(yes) and whether it passed."""
     known = documents()
     keyed = {k["item"]: k for k in read_jsonl(key)}
-    have = {(r["document"], r["generation"], r["question_id"]) for path in (KEPT, REJECTED) for r in read_jsonl(path)}
+    have = {path: {(r["document"], r["generation"], r["question_id"]) for r in read_jsonl(path)}
+            for path in (KEPT, FIT_CHECK)}
     added = 0
     for label in read_jsonl(labels):
         k = keyed[label["item"]]
-        if (k["document"], k["generation"], k["question_id"]) in have:
+        fit = FIT_REPLY.search(k.get("check_reply") or "")
+        rejected = bool(k.get("rejection"))
+        targets = [path for path, on in ((KEPT, not rejected), (FIT_CHECK, fit is not None))
+                   if on and (k["document"], k["generation"], k["question_id"]) not in have[path]]
+        if not targets:
             continue
         doc = known[k["document"]]
-        fate = {"rejection": k["rejection"], "check_reply": k.get("check_reply", "")} if k.get("rejection") else {}
-        append_jsonl(REJECTED if fate else KEPT, {"id": f"{k['document']}:{k['generation']}:{k['question_id']}",
-                            "document": k["document"], "split": doc["split"], "source": doc.get("source", ""),
-                            "generation": k["generation"], "language": k["language"], "question_id": k["question_id"],
-                            "question": label["question"], "gold": label["gold"], "excerpt": label["excerpt"],
-                            "question_sound": bool(label["question_sound"]), "gold_sound": bool(label["gold_sound"]),
-                            "note": label.get("note", ""), "labeller": labeller, "kind": k.get("kind"),
-                            "question_category": k.get("question_category"), **fate})
+        for path in targets:
+            fate = {} if path == KEPT else {
+                "p_yes": float(fit.group(1)), "kept": not rejected,
+                # turned down by the fit check: rejected so, or kept only to make up the minimum
+                "fit_passed": not (k.get("rejection", "").startswith("fit check:")
+                                   or k.get("doubt", "").startswith("the fit check doubts"))}
+            append_jsonl(path, {"id": f"{k['document']}:{k['generation']}:{k['question_id']}",
+                                "document": k["document"], "split": doc["split"], "source": doc.get("source", ""),
+                                "generation": k["generation"], "language": k["language"], "question_id": k["question_id"],
+                                "question": label["question"], "gold": label["gold"], "excerpt": label["excerpt"],
+                                "question_sound": bool(label["question_sound"]), "gold_sound": bool(label["gold_sound"]),
+                                "note": label.get("note", ""), "labeller": labeller, "kind": k.get("kind"),
+                                "question_category": k.get("question_category"), **fate})
         added += 1
     return added
 

@@ -174,7 +174,7 @@ TEXT_FILES: dict[str, frozenset[str]] = {
     "labelled/non_answers.jsonl": _stages(REPORT),  # the non-answer rule's rates
     # the kept questions labelled blind: the report says how many of this generation's were unsound
     "labelled/kept_questions.jsonl": _stages(REPORT),
-    "labelled/rejected_questions.jsonl": _stages(REPORT),  # the fit check's rejections, labelled blind
+    "labelled/fit_check.jsonl": _stages(REPORT),  # the fit check's held-out decisions, labelled blind
     # answer-first generation: the rules that choose the answers, how a reply is matched to them, and the round
     # trip's agreement rules
     "pipeline/questions/answer_spans.py": _stages(GENERATE),

@@ -173,3 +173,22 @@ def test_the_kept_questions_unsound_share_is_counted_on_held_out_labels_of_the_r
     assert "2 of 5 (40%" in sentence and "2 held-out real documents" in sentence and "1 of 2 on one document, a" in sentence
     assert validation_rates.kept_question_rates("g2") is None
     assert "not measured" in validation_rates.kept_questions_sentence(None, "g2")
+
+
+def test_the_fit_checks_rates_count_the_held_out_questions_it_turned_down_sound_and_unsound(tmp_path, monkeypatch):
+    def row(document, split, sound, passed):
+        return {"document": document, "split": split, "question_sound": sound, "gold_sound": True,
+                "fit_passed": passed}
+
+    path = tmp_path / "fit_check.jsonl"
+    for item in (row("a", "heldout", True, True), row("a", "heldout", True, False), row("b", "heldout", False, False),
+                 row("b", "heldout", False, True), row("b", "heldout", False, False), row("c", "dev", True, False)):
+        append_jsonl(path, item)
+    monkeypatch.setattr(validation_rates, "FIT_CHECK", path)
+    rates = validation_rates.fit_check_rates()
+    assert (rates["documents"], rates["labelled"], rates["good"], rates["rejected_good"], rates["bad"],
+            rates["rejected_bad"]) == (2, 5, 2, 1, 3, 2)  # the dev row is left out
+    assert "turned down 1/2 (50%) sound ones and 2/3 (67%) unsound ones" in validation_rates.fit_check_sentence(rates)
+    monkeypatch.setattr(validation_rates, "FIT_CHECK", tmp_path / "none.jsonl")
+    assert validation_rates.fit_check_rates() is None
+    assert "not measured" in validation_rates.fit_check_sentence(None)

@@ -343,7 +343,7 @@ def _generate(doc: Path, run_dir: Path, cfg: Config) -> Path:
              "validation_error_rates": validation_rates.all_rates(cfg, calibration.runs_root(run_dir), embed),
              "generation": generation_id(cfg),
              "kept_questions_unsound": validation_rates.kept_question_rates(generation_id(cfg)),
-             **({"fit_check_rates": validation_rates.fit_check_rates(generation_id(cfg))} if q.fit_check else {}),
+             **({"fit_check_rates": validation_rates.fit_check_rates()} if q.fit_check else {}),
              "language": yb.language,
              "seconds": round(time.time() - started, 1)}
     return write_questions(kept, rejected, _generation_stats(dataset_dir), doc.name, run_dir, cfg, extra)

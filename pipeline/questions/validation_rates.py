@@ -46,7 +46,7 @@ QUESTION_FORM = LABELLED / "question_form.jsonl"
 DUPLICATES = LABELLED / "duplicates.jsonl"
 GOLD_CHECK = LABELLED / "gold_check.jsonl"
 KEPT_QUESTIONS = LABELLED / "kept_questions.jsonl"
-REJECTED_QUESTIONS = LABELLED / "rejected_questions.jsonl"  # questions a check rejected, labelled blind to measure it
+FIT_CHECK = LABELLED / "fit_check.jsonl"  # every held-out question the fit check decided on, labelled blind
 GOLD_CHECK_REASON = "gold answer not supported"
 TARGET = 0.10  # the most each rate should be (issue 20)
 
@@ -274,26 +274,20 @@ def kept_questions_sentence(rates: dict | None, generation: str) -> str:
             f"{worst[1][1]} on one document, {worst[0]}); `labelled/kept_questions.jsonl`.")
 
 
-def fit_check_rates(generation: str) -> dict | None:
-    """The fit check's errors on the held-out questions of ``generation`` that reached it, labelled blind: those it
-    let through (every kept question) and those it rejected (``labelled/rejected_questions.jsonl``); None when
-    none of the latter is labelled."""
+def fit_check_rates() -> dict | None:
+    """The fit check's errors on the held-out questions it decided on, labelled blind (``labelled/fit_check.jsonl``:
+    kept or not, with its P(yes) and whether it passed); None when none is labelled."""
     from pipeline.measure.stats import wilson_interval
 
-    def held_out(rows: list[dict]) -> list[dict]:
-        return [r for r in rows if r.get("generation") == generation and r.get("split") == "heldout"]
-
-    rejected = [r for r in held_out(read_jsonl(REJECTED_QUESTIONS)) if str(r.get("rejection", "")).startswith(
-        validate.FIT_REJECTION)]
-    if not rejected:
+    rows = [r for r in read_jsonl(FIT_CHECK) if r.get("split") == "heldout"]
+    if not rows:
         return None
-    passed = held_out(read_jsonl(KEPT_QUESTIONS))
-    sound = [r["question_sound"] and r["gold_sound"] for r in passed + rejected]
-    was_rejected = [False] * len(passed) + [True] * len(rejected)
+    sound = [r["question_sound"] and r["gold_sound"] for r in rows]
+    turned_down = [not r["fit_passed"] for r in rows]
     good = sum(sound)
-    rates = {"generation": generation, "documents": len({r["document"] for r in passed + rejected}),
-             "good": good, "rejected_good": sum(s and r for s, r in zip(sound, was_rejected)),
-             "bad": len(sound) - good, "rejected_bad": sum(not s and r for s, r in zip(sound, was_rejected))}
+    rates = {"documents": len({r["document"] for r in rows}), "labelled": len(rows),
+             "good": good, "rejected_good": sum(s and t for s, t in zip(sound, turned_down)),
+             "bad": len(rows) - good, "rejected_bad": sum(not s and t for s, t in zip(sound, turned_down))}
     rates["rejected_good_interval"] = list(wilson_interval(rates["rejected_good"], good)) if good else None
     rates["rejected_bad_interval"] = list(wilson_interval(rates["rejected_bad"], rates["bad"])) if rates["bad"] else None
     return rates
@@ -302,10 +296,11 @@ def fit_check_rates(generation: str) -> dict | None:
 def fit_check_sentence(rates: dict | None) -> str:
     """The report's sentence on the fit check, measured (or that it is not)."""
     if not rates:
-        return "The fit check's error rates are not measured for this generation: none of its rejections is labelled."
-    return (f"The fit check, on the held-out questions of this generation that reached it ({rates['documents']} real "
-            f"documents, labelled blind): it rejected {_share(rates['rejected_good'], rates['good'])} sound ones and "
-            f"{_share(rates['rejected_bad'], rates['bad'])} unsound ones; `labelled/rejected_questions.jsonl`.")
+        return "The fit check's error rates are not measured: none of its held-out decisions is labelled."
+    return (f"The fit check, on the held-out questions it decided on ({rates['documents']} real documents, labelled "
+            f"blind): it turned down {_share(rates['rejected_good'], rates['good'])} sound ones and "
+            f"{_share(rates['rejected_bad'], rates['bad'])} unsound ones (`labelled/fit_check.jsonl`; README, "
+            "\"Sound questions\", point 10).")
 
 
 def _share(count: int, total: int) -> str:
