@@ -116,9 +116,11 @@ def _remote(section: dict, **more) -> None:
 def _base(path: str) -> dict:
     """The default profile, with what ``path`` needs to be changeable (a second judge, a remote endpoint), and the
     judge checking gold answers too (``questions.check_gold``, as the paper profile does): :data:`keys.TABLE` lists
-    what a judge field can change when it does (the default profile's round trip asks the generator instead)."""
+    what a judge field can change when it does (the default profile's round trip asks the generator instead), and its
+    fit check on (``questions.fit_check``: its prompt is then part of what the questions are)."""
     data = _default()
     data["questions"]["check_gold"] = True
+    data["questions"]["fit_check"] = True
     if path.startswith("second_judge."):
         second = {k: v for k, v in data["judge"].items() if k != "yes_threshold"}  # a tag verdict has no P(yes)
         data["second_judge"] = {**second, "name": "second-judge", "prompt": "qwq32b_binary.txt",
