@@ -1,7 +1,7 @@
 """How sound are the kept questions? Generation runs on the labelled documents, blind labelling, the table.
 
     .venv/bin/python bench/questions.py run GENERATION WORK DOCUMENT [DOCUMENT ...] [--code DIR] [--record-only]
-    .venv/bin/python bench/questions.py blind OUT.jsonl KEY.jsonl GENERATION=WORK [GENERATION=WORK ...] [--documents a,b]
+    .venv/bin/python bench/questions.py blind OUT.jsonl KEY.jsonl GENERATION=WORK [GENERATION=WORK ...] [--documents a,b] [--rejected 'fit check:']
     .venv/bin/python bench/questions.py merge LABELS.jsonl KEY.jsonl [--labeller NAME]
     .venv/bin/python bench/questions.py table [--documents a,b] [--work WORK_OR_RECORD_FILE ...]
 
@@ -13,7 +13,9 @@ it). ``blind`` collects the kept questions of several generations' runs, shuffle
 labeller sees (document, excerpt, question, gold answer: never which generation made it) and, apart, the key
 that maps each opaque item back. ``merge`` adds the labels (``question_sound``, ``gold_sound``, ``note``; the
 policy of ``labelled/answers/README.md``) to ``labelled/kept_questions.jsonl``, each row with its document's
-``split``, ``source`` and its ``generation``. ``table`` prints, per document and generation: questions generated,
+``split``, ``source`` and its ``generation``. With ``--rejected 'fit check:'``, ``blind`` adds the questions the fit
+check turned down (measuring a check needs its rejections labelled too), and ``merge`` writes every question the
+fit check decided on to ``labelled/fit_check.jsonl`` with its P(yes) and verdict. ``table`` prints, per document and generation: questions generated,
 kept, unsound among the labelled kept ones, the model calls the kept questions rest on (generator, round trip,
 gold check) and those calls' time.
 """
