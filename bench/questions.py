@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.io import append_jsonl, read_jsonl  # noqa: E402
+from pipeline.questions.validate import FIT_DOUBT, FIT_REJECTION  # noqa: E402
 
 DOCUMENTS = ROOT / "labelled" / "documents" / "documents.jsonl"
 KEPT = ROOT / "labelled" / "kept_questions.jsonl"
@@ -91,8 +92,7 @@ def _kept(run_dir: Path, rejected: str | None = None) -> list[dict]:
     if not rejected:
         return kept
     others = pd.read_parquet(run_dir / "rejected.parquet")
-    return kept + [{**row, "rejection": row["rejection"]} for row in others.to_dict("records")
-                   if str(row["rejection"]).startswith(rejected)]
+    return kept + [row for row in others.to_dict("records") if str(row["rejection"]).startswith(rejected)]
 
 
 def blind(out: Path, key: Path, sources: dict[str, Path], only: set[str] | None = None, seed: int = 32,
@@ -142,8 +142,8 @@ def merge(labels: Path, key: Path, labeller: str) -> int:
             fate = {} if path == KEPT else {
                 "p_yes": float(fit.group(1)), "kept": not rejected,
                 # turned down by the fit check: rejected so, or kept only to make up the minimum
-                "fit_passed": not (k.get("rejection", "").startswith("fit check:")
-                                   or k.get("doubt", "").startswith("the fit check doubts"))}
+                "fit_passed": not (k.get("rejection", "").startswith(FIT_REJECTION)
+                                   or k.get("doubt", "").startswith(FIT_DOUBT))}
             append_jsonl(path, {"id": f"{k['document']}:{k['generation']}:{k['question_id']}",
                                 "document": k["document"], "split": doc["split"], "source": doc.get("source", ""),
                                 "generation": k["generation"], "language": k["language"], "question_id": k["question_id"],

@@ -114,12 +114,15 @@ def fit_check_key(cfg: Config) -> str:
 def answer_sentence(row) -> str:
     """The sentence a question's gold answer comes from: its citation where that holds the gold (an offered
     answer's own sentence), else the first sentence of the excerpt that does, else the excerpt."""
-    gold = " ".join(str(row["gold"]).split())
+    def plain(text) -> str:
+        return " ".join(str(text).split())
+
+    gold = plain(row["gold"])
     cited = row.get("citations")
-    for sentence in [*(list(cited) if cited is not None and not isinstance(cited, str) else []),
-                     *sentences(row["chunk_text"])]:
-        if gold and gold in " ".join(str(sentence).split()):
-            return " ".join(str(sentence).split())
+    for sentence in map(plain, [*(list(cited) if cited is not None and not isinstance(cited, str) else []),
+                                *sentences(row["chunk_text"])]):
+        if gold and gold in sentence:
+            return sentence
     return str(row["chunk_text"])
 
 

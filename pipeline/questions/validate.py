@@ -79,6 +79,7 @@ from pipeline.questions.uniqueness import SentenceIndex, competing_sentence
 
 GOLD_CHECK_PROMPT = ROOT / "judge_prompts" / "gold_check.txt"  # for a judge asked for <final_answer> tags
 FIT_REJECTION = "fit check:"  # how the fit check's rejections begin (pipeline/questions/model_checks.py, FitCheck)
+FIT_DOUBT = "the fit check doubts"  # how the doubt begins of a question it turned down, kept to make up the minimum
 
 
 def gold_check_files(verdict: str = "final_answer") -> list[Path]:
@@ -306,7 +307,7 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
                 announce(i)
                 return
         if i in unfit:
-            doubts[i] = (f"the fit check doubts that the gold answers this very question (P(yes) {unfit[i]:.2f}, "
+            doubts[i] = (f"{FIT_DOUBT} that the gold answers this very question (P(yes) {unfit[i]:.2f}, "
                          f"below {q.fit_threshold:g})")
         elif i in reserve:
             doubts[i] = f"the question may point at another sentence of the document: \"{reserve[i][:160]}\""
