@@ -314,3 +314,61 @@ def test_a_passive_obligation_is_no_answer_and_a_reason_is_asked_only_of_a_reaso
     assert asks_for_another_kind("Why are the release policies maintained?", "obligation")
     assert not asks_for_another_kind("Why was the alert declared in August?", "reason")
     assert not asks_for_another_kind("Why was the alert declared in August?", None)  # question-first: not checked
+
+
+@pytest.mark.parametrize("sentence, offered, not_offered", [
+    # a bound belongs to its figure; a type code is no quantity
+    ("Seven criteria needed an extra cost inférieur à 5 % of the project's total budget in the year.",
+     "inférieur à 5 %", "5 %"),
+    ("The hosting chosen in 2021 has a water use effectiveness <1,5 over the whole duration of the contract.", "<1,5",
+     "1,5"),
+    ("Local jails and other municipal confinement 201 = Group homes for juveniles (non-correctional); the rest.",
+     None, "201"),
+    ("Four (ε = 4.0) will be allocated to the microdata detail file that supports the tables.", "4.0", None),
+    # a name that may go on after "and" or a parenthesis is not cut; an item of a list is not an answer
+    ("For example, the National Oceanic and Atmospheric Administration explained that it receives complaints.",
+     None, "National Oceanic"),
+    ("The CNCF Technical Advisory Group (TAG) for Security maintains a catalog of known supply chain attacks.",
+     None, "CNCF Technical Advisory Group"),
+    ("The synergy between developers, Chief Information Security Officers (CISOs), and operations teams is a "
+     "cornerstone.", None, "Chief Information Security Officers"),
+    ('Four themes emerged: "Not knowing how," "Communicating value," "Data Concerns," and "Lack of consistency."',
+     None, "Data Concerns"),
+    ("Under the Small Business Regulatory Enforcement Fairness Act, new final rules must be sent to Congress and "
+     "the Government Accountability Office.", "Small Business Regulatory Enforcement Fairness Act", None),
+    ("A data governance body is chaired by the Chief Data Officer (CDO), and includes senior staff of the agency.",
+     "Chief Data Officer", None),
+    # an obligation cut short, joined to another, or reported from others is no answer
+    ("To facilitate citizen review, agencies shall establish administrative mechanisms allowing affected", None,
+     "establish administrative mechanisms allowing affected"),
+    ("The supplier should publicly document their processes, and have an incident response process with SLAs.",
+     None, "publicly document their processes"),
+    ("The CIO must certify to OMB that the agency, to the maximum extent practicable, uses technology well.", None,
+     "certify to OMB that the agency"),
+    ("The system must make it clear which artifacts a given party is trusted to certify using delegations.", None,
+     "make it clear"),
+    ("A number of comments suggested that OMB should repropose this standard for additional public comment.", None,
+     "repropose this standard for additional public comment"),
+    ("Agencies must ensure that data is encrypted at rest in every system they run.",
+     "ensure that data is encrypted at rest in every system they run", None),
+    # a question the document asks states no fact
+    ("Le service numérique utilise-t-il un hébergement qui a un WUE inférieur à 1 L/kWh ?", None,
+     "inférieur à 1 L/kWh"),
+])
+def test_answer_spans_are_whole_answers_stated_by_the_document(sentence, offered, not_offered):
+    texts = [s.text for s in answer_spans.spans(sentence)]
+    assert offered is None or offered in texts
+    assert not_offered not in texts
+
+
+@pytest.mark.parametrize("question, gold, other", [
+    ("Quels sont les trois ateliers exploratoires menés ?", "3 ateliers", True),  # a count asked as "which"
+    ("Which states were reinstated for coverage?", "29 states", True),
+    ("How many states were reinstated for coverage?", "29 states", False),
+    ("Which executive order does this procedure define?", "13642", False),
+    ("What is the minimum population for a small metro county?", "less than 250,000", True),  # a bound reversed
+    ("What is the maximum population for a small metro county?", "less than 250,000", False),
+    ("What is the maximum share of cost overrun?", "supérieur à 20 %", True),
+])
+def test_a_figure_asked_as_something_else_is_rejected(question, gold, other):
+    assert question_form.asks_for_another_kind(question, "figure", gold) is other

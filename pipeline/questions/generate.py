@@ -84,14 +84,15 @@ GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validat
 # Which generation code made a run's questions: the labels of kept questions (labelled/kept_questions.jsonl) carry it,
 # and a run reports the unsound share measured for its own generation. A change to how questions are made or kept
 # is a new generation: its share is unmeasured until its held-out questions are labelled.
-GENERATIONS = {True: "answer-first-5", False: "question-first-4"}  # questions.answer_first -> generation
+GENERATIONS = {True: "answer-first-8", False: "question-first-4"}  # questions.answer_first -> generation
 
 
 def generation_id(cfg: Config) -> str:
-    """The generation code. The fit check (``questions.fit_check``) on answer-first questions: the sixth as frozen
-    at 4b3631d, the seventh since its rejections make up the minimum (one held-out run stopped short of it)."""
+    """The generation code. The fit check (``questions.fit_check``) on answer-first questions was the sixth (as
+    frozen at 4b3631d) and the seventh (its rejections make up the minimum) on the fifth's answers; on the eighth's
+    answers it is a generation of its own, not measured."""
     if cfg.questions.answer_first and cfg.questions.fit_check:
-        return "answer-first-7"
+        return f"{GENERATIONS[True]}-fit-check"
     return GENERATIONS[cfg.questions.answer_first]
 
 

@@ -312,10 +312,31 @@ _ASKS_NO_FIGURE = re.compile(r"^\W*(?:when|who|whom|whose|where|why|quand|qui|o�
 _ASKS_REASON = re.compile(r"\b(?:why|reasons?|pourquoi|raisons?)\b", re.IGNORECASE)
 
 
-def asks_for_another_kind(question: str, kind: str | None) -> bool:
+# Things asked by name and answered by their count ("Quels sont les trois ateliers … ?" -> "3 ateliers", "Which states
+# were … reinstated?" -> "29 states"), and a bound asked the other way round ("What is the minimum population …?" ->
+# "less than 250,000"). On the labelled answer-first questions (2026-12-07, in-sample: real documents held out for
+# the second to fifth generations, seen since) these gave 4 kept questions, all unsound, and no sound one.
+_ASKS_WHICH = re.compile(r"^\W*(?:which|what\s+are|quel(?:le)?s\s+sont|quel(?:le)?s)\b", re.IGNORECASE)
+_COUNTED = re.compile(r"^\d[\d\s.,]*\s+[a-zà-ÿ'’-]+[sx]$")
+_ASKS_MINIMUM = re.compile(r"\b(?:minimum|at\s+least|lowest|smallest|minimale?|au\s+moins)\b", re.IGNORECASE)
+_ASKS_MAXIMUM = re.compile(r"\b(?:maximum|at\s+most|highest|largest|maximale?|au\s+plus)\b", re.IGNORECASE)
+_UPPER_BOUND = re.compile(r"^(?:less|fewer|lower|below|under|up\s+to|moins|inférieur|jusqu|[<≤])", re.IGNORECASE)
+_LOWER_BOUND = re.compile(r"^(?:more|greater|higher|above|over|at\s+least|plus|supérieur|au\s+moins|[>≥])",
+                          re.IGNORECASE)
+
+
+def _figure_mismatch(question: str, gold: str) -> bool:
+    gold = gold.strip()
+    return bool((_ASKS_WHICH.match(question) and _COUNTED.match(gold))
+                or (_ASKS_MINIMUM.search(question) and _UPPER_BOUND.match(gold))
+                or (_ASKS_MAXIMUM.search(question) and _LOWER_BOUND.match(gold)))
+
+
+def asks_for_another_kind(question: str, kind: str | None, gold: str = "") -> bool:
     """An answer-first question that cannot be asking for its own answer: a date asked without any word of time
     ("How many meals ...?" for "1 November 2019"), a figure asked with when, who, where or why, a name asked with
-    how many, when or why, a reason asked of any answer that is not one. Question-first questions (no kind) are
+    how many, when or why, a reason asked of any answer that is not one, a count asked as "which", a bound asked the
+    other way round. Question-first questions (no kind) are
     not checked."""
     if kind is None:
         return False
@@ -324,7 +345,7 @@ def asks_for_another_kind(question: str, kind: str | None) -> bool:
     if kind == "date":
         return not _ASKS_TIME.search(question) or bool(_ASKS_COUNT.match(question))
     if kind == "figure":
-        return bool(_ASKS_NO_FIGURE.search(question))
+        return bool(_ASKS_NO_FIGURE.search(question)) or _figure_mismatch(question, gold)
     if kind == "name":  # a name is no time, count or reason ("Why may portions be excepted?" -> "Paperwork Act")
         return bool(_ASKS_COUNT.match(question)) or bool(re.match(r"^\W*(?:when|why|quand|pourquoi)\b", question,
                                                                   re.IGNORECASE))

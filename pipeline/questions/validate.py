@@ -241,7 +241,8 @@ def validate(candidates: pd.DataFrame, cfg: Config, *, embed, ask_support,
     for i, row in rows.iterrows():
         if offered[i] is False:
             reasons[i] = "gold answer not in the excerpt"
-        elif offered[i] is True and asks_for_another_kind(row["question"], row.get("question_category")):
+        elif offered[i] is True and asks_for_another_kind(row["question"], row.get("question_category"),
+                                                          str(row["gold"])):
             reasons[i] = "asks for something else than its answer"
         elif (reason := cheap_reason(row["question"], row["gold"])) is not None:
             reasons[i] = reason
