@@ -290,8 +290,8 @@ def _figures(sentence: str) -> list[str]:
 _QUALIFIER = re.compile(r"(?:\b(?:over|more\s+than|less\s+than|fewer\s+than|nearly|almost|about|around|approximately|"
                         r"roughly|up\s+to|at\s+least|at\s+most|below|above|under|exceeding|greater\s+than|"
                         r"lower\s+than|higher\s+than|plus\s+de|moins\s+de|près\s+de|environ|jusqu['’]à|au\s+moins|"
-                        r"au\s+plus|(?:inférieur|supérieur)e?s?\s+(?:ou\s+égale?s?\s+)?à)\s+|(?:[<>≤≥]=?|\bpas\s+plus\s+de\s)\s*)$",
-                        re.IGNORECASE)
+                        r"au\s+plus|(?:inférieur|supérieur)e?s?\s+(?:ou\s+égale?s?\s+)?à)\s+|"
+                        r"(?:[<>≤≥]=?|\bpas\s+plus\s+de\s)\s*)$", re.IGNORECASE)
 # A figure that is a code, not a quantity: "201 = Group homes for juveniles" (a real specification's list of type
 # codes: "the number of group homes" -> "201"; "ε = 4.0" before it is a value).
 _CODE = re.compile(r"^\s*=")
@@ -400,7 +400,7 @@ def _names(sentence: str) -> list[str]:
             continue
         if _JOINED_NAME.search(sentence[:match.start()]):  # "Betty Moore Foundation" of "Gordon and Betty Moore …"
             continue
-        if _NAME_GOES_ON.match(sentence[sentence.find(text) + len(text):]):  # "National Oceanic" of "… and Atmospheric …"
+        if _NAME_GOES_ON.match(sentence[sentence.find(text) + len(text):]):  # "National Oceanic" of "… and …"
             continue
         if _enumerated(sentence, text):
             continue
