@@ -336,8 +336,7 @@ def asks_for_another_kind(question: str, kind: str | None, gold: str = "") -> bo
     """An answer-first question that cannot be asking for its own answer: a date asked without any word of time
     ("How many meals ...?" for "1 November 2019"), a figure asked with when, who, where or why, a name asked with
     how many, when or why, a reason asked of any answer that is not one, a count asked as "which", a bound asked the
-    other way round. Question-first questions (no kind) are
-    not checked."""
+    other way round. Question-first questions (no kind) are not checked."""
     if kind is None:
         return False
     if kind != "reason" and _ASKS_REASON.search(question):
