@@ -375,3 +375,46 @@ def test_a_question_the_document_asks_gives_no_answer():
 ])
 def test_a_figure_asked_as_something_else_is_rejected(question, gold, other):
     assert question_form.asks_for_another_kind(question, "figure", gold) is other
+
+
+@pytest.mark.parametrize("sentence, offered, not_offered", [
+    # a number that names a text goes with its name, not alone; a name cut at a parenthesis is no answer
+    ("The FedRAMP Program Management Office updated the baseline security controls to reflect the changes in "
+     "NIST SP 800-53, revision 5.", None, "800-53"),
+    ("Significant rules (defined by Executive Order 12866) and major rules are sent to Congress.",
+     "Executive Order 12866", "Executive Order"),
+    ("In the Lake Varenne basin 12 wells were dug in the year of the drought.", "12 wells", "Lake Varenne 12"),
+    ("The CSP documents residual risks, in accordance with the FedRAMP Plan of Action and Milestones (POA&M) "
+     "Template Completion Guide, and defines a plan.", None, "Template Completion Guide"),
+    ("The report was written by the World Health Organization (WHO) and Médecins Sans Frontières in Geneva.",
+     "Médecins Sans Frontières", None),
+    # an abbreviation's expansion that goes on is no obligation, nor is "the need to"
+    ("The CSP must conduct a contingency plan (CP) functional test and include the CP test report.", None,
+     "conduct a contingency plan"),
+    ("The agency must appoint a Chief Data Officer (CDO) who leads the work on data.",
+     "appoint a Chief Data Officer", None),
+    ("There were several useful remarks about the need to improve the endorsement system and the moderation.",
+     None, "improve the endorsement system and the moderation"),
+    # a per cent sign run into the next word is the figure's; "a year ago" is no rate
+    ("GNU Guix received contributions every month, a 50%increase compared to last year.", "50%", "50"),
+    ("The collection that comes with Guix went from 9,000 packages a year ago to more than 12,000 now.",
+     "9,000 packages", "9,000 packages a year"),
+    ("Households use 118 litres a day of drinking water in the basin.", "118 litres a day", None),
+])
+def test_answer_spans_keep_a_figure_or_name_whole(sentence, offered, not_offered):
+    texts = [s.text for s in answer_spans.spans(sentence)]
+    assert offered is None or offered in texts
+    assert not_offered not in texts
+
+
+@pytest.mark.parametrize("answer, taken", [
+    ("134,789$", False),  # one end of a range
+    ("164,200$ annuel", False),
+    ("50", False),  # cut from its per cent sign
+    ("8.11%", True),  # each end of a change is an answer
+    ("21.99%", True),
+])
+def test_a_piece_the_generator_chose_is_no_answer_when_it_is_one_end_of_a_range(answer, taken):
+    excerpt = ("Les salaires s’échelonnent entre 134,789$ à 164,200$ annuel. Guix had a 50%increase compared to "
+               "last year. The accuracy improves from 8.11% to 21.99% when finetuned.")
+    assert (answer_first.match(answer, [], excerpt) is not None) is taken

@@ -46,11 +46,13 @@ _CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP|US\$|CHF)"
 # What a figure counts or measures: a unit symbol, or one word that is not a function word ("households",
 # "millimetres", "personnes"), possibly "per"/"par"/"a" and a second one ("litres per day", "km/h").
 _SYMBOL = r"(?:%|‰|°C|°F|°|m²|m³|km²|km|cm|mm|kg|mg|µg|g|t|ha|l|L|ml|mL|kW|MW|GW|TW|kWh|MWh|GWh|TWh|Wh|W|V|Hz|dB)"
+# A per cent sign run into the next word by the PDF's text ("a 50%increase", a real report held out for the eighth
+# generation, seen since: "50" was offered and asked as a count) is still the figure's unit.
 _FIGURE = re.compile(
     rf"(?<![\w.,/-])(?:{_CURRENCY}\s?)?(?P<number>{_NUM})(?:\s?[–-]\s?(?:{_NUM}))?(?:\s{_SCALE})?"
-    rf"(?:\s?{_CURRENCY}(?![\w]))?(?:\s?{_SYMBOL}(?:/[\w²³]+)?(?![\w])|\s(?:per\s?cent|percent|pour\s?cent)\b|"
-    rf"-[a-zà-ÿ]+(?:-[a-zà-ÿ]+)*)?"
-    rf"(?![\w/]|[.,]\d)")
+    rf"(?:\s?{_CURRENCY}(?![\w]))?(?:\s?[%‰](?=[^\W\d_])|\s?{_SYMBOL}(?:/[\w²³]+)?(?![\w])|"
+    rf"\s(?:per\s?cent|percent|pour\s?cent)\b|-[a-zà-ÿ]+(?:-[a-zà-ÿ]+)*)?"
+    rf"(?:(?<=[%‰])|(?![\w/]|[.,]\d))")
 # Words that say what a figure counts or measures when they follow it ("812 millimetres", "96 planning
 # applications", "4,200 square kilometres", "312 personnes"): a known unit, or a plural noun; a modifier first.
 _UNIT_WORDS = frozenset((
@@ -81,6 +83,14 @@ _NOT_UNIT = frozenset((
 _SKIP_BEFORE = re.compile(r"(?:figure|fig\.|table|tableau|section|article|art\.|chapter|chapitre|annex|annexe|"
                           r"appendix|page|p\.|pp\.|no\.|n°|§|box|encadré|graphique|step|étape|part|partie|"
                           r"paragraph|paragraphe|line|ligne|version|v\.|ISBN|ISSN|doi)\s*$", re.IGNORECASE)
+# A number that names a text, not a quantity: "Special Publication 800-53", "(SP 800-53)", "ISO 27001", "Executive
+# Order 14028" (a real guideline held out for the eighth generation, seen since: "What is the name of the standard
+# …?" -> "800-53"). Capitalised, as a title's word is: "the standard 40 hours" is a figure. A name that ends in
+# one keeps it (:data:`_TITLE_NUMBER`): "Which Executive Order defines significant rules?" -> "Executive Order 12866".
+_DESIGNATOR = re.compile(r"\b(?:Publication|SP|Standard|Revision|Rev\.|Form|ISO|IEC|RFC|Memorandum|Circular|"
+                         r"Circulaire|Décret|Decree|Order|Act|Law|Loi|Bill|Rule|Directive|Regulation|Règlement)"
+                         r"(?:\s+\d+)?\s*$")  # "SP 800 53": the PDF lost the hyphen
+_TITLE_NUMBER = re.compile(r"\s\d+(?:[–./-]\d+)*(?![\w,.]\d|\s?%)")
 _NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\w'’-]*[a-zà-ÿ][\w'’-]*"
 _NAME = re.compile(rf"(?:[A-Z]{{2,}}\s)?{_NAME_WORD}(?:\s(?:(?:of|for|the|de|du|des|la|le|d['’]|l['’]|&)\s?)*{_NAME_WORD})+"
                    rf"|{_NAME_WORD}(?:-{_NAME_WORD})+")
@@ -120,6 +130,27 @@ _REPORTED = re.compile(r"\b(?:suggest|argu|recommend|propos|urg|request|suggér|
                        r"[^.;:]*$", re.IGNORECASE)
 
 
+# An abbreviation's expansion that goes on: "conduct a contingency plan" of "must conduct a contingency plan (CP)
+# functional test" (a real guideline held out for the eighth generation, seen since; asked twice, both unsound).
+_EXPANSION_GOES_ON = re.compile(r"\(([A-Z][\w&/.-]{0,11})\)\s+([a-zà-ÿ][\w'’-]*)")
+_CONNECTORS = frozenset("of and for the on in to de du des et la le les pour".split())
+
+
+def _expansion_goes_on(clause: str, after: str) -> bool:
+    """Whether ``after`` opens with an abbreviation of the clause's last words ("contingency plan (CP)") and the
+    phrase goes on after it ("functional test")."""
+    found = _EXPANSION_GOES_ON.match(after)
+    if not found or found.group(2).lower() in _NOT_UNIT:  # "(CDO) who leads …": the phrase ended
+        return False
+    letters = [c for c in found.group(1) if c.isupper()]
+    initials = [w[0].upper() for w in re.findall(r"[^\W\d_][\w'’-]*", clause) if w.lower() not in _CONNECTORS]
+    return bool(letters) and initials[-len(letters):] == letters
+# "the need to improve …" is a noun's complement, not an obligation (a real survey report held out for the eighth
+# generation, seen since: "several useful remarks about the need to improve the endorsement system …").
+_NEED_NOUN = re.compile(r"\b(?:the|a|an|no|any|this|that|its|their|our|his|her|le|la|un|ce|leur|son|sa)\s+$",
+                        re.IGNORECASE)
+
+
 def _cut(rest: str, end: re.Match | None, clause: str) -> bool:
     """An obligation's clause that is cut, not ended: at a sentence that stops without punctuation (a page's last
     line: "establish administrative mechanisms allowing affected"), at a comma before another clause of the same
@@ -130,7 +161,7 @@ def _cut(rest: str, end: re.Match | None, clause: str) -> bool:
     if end is None:
         return not re.search(r"[.!?;:]\W*$", rest)
     after = rest[end.start():]
-    if re.match(r",\s*(?:and|or|et|ou)\s", after, re.IGNORECASE):
+    if re.match(r",\s*(?:and|or|et|ou)\s", after, re.IGNORECASE) or _expansion_goes_on(clause, after):
         return True
     if re.search(r"\b(?:that|que|qu['’])\s+(?:\S+\s+){0,1}\S+$", clause, re.IGNORECASE):
         return True
@@ -257,7 +288,7 @@ def _figures(sentence: str) -> list[str]:
     found = []
     for match in _FIGURE.finditer(sentence):
         text = match.group(0).rstrip()
-        if _SKIP_BEFORE.search(sentence[:match.start()]):
+        if _SKIP_BEFORE.search(sentence[:match.start()]) or _DESIGNATOR.search(sentence[:match.start()]):
             continue
         number = match.group("number")
         if text == number and re.fullmatch(r"(?:19|20)\d{2}", number):  # a year: a date
@@ -269,7 +300,9 @@ def _figures(sentence: str) -> list[str]:
                 continue
         if text[-1:].isdigit() or text.endswith(("million", "billion", "thousand", "millions", "milliards")):
             text += _unit(sentence[match.start() + len(text):])
-        rate = re.match(r"\s(?:per|par)\s[a-zà-ÿ]+|/[a-zà-ÿ]+\b|\s(?:a|an)\s(?:day|week|month|year|hour|minute|second)\b",
+        # "a year" of "9,000 packages a year ago" is no rate (a real report held out for the eighth generation)
+        rate = re.match(r"\s(?:per|par)\s[a-zà-ÿ]+|/[a-zà-ÿ]+\b|"
+                        r"\s(?:a|an)\s(?:day|week|month|year|hour|minute|second)\b(?!\s+ago\b)",
                         sentence[match.start() + len(text):])
         if rate and not text[-1:].isdigit():  # "118 litres per day", "50 mg/l"
             text += rate.group(0)
@@ -302,6 +335,9 @@ _JOINED_NAME = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w'’-]*\s+(?:and|et)\s+$")
 # "Administrator of the Office of Information [and Regulatory Affairs]", "CNCF Technical Advisory Group [(TAG) for
 # Security]" (real documents held out for the third to fifth generations, seen since: 4 kept golds cut this way, all
 # unsound). Where one name ends and the next begins cannot be told: neither piece is offered.
+# A name that came before a parenthesis: "Template Completion Guide" of "FedRAMP Plan of Action and Milestones (POA&M)
+# Template Completion Guide" (a real guideline held out for the eighth generation, seen since).
+_NAME_CAME_BEFORE = re.compile(r"[A-ZÀ-ÖØ-Þ][\w'’&-]*\s+\([^)]{1,20}\)\s+$")
 _NAME_GOES_ON = re.compile(r"\s+(?:(?:and|et|&)\s+|\([^)]{1,20}\)\s+(?:of|for|on|de|du|des|pour)\s+)[A-ZÀ-ÖØ-Þ]")
 # An item of an enumeration: "developers, Chief Information Security Officers (CISOs), and operations teams"; the
 # quoted themes '"Not knowing how," "Communicating value," "Data Concerns," and "Lack of consistency."' (two kept golds
@@ -396,9 +432,14 @@ def _names(sentence: str) -> list[str]:
         if any(word in _COMMON_CAPITALISED for word in words[1:]):  # "Contexte Le Programme": a heading run in
             continue
         text = " ".join(words)
+        number = _TITLE_NUMBER.match(sentence[match.start() + match.group(0).find(text) + len(text):])
+        if number and text.split()[-1] == match.group(0).split()[-1] and _DESIGNATOR.search(text):
+            text += number.group(0)  # "Executive Order 12866", not "Executive Order"
         if sentence.startswith(text) and len(words) < 3:  # a sentence's first word is capitalised anyway
             continue
         if _JOINED_NAME.search(sentence[:match.start()]):  # "Betty Moore Foundation" of "Gordon and Betty Moore …"
+            continue
+        if _NAME_CAME_BEFORE.search(sentence[:match.start() + match.group(0).find(text)]):
             continue
         if _NAME_GOES_ON.match(sentence[sentence.find(text) + len(text):]):  # "National Oceanic" of "… and …"
             continue
@@ -425,6 +466,8 @@ def _obligations(sentence: str) -> list[str]:
     found = []
     for match in _OBLIGATION.finditer(sentence):
         if re.search(r"\bnot\s+$|\bpas\s+$", match.group(0)):  # "must not": what is forbidden, a clause of its own
+            continue
+        if match.group(0).lower().startswith("need") and _NEED_NOUN.search(sentence[:match.start()]):
             continue
         rest = sentence[match.end():]
         end = _OBLIGATION_END.search(rest)

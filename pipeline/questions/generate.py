@@ -84,7 +84,7 @@ GENERATOR_CALLS, GOLD_CHECK_CALLS = Path("yourbench/calls.jsonl"), Path("validat
 # Which generation code made a run's questions: the labels of kept questions (labelled/kept_questions.jsonl) carry it,
 # and a run reports the unsound share measured for its own generation. A change to how questions are made or kept
 # is a new generation: its share is unmeasured until its held-out questions are labelled.
-GENERATIONS = {True: "answer-first-8", False: "question-first-4"}  # questions.answer_first -> generation
+GENERATIONS = {True: "answer-first-9", False: "question-first-4"}  # questions.answer_first -> generation
 
 
 def generation_id(cfg: Config) -> str:
