@@ -9,6 +9,7 @@ import pytest
 from pipeline.questions import (
     answer_first,
     answer_spans,
+    prose,
     question_form,
     round_trip,
 )
@@ -259,10 +260,8 @@ def test_a_name_with_an_ampersand_is_one_name_and_no_reason():
     "arXiv preprint arXiv:2110.14168.",
 ])
 def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
-    from pipeline.questions.answer_spans import prose
-
-    assert not prose(sentence)
-    assert prose("The accuracy of T5 XXL on GSM8K improves from 8.11% to 21.99% when finetuned on PaLM 540B.")
+    assert not prose.prose(sentence)
+    assert prose.prose("The accuracy of T5 XXL on GSM8K improves from 8.11% to 21.99% when finetuned on PaLM 540B.")
 
 
 @pytest.mark.parametrize("sentence, offered, not_offered", [
@@ -297,8 +296,8 @@ def test_answer_spans_are_whole_answers(sentence, offered, not_offered):
 
 
 def test_a_reference_entry_s_pages_are_not_prose():
-    assert not answer_spans.prose("In Empirical Methods in Natural Language Processing (EMNLP), pages 2383–2392.")
-    assert not answer_spans.prose("Foundations and Trends in Information Retrieval, 3(4):333–389.")
+    assert not prose.prose("In Empirical Methods in Natural Language Processing (EMNLP), pages 2383–2392.")
+    assert not prose.prose("Foundations and Trends in Information Retrieval, 3(4):333–389.")
 
 
 def test_a_passive_obligation_is_no_answer_and_a_reason_is_asked_only_of_a_reason():

@@ -20,8 +20,8 @@ from pathlib import Path
 from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.questions import round_trip, validate, validation_rates
-from pipeline.questions.answer_spans import sentences
 from pipeline.questions.call_cache import PLACEHOLDER_KEY, CallProxy
+from pipeline.questions.prose import sentences
 from pipeline.serving.servers import served_name
 
 

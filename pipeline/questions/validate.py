@@ -73,7 +73,7 @@ import pandas as pd
 from pipeline import keys
 from pipeline.config import ROOT, Config, fingerprint
 from pipeline.language import localized, translations
-from pipeline.questions.answer_spans import sentences
+from pipeline.questions.prose import sentences
 from pipeline.questions.question_form import asks_for_another_kind, cheap_reason, plain_words, strip_preamble
 from pipeline.questions.uniqueness import SentenceIndex, competing_sentence
 
