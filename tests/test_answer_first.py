@@ -264,6 +264,13 @@ def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
     assert prose.prose("The accuracy of T5 XXL on GSM8K improves from 8.11% to 21.99% when finetuned on PaLM 540B.")
 
 
+def _offers(sentence: str, offered: str | None, not_offered: str | None) -> None:
+    """The sentence's spans hold ``offered`` (unless None) and not ``not_offered``."""
+    texts = [s.text for s in answer_spans.spans(sentence)]
+    assert offered is None or offered in texts
+    assert not_offered not in texts
+
+
 @pytest.mark.parametrize("sentence, offered, not_offered", [
     # a figure keeps its qualifier
     ("Annual traffic between the two ports amounts to over 12 million passengers every year.",
@@ -290,9 +297,7 @@ def test_a_bibliography_entry_is_not_prose_to_ask_about(sentence):
      "Carpentry Lesson"),
 ])
 def test_answer_spans_are_whole_answers(sentence, offered, not_offered):
-    texts = [s.text for s in answer_spans.spans(sentence)]
-    assert offered is None or offered in texts
-    assert not_offered not in texts
+    _offers(sentence, offered, not_offered)
 
 
 def test_a_reference_entry_s_pages_are_not_prose():
@@ -352,9 +357,7 @@ def test_a_passive_obligation_is_no_answer_and_a_reason_is_asked_only_of_a_reaso
      "ensure that data is encrypted at rest in every system they run", None),
 ])
 def test_answer_spans_are_whole_answers_stated_by_the_document(sentence, offered, not_offered):
-    texts = [s.text for s in answer_spans.spans(sentence)]
-    assert offered is None or offered in texts
-    assert not_offered not in texts
+    _offers(sentence, offered, not_offered)
 
 
 def test_a_question_the_document_asks_gives_no_answer():
@@ -401,9 +404,7 @@ def test_a_figure_asked_as_something_else_is_rejected(question, gold, other):
     ("Households use 118 litres a day of drinking water in the basin.", "118 litres a day", None),
 ])
 def test_answer_spans_keep_a_figure_or_name_whole(sentence, offered, not_offered):
-    texts = [s.text for s in answer_spans.spans(sentence)]
-    assert offered is None or offered in texts
-    assert not_offered not in texts
+    _offers(sentence, offered, not_offered)
 
 
 @pytest.mark.parametrize("answer, taken", [

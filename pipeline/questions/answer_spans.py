@@ -357,14 +357,15 @@ def _names(sentence: str) -> list[str]:
         if any(word in _COMMON_CAPITALISED for word in words[1:]):  # "Contexte Le Programme": a heading run in
             continue
         text = " ".join(words)
-        number = _TITLE_NUMBER.match(sentence[match.start() + match.group(0).find(text) + len(text):])
-        if number and text.split()[-1] == match.group(0).split()[-1] and _DESIGNATOR.search(text):
+        start = match.start() + match.group(0).find(text)
+        number = _TITLE_NUMBER.match(sentence[start + len(text):])
+        if number and start + len(text) == match.end() and _DESIGNATOR.search(text):
             text += number.group(0)  # "Executive Order 12866", not "Executive Order"
         if sentence.startswith(text) and len(words) < 3:  # a sentence's first word is capitalised anyway
             continue
         if _JOINED_NAME.search(sentence[:match.start()]):  # "Betty Moore Foundation" of "Gordon and Betty Moore …"
             continue
-        if _NAME_CAME_BEFORE.search(sentence[:match.start() + match.group(0).find(text)]):
+        if _NAME_CAME_BEFORE.search(sentence[:start]):
             continue
         if _NAME_GOES_ON.match(sentence[sentence.find(text) + len(text):]):  # "National Oceanic" of "… and …"
             continue
