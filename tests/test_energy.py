@@ -203,6 +203,32 @@ def test_only_the_pinned_gpus_are_counted(eight_gpus):
         assert cpu_only.measured_gpus() == [] and cpu_only.method() == energy.CPU_MODEL
 
 
+def test_one_process_shares_its_idle_baseline_between_sessions_measured_the_same_way(eight_gpus, tmp_path,
+                                                                                     monkeypatch):
+    """The answer stage's candidates share the first one's baseline (one wait, not one per candidate); a session
+    measuring other GPUs, one asked not to share, or one after the baseline has aged measures its own."""
+    monkeypatch.setattr(energy, "_SHARED_IDLE", {})
+    settings = Energy(idle_s=0.3)
+
+    def session(gpus, share=True):
+        with energy.Session(tmp_path / "s.jsonl", EnergyMeter(settings, gpus=gpus)) as s:
+            started = time.monotonic()
+            record = s.idle(share=share)
+            return s, record, time.monotonic() - started
+
+    first, measured, _ = session([3])
+    second, shared, waited = session([3])
+    assert "shared_from" not in measured and shared["shared_from"] == first.id
+    assert waited < 0.3 and shared["energy_wh"] == measured["energy_wh"] and shared["started"] == measured["started"]
+    assert energy.read_sessions(tmp_path / "s.jsonl")[1]["idle"]["shared_from"] == first.id  # on disk, traceable
+    assert energy.idle_power_w(energy.read_sessions(tmp_path / "s.jsonl")[1]) == pytest.approx(
+        energy.idle_power_w(energy.read_sessions(tmp_path / "s.jsonl")[0]))
+    assert "shared_from" not in session([4])[1]  # other GPUs: another floor
+    assert "shared_from" not in session([3], share=False)[1]
+    monkeypatch.setattr(energy, "SHARED_IDLE_MAX_AGE_S", 0.0)
+    assert "shared_from" not in session([3])[1]  # too old: measured again
+
+
 def test_a_remote_candidate_is_never_measured_unless_its_hardware_is_declared(tmp_path):
     """Problem 4: the client's energy is not the model's."""
     from pipeline.config import EndpointHardware

@@ -2,7 +2,8 @@
 
 One answering *session* (:class:`pipeline.measure.energy.Session`, appended to
 ``answers/<candidate>.sessions.jsonl``): the machine's serving lock, the idle
-baseline (nothing running), the candidate's server started (phase ``load``),
+baseline (nothing running; the first candidate's, shared by the process's later
+ones), the candidate's server started (phase ``load``),
 Lighteval set up, then Lighteval's request loop against the server (phase
 ``answer``, plus ``answer.2`` ... when ``energy.repeats`` > 1). Only the
 request loop is inside the answering window: Lighteval's import, task registry,
@@ -300,7 +301,7 @@ def _answer(questions_path: Path, run_dir: Path, cfg: Config, candidate: Candida
             endpoint = None
             try:
                 if candidate.engine != "openai":  # a remote endpoint's energy is not measured here
-                    session.idle()
+                    session.idle(share=True)  # the process's candidates share one baseline
                 with contextlib.ExitStack() as stack:
                     with session.phase("load"):
                         endpoint = stack.enter_context(serve(candidate, run_dir / "logs"))

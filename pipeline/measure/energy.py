@@ -20,7 +20,9 @@ windows ``answer.2`` ..., judge passes, ``generate`` ...). Every line is shaped
 
 **Idle baseline.** Each session measures a few seconds (``energy.idle_s``) with
 *nothing running*: after taking the machine's serving lock, before the model is
-loaded. Net energy = gross - idle power x duration. The baseline is taken with
+loaded; the sessions of one process that serves candidates one after the other
+share the first one's (``Session.idle(share=True)``, the record names the session
+that measured it). Net energy = gross - idle power x duration. The baseline is taken with
 no model rather than with the model loaded and idle because (1) a model that
 keeps hardware busy while it waits (vLLM's engine loop, a tensor-parallel group
 of GPUs held at high clocks) should pay for it: that cost is part of serving it;
@@ -201,6 +203,10 @@ class EnergyMeter:
             record.update(self._summary(name, started, segments))
 
 
+SHARED_IDLE_MAX_AGE_S = 600.0  # a shared idle baseline is measured again after this long (GPUs warm and cool)
+_SHARED_IDLE: dict[tuple, dict] = {}  # this process's idle baselines by how they were measured (Session.idle)
+
+
 class Session:
     """One run of a stage on one model, appended to ``path`` as it goes (see the module docstring).
 
@@ -242,13 +248,28 @@ class Session:
             self.record[name] = record
             self.write()
 
-    def idle(self, seconds: float | None = None) -> dict | None:
-        """The idle baseline: ``seconds`` (default ``energy.idle_s``) with nothing running."""
+    def idle(self, seconds: float | None = None, share: bool = False) -> dict | None:
+        """The idle baseline: ``seconds`` (default ``energy.idle_s``) with nothing running.
+
+        ``share``: one process that serves models one after the other (the answer stage's candidates) measures
+        the baseline once and gives each later session the same record, with ``shared_from`` naming the session
+        that measured it, while it is younger than :data:`SHARED_IDLE_MAX_AGE_S` and was measured the same way
+        (the same method, GPUs and length). The machine's floor does not change between two candidates a minute
+        apart, and one baseline for all makes their net energies more comparable, not less; each candidate no
+        longer waits ``seconds`` for it (2 × 5 s of the sample's answer stage, 8 × 10 s for the paper's nine)."""
         seconds = self.meter.settings.idle_s if seconds is None else seconds
         if seconds <= 0:
             return None
+        how = (self.meter.method(), tuple(map(str, self.meter.measured_gpus())), seconds)
+        shared = _SHARED_IDLE.get(how) if share else None
+        if shared is not None and time.time() - shared["measured_at"] <= SHARED_IDLE_MAX_AGE_S:
+            self.record["idle"] = dict(shared["record"], shared_from=shared["session"])
+            self.write()
+            return self.record["idle"]
         with self.phase("idle") as record:
             time.sleep(seconds)
+        if share:
+            _SHARED_IDLE[how] = {"record": dict(record), "session": self.id, "measured_at": time.time()}
         return record
 
 
