@@ -217,7 +217,7 @@ def test_one_process_shares_its_idle_baseline_between_sessions_measured_the_same
             return s, record, time.monotonic() - started
 
     first, measured, _ = session([3])
-    second, shared, waited = session([3])
+    _, shared, waited = session([3])
     assert "shared_from" not in measured and shared["shared_from"] == first.id
     assert waited < 0.3 and shared["energy_wh"] == measured["energy_wh"] and shared["started"] == measured["started"]
     assert energy.read_sessions(tmp_path / "s.jsonl")[1]["idle"]["shared_from"] == first.id  # on disk, traceable
