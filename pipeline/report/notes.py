@@ -40,7 +40,7 @@ def _measurement_notes(cfg: Config, details: pd.DataFrame) -> list[str]:
     if len(with_idle):
         idle = (f"- Idle baseline: every answering session first measured {_recorded(with_idle, '{:.1f}')} s with "
                 "nothing running (after taking the machine's serving lock, before loading its model), or took the "
-                "baseline of the session before it in the same process (`shared_from` in its session record)"
+                "baseline of an earlier session of the same process (`shared_from` in its session record)"
                 + (f"; {len(sessions) - len(with_idle)} of the {len(sessions)} sessions recorded none, so their net "
                    "is their gross" if len(with_idle) < len(sessions) else "")
                 + ". The table shows net energy = gross - idle power x duration; gross, idle and net are in the "
