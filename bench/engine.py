@@ -154,7 +154,8 @@ def _answer_rows(cfg: Config, questions: pd.DataFrame, bench_dir: Path, before: 
                    sum(r["raw_prediction"].strip() == e["text"].strip() for r, e in zip(records, engine)),
                    "output_tokens", "input_tokens", "latency_s")
         idle = session["idle"]  # a baseline shared from an earlier candidate's session took this one no time
-        row["load_s"], row["idle_s"] = session["load"]["duration_s"], 0.0 if "shared_from" in idle else idle["duration_s"]
+        row["load_s"] = session["load"]["duration_s"]
+        row["idle_s"] = 0.0 if "shared_from" in idle else idle["duration_s"]
         earlier = before / "answers" / f"{candidate.name}.parquet"
         if earlier.exists():  # the answers of the document's own run, made before this bench
             made = pd.read_parquet(earlier).set_index("question_id")["prediction"].to_dict()

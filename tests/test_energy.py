@@ -220,9 +220,9 @@ def test_one_process_shares_its_idle_baseline_between_sessions_measured_the_same
     _, shared, waited = session([3])
     assert "shared_from" not in measured and shared["shared_from"] == first.id
     assert waited < 0.3 and shared["energy_wh"] == measured["energy_wh"] and shared["started"] == measured["started"]
-    assert energy.read_sessions(tmp_path / "s.jsonl")[1]["idle"]["shared_from"] == first.id  # on disk, traceable
-    assert energy.idle_power_w(energy.read_sessions(tmp_path / "s.jsonl")[1]) == pytest.approx(
-        energy.idle_power_w(energy.read_sessions(tmp_path / "s.jsonl")[0]))
+    on_disk = energy.read_sessions(tmp_path / "s.jsonl")
+    assert on_disk[1]["idle"]["shared_from"] == first.id  # traceable
+    assert energy.idle_power_w(on_disk[1]) == pytest.approx(energy.idle_power_w(on_disk[0]))
     assert "shared_from" not in session([4])[1]  # other GPUs: another floor
     assert "shared_from" not in session([3], share=False)[1]
     monkeypatch.setattr(energy, "SHARED_IDLE_MAX_AGE_S", 0.0)
